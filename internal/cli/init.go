@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"dhub/internal/config"
+)
+
+type initOptions struct {
+	config.InitOptions
+	file  string
+	force bool
+}
+
+func newInitCmd(s Streams) *cobra.Command {
+	o := &initOptions{}
+	var target, profile string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a commented dhub.yaml for a target and profile",
+		Long: `init writes a dhub.yaml with every decision of the Azure guide spelled out and
+commented, ready to edit. Fields you delete fall back to the same defaults.
+
+Profiles (from the guide):
+  simple       one node pool (1 node, autoscaling 1..3), no HTTPS, no login
+  recommended  core, users and Spot workers pools; HTTPS with Let's Encrypt;
+               Azure AD login
+
+Targets: local (this machine, the default), kubernetes (an existing cluster),
+azure (AKS).`,
+		Example: `  dhub init                                              # local target, ./dhub.yaml
+  dhub init --target azure --profile simple -f dhub.yaml
+  dhub init --target azure --profile recommended --name pangeo-hub \
+      --email admin@example.org --tenant-id <guid> --client-id <guid>
+  dhub init --target kubernetes -f -                     # print instead of writing`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Target, o.Profile = config.Target(target), config.Profile(profile)
+			return runInit(o, s)
+		},
+	}
+	cmd.Flags().StringVarP(&o.file, "file", "f", "dhub.yaml", "where to write; - prints to stdout")
+	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite an existing file")
+	cmd.Flags().StringVar(&target, "target", "local", "local, kubernetes or azure")
+	cmd.Flags().StringVar(&profile, "profile", "recommended", "simple or recommended")
+	cmd.Flags().StringVar(&o.Name, "name", "pangeo-hub", "the hub's name (on Azure, its DNS label)")
+	cmd.Flags().StringVar(&o.Email, "email", "", "Let's Encrypt contact email")
+	cmd.Flags().StringVar(&o.TenantID, "tenant-id", "", "Azure AD tenant id of the app registration")
+	cmd.Flags().StringVar(&o.ClientID, "client-id", "", "Azure AD client id of the app registration")
+	return cmd
+}
+
+func runInit(o *initOptions, s Streams) error {
+	b, err := config.Init(o.InitOptions)
+	if err != nil {
+		return err
+	}
+	if o.file == "-" {
+		_, err = s.Out.Write(b)
+		return err
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if o.force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(o.file, flags, 0o644)
+	if os.IsExist(err) {
+		return fmt.Errorf("%s exists; pass --force to overwrite it", o.file)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Err, "wrote %s (target %s, profile %s); next: edit it, then 'dhub validate -f %s'\n",
+		o.file, o.Target, o.Profile, o.file)
+	return nil
+}

@@ -1,0 +1,190 @@
+package config
+
+import (
+	"time"
+)
+
+// Defaults that the Azure guide and today's charts settle; see DESIGN.md.
+const (
+	DefaultNamespace     = "dhub"
+	DefaultResourceGroup = "pangeo"
+	DefaultLocation      = "westeurope"
+	DefaultClusterName   = "pangeoCluster"
+	DefaultNetworkPolicy = "azure"
+	DefaultVMSize        = "Standard_D2s_v3"
+	// DefaultImage is pinned: "latest" would change under a running hub.
+	DefaultImage       = "pangeo/pangeo-notebook:2025.08.14"
+	DefaultDefaultURL  = "/lab"
+	DefaultStorageSize = "10Gi"
+	DefaultIdleTimeout = time.Hour
+	// DefaultDaskIdleTimeout shuts down forgotten clusters; the gateway's own
+	// default (never) leaves Spot workers running all night.
+	DefaultDaskIdleTimeout = time.Hour
+	DefaultLocalHost       = "127.0.0.1"
+	DefaultLocalPort       = 8000
+	DefaultLocalPython     = "python3"
+	DefaultAdminUser       = "admin"
+
+	JupyterHubChartVersion = "4.4.0"
+	JupyterHubChartRepo    = "https://hub.jupyter.org/helm-chart/"
+	DaskGatewayChartVer    = "2026.3.0"
+	DaskGatewayChartRepo   = "https://helm.dask.org/"
+
+	// LabelNodePurpose and LabelDaskWorker are the node labels the charts
+	// schedule by.
+	LabelNodePurpose = "hub.jupyter.org/node-purpose"
+	LabelDaskWorker  = "k8s.dask.org/dedicated"
+)
+
+// ProfilePools returns the node pools a profile creates, as in the guide.
+func ProfilePools(p Profile) []NodePool {
+	if p == ProfileSimple {
+		return []NodePool{{Name: "nodepool1", Role: RoleAll, Count: ptr(1), Autoscale: &Autoscale{Min: 1, Max: 3}}}
+	}
+	return []NodePool{
+		{Name: "core", Role: RoleCore, Count: ptr(1)},
+		{Name: "users", Role: RoleUser, Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 10}},
+		{Name: "workers", Role: RoleWorker, Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 50}, Spot: &Spot{}},
+	}
+}
+
+// RoleLabels returns the node labels a pool of role r carries.
+func RoleLabels(r PoolRole) map[string]string {
+	switch r {
+	case RoleCore:
+		return map[string]string{LabelNodePurpose: "core"}
+	case RoleUser:
+		return map[string]string{LabelNodePurpose: "user"}
+	case RoleWorker:
+		return map[string]string{LabelDaskWorker: "worker"}
+	}
+	return nil
+}
+
+// SetDefaults fills every field the file left out, from the profile and the
+// target. It is idempotent and never overrides what the user wrote.
+func (h *Hub) SetDefaults() {
+	def(&h.APIVersion, APIVersion)
+	def(&h.Kind, Kind)
+	def(&h.Target, TargetLocal)
+	def(&h.Profile, ProfileRecommended)
+	def(&h.Namespace, DefaultNamespace)
+
+	if h.Target == TargetAzure {
+		a := &h.Azure
+		def(&a.ResourceGroup, DefaultResourceGroup)
+		def(&a.Location, DefaultLocation)
+		def(&a.ClusterName, DefaultClusterName)
+		def(&a.NetworkPolicy, DefaultNetworkPolicy)
+		if a.NodePools == nil {
+			a.NodePools = ProfilePools(h.Profile)
+		}
+		for i := range a.NodePools {
+			p := &a.NodePools[i]
+			if p.Role == "" && len(a.NodePools) == 1 {
+				p.Role = RoleAll
+			}
+			def(&p.VMSize, DefaultVMSize)
+			if p.Count == nil {
+				n := 1
+				if p.Autoscale != nil && p.Autoscale.Min > 1 {
+					n = p.Autoscale.Min
+				}
+				p.Count = &n
+			}
+			if p.Spot != nil {
+				if p.Spot.MaxPrice == nil {
+					p.Spot.MaxPrice = ptr(-1.0)
+				}
+				def(&p.Spot.Eviction, "Delete")
+			}
+		}
+	}
+
+	if h.Target == TargetLocal {
+		l := &h.Local
+		def(&l.Host, DefaultLocalHost)
+		def(&l.Port, DefaultLocalPort)
+		def(&l.Python, DefaultLocalPython)
+	}
+
+	j := &h.JupyterHub
+	def(&j.Image, DefaultImage)
+	def(&j.DefaultURL, DefaultDefaultURL)
+	if h.Target == TargetAzure && h.Name != "" {
+		def(&j.Host, h.Name+"."+h.Azure.Location+".cloudapp.azure.com")
+	}
+	if j.HTTPS.Enabled == nil {
+		j.HTTPS.Enabled = ptr(h.Profile == ProfileRecommended && h.Target != TargetLocal)
+	}
+	if j.Auth.Type == "" {
+		switch {
+		case h.Target == TargetLocal:
+			j.Auth.Type = AuthPassword
+		case h.Profile == ProfileSimple:
+			j.Auth.Type = AuthNone
+		default:
+			j.Auth.Type = AuthAzureAD
+		}
+	}
+	if j.Auth.Type == AuthPassword {
+		if j.Auth.Password == nil {
+			j.Auth.Password = &Password{}
+		}
+		def(&j.Auth.Password.AdminUser, DefaultAdminUser)
+	}
+	if j.IdleCulling.Enabled == nil {
+		j.IdleCulling.Enabled = ptr(true)
+	}
+	def(&j.IdleCulling.Timeout, DefaultIdleTimeout)
+	def(&j.Storage.Size, DefaultStorageSize)
+
+	d := &h.Dask
+	def(&d.Image, j.Image)
+	def(&d.WorkerCores, Bounds{Default: 1, Min: 1, Max: 16})
+	def(&d.WorkerMemory, Bounds{Default: 2, Min: 1, Max: 32})
+	def(&d.IdleTimeout, DefaultDaskIdleTimeout)
+
+	c := &h.Charts
+	def(&c.JupyterHub.Version, JupyterHubChartVersion)
+	def(&c.JupyterHub.Repository, JupyterHubChartRepo)
+	def(&c.DaskGateway.Version, DaskGatewayChartVer)
+	def(&c.DaskGateway.Repository, DaskGatewayChartRepo)
+}
+
+// PoolRoles returns the roles for which the hub's cluster has dedicated
+// nodes: from the node pools on Azure, from kubernetes.nodeRoles otherwise.
+func (h *Hub) PoolRoles() map[PoolRole]bool {
+	roles := map[PoolRole]bool{}
+	switch h.Target {
+	case TargetAzure:
+		for _, p := range h.Azure.NodePools {
+			roles[p.Role] = true
+		}
+	case TargetKubernetes:
+		for _, r := range h.Kubernetes.NodeRoles {
+			roles[r] = true
+		}
+	}
+	return roles
+}
+
+// HTTPSEnabled reports whether the hub serves HTTPS.
+func (h *Hub) HTTPSEnabled() bool {
+	return h.JupyterHub.HTTPS.Enabled != nil && *h.JupyterHub.HTTPS.Enabled
+}
+
+// IdleCullingEnabled reports whether idle user servers are stopped.
+func (h *Hub) IdleCullingEnabled() bool {
+	return h.JupyterHub.IdleCulling.Enabled == nil || *h.JupyterHub.IdleCulling.Enabled
+}
+
+// def sets *p to v when *p is the zero value.
+func def[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

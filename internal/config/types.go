@@ -1,0 +1,267 @@
+// Package config defines dhub's Hub configuration (dhub.yaml): its types, strict
+// loading with file:line errors, profile defaults, and validation that reports
+// every problem at once with its field path.
+package config
+
+import "time"
+
+// APIVersion and Kind identify a dhub.yaml document.
+const (
+	APIVersion = "dhub/v1alpha1"
+	Kind       = "Hub"
+)
+
+// Target says where a hub runs.
+type Target string
+
+// The targets dhub supports.
+const (
+	TargetAzure      Target = "azure"
+	TargetKubernetes Target = "kubernetes"
+	TargetLocal      Target = "local"
+)
+
+// Targets lists every valid target, in the order help text shows them.
+var Targets = []Target{TargetLocal, TargetKubernetes, TargetAzure}
+
+// Profile names a set of defaults taken from the Azure guide.
+type Profile string
+
+// The profiles of the guide.
+const (
+	ProfileSimple      Profile = "simple"
+	ProfileRecommended Profile = "recommended"
+)
+
+// Hub is the whole of dhub.yaml: one DaskHub and where it runs.
+type Hub struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	// Name names the hub; on Azure it is also the DNS label of
+	// <name>.<location>.cloudapp.azure.com.
+	Name string `yaml:"name"`
+	// Target is where the hub runs: azure, kubernetes or local.
+	Target Target `yaml:"target"`
+	// Profile picks the defaults for what the file leaves out.
+	Profile Profile `yaml:"profile"`
+	// Namespace is the Kubernetes namespace of both charts.
+	Namespace string `yaml:"namespace"`
+
+	Azure      Azure      `yaml:"azure"`
+	Kubernetes Kubernetes `yaml:"kubernetes"`
+	Local      Local      `yaml:"local"`
+	JupyterHub JupyterHub `yaml:"hub"`
+	Dask       Dask       `yaml:"dask"`
+	Charts     Charts     `yaml:"charts"`
+}
+
+// Azure is the Azure part: resource group, AKS cluster and its node pools.
+type Azure struct {
+	// Subscription is optional: AZURE_SUBSCRIPTION_ID or the az CLI default
+	// are used when it is empty.
+	Subscription      string     `yaml:"subscription"`
+	ResourceGroup     string     `yaml:"resourceGroup"`
+	Location          string     `yaml:"location"`
+	ClusterName       string     `yaml:"clusterName"`
+	KubernetesVersion string     `yaml:"kubernetesVersion"`
+	NetworkPolicy     string     `yaml:"networkPolicy"`
+	NodePools         []NodePool `yaml:"nodePools"`
+}
+
+// PoolRole says which pods a node pool is for; it decides the pool's labels,
+// its AKS mode and where the charts schedule their pods.
+type PoolRole string
+
+// The node pool roles.
+const (
+	// RoleAll is a pool that runs everything (the simple profile's one pool).
+	RoleAll PoolRole = "all"
+	// RoleCore runs the hub, proxy, gateway and Kubernetes system pods.
+	RoleCore PoolRole = "core"
+	// RoleUser runs user notebook servers and Dask schedulers.
+	RoleUser PoolRole = "user"
+	// RoleWorker runs Dask workers.
+	RoleWorker PoolRole = "worker"
+)
+
+// NodePool is one AKS agent pool.
+type NodePool struct {
+	Name   string   `yaml:"name"`
+	Role   PoolRole `yaml:"role"`
+	VMSize string   `yaml:"vmSize"`
+	// Count is the node count at creation (and the fixed count without autoscale).
+	Count     *int              `yaml:"count"`
+	Autoscale *Autoscale        `yaml:"autoscale"`
+	Spot      *Spot             `yaml:"spot"`
+	Labels    map[string]string `yaml:"labels"`
+	// Taints are "key=value:Effect" strings.
+	Taints []string `yaml:"taints"`
+}
+
+// Autoscale bounds the cluster autoscaler for one pool.
+type Autoscale struct {
+	Min int `yaml:"min"`
+	Max int `yaml:"max"`
+}
+
+// Spot makes a pool use Azure Spot VMs.
+type Spot struct {
+	// MaxPrice is the highest hourly price in US dollars; -1 caps it at the
+	// on-demand price.
+	MaxPrice *float64 `yaml:"maxPrice"`
+	// Eviction is Delete or Deallocate.
+	Eviction string `yaml:"eviction"`
+}
+
+// Kubernetes is the part for an existing cluster (target kubernetes).
+type Kubernetes struct {
+	// Kubeconfig is a path; empty means KUBECONFIG or ~/.kube/config.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// Context is a kubeconfig context; empty means the current one.
+	Context string `yaml:"context"`
+	// NodeRoles lists the roles for which the cluster has labelled nodes
+	// (hub.jupyter.org/node-purpose=core|user, k8s.dask.org/dedicated=worker).
+	NodeRoles []PoolRole `yaml:"nodeRoles"`
+}
+
+// Local is the part for the single-machine target.
+type Local struct {
+	// Host is the address the hub listens on.
+	Host string `yaml:"host"`
+	// Port is the hub's public port.
+	Port int `yaml:"port"`
+	// StateDir holds the Python environment, secrets, logs and pid files;
+	// empty means $XDG_STATE_HOME/dhub/<name> (~/.local/state/dhub/<name>).
+	StateDir string `yaml:"stateDir"`
+	// Python is the interpreter used to create the environment.
+	Python string `yaml:"python"`
+}
+
+// JupyterHub is the hub part (the "hub" key).
+type JupyterHub struct {
+	// Image is the single-user image, with a tag.
+	Image string `yaml:"image"`
+	// DefaultURL is where a started server opens.
+	DefaultURL string `yaml:"defaultUrl"`
+	// Host is the public host name; on Azure it defaults to
+	// <name>.<location>.cloudapp.azure.com.
+	Host        string      `yaml:"host"`
+	HTTPS       HTTPS       `yaml:"https"`
+	Auth        Auth        `yaml:"auth"`
+	IdleCulling IdleCulling `yaml:"idleCulling"`
+	Storage     Storage     `yaml:"storage"`
+}
+
+// HTTPS turns on Let's Encrypt certificates for Host.
+type HTTPS struct {
+	Enabled      *bool  `yaml:"enabled"`
+	ContactEmail string `yaml:"contactEmail"`
+}
+
+// AuthType names how users log in.
+type AuthType string
+
+// The authentication types.
+const (
+	// AuthNone lets anyone in with any name: the simple profile only.
+	AuthNone AuthType = "none"
+	// AuthAzureAD logs users in with an Azure AD (Entra ID) app registration.
+	AuthAzureAD AuthType = "azuread"
+	// AuthPassword logs users in with a shared password; the admin has its own.
+	AuthPassword AuthType = "password"
+)
+
+// Auth is how users log in and who may.
+type Auth struct {
+	Type     AuthType  `yaml:"type"`
+	AzureAD  *AzureAD  `yaml:"azuread"`
+	Password *Password `yaml:"password"`
+}
+
+// AzureAD is an Azure AD app registration and the rule of who may log in.
+type AzureAD struct {
+	TenantID     string    `yaml:"tenantId"`
+	ClientID     string    `yaml:"clientId"`
+	ClientSecret SecretRef `yaml:"clientSecret"`
+	Access       `yaml:",inline"`
+	// AllowedGroups are Azure AD group ids whose members may log in.
+	AllowedGroups []string `yaml:"allowedGroups"`
+}
+
+// Password is shared-password authentication: the admin user logs in with
+// AdminPassword, every allowed user with UserPassword.
+type Password struct {
+	AdminUser string `yaml:"adminUser"`
+	// AdminPassword is optional: dhub generates one and shows it once.
+	AdminPassword SecretRef `yaml:"adminPassword"`
+	// UserPassword is the password of every other allowed user.
+	UserPassword SecretRef `yaml:"userPassword"`
+	Access       `yaml:",inline"`
+}
+
+// Access is the allow rule every authenticator needs: nobody gets in unless
+// named here or AllowAll is set.
+type Access struct {
+	AllowedUsers []string `yaml:"allowedUsers"`
+	Admins       []string `yaml:"admins"`
+	AllowAll     bool     `yaml:"allowAll"`
+}
+
+// IdleCulling stops idle user servers.
+type IdleCulling struct {
+	Enabled *bool         `yaml:"enabled"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Storage is each user's home volume.
+type Storage struct {
+	// Size is a Kubernetes quantity such as 10Gi.
+	Size string `yaml:"size"`
+}
+
+// Dask is what users may ask of Dask Gateway.
+type Dask struct {
+	// Image is the default worker and scheduler image; it defaults to hub.image.
+	Image        string            `yaml:"image"`
+	WorkerCores  Bounds            `yaml:"workerCores"`
+	WorkerMemory Bounds            `yaml:"workerMemoryGiB"`
+	Environment  map[string]string `yaml:"environment"`
+	Limits       ClusterLimits     `yaml:"limits"`
+	// IdleTimeout shuts down clusters without activity; 0 never does.
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// RequireAccessRole restricts creating clusters to the users and groups
+	// granted access:services!service=dask-gateway.
+	RequireAccessRole bool     `yaml:"requireAccessRole"`
+	AccessUsers       []string `yaml:"accessUsers"`
+	AccessGroups      []string `yaml:"accessGroups"`
+}
+
+// Bounds is one numeric cluster option: its default and the range a user may pick.
+type Bounds struct {
+	Default float64 `yaml:"default"`
+	Min     float64 `yaml:"min"`
+	Max     float64 `yaml:"max"`
+}
+
+// ClusterLimits caps each Dask cluster; zero means no cap.
+type ClusterLimits struct {
+	MaxWorkers   int     `yaml:"maxWorkers"`
+	MaxCores     float64 `yaml:"maxCores"`
+	MaxMemoryGiB float64 `yaml:"maxMemoryGiB"`
+}
+
+// Charts says which chart versions to install and from where.
+type Charts struct {
+	JupyterHub  ChartSource `yaml:"jupyterhub"`
+	DaskGateway ChartSource `yaml:"daskGateway"`
+}
+
+// ChartSource is where one chart comes from, and extra values merged last.
+type ChartSource struct {
+	Version    string `yaml:"version"`
+	Repository string `yaml:"repository"`
+	// Path is a local chart directory or .tgz; it replaces Repository.
+	Path string `yaml:"path"`
+	// Values are merged over everything dhub renders for this chart.
+	Values map[string]any `yaml:"values"`
+}

@@ -1,0 +1,465 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Problem is one thing wrong (or, as a warning, risky) in a Hub.
+type Problem struct {
+	// Path is the field path, such as "azure.nodePools[2].autoscale.max".
+	Path    string
+	Message string
+	Warning bool
+}
+
+func (p Problem) String() string {
+	if p.Warning {
+		return fmt.Sprintf("%s: warning: %s", p.Path, p.Message)
+	}
+	return fmt.Sprintf("%s: %s", p.Path, p.Message)
+}
+
+// Problems is every problem Validate found, errors and warnings.
+type Problems []Problem
+
+// Errors returns only the problems that are not warnings.
+func (ps Problems) Errors() Problems { return ps.filter(false) }
+
+// Warnings returns only the warnings.
+func (ps Problems) Warnings() Problems { return ps.filter(true) }
+
+func (ps Problems) filter(warning bool) Problems {
+	var out Problems
+	for _, p := range ps {
+		if p.Warning == warning {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var (
+	dnsLabelRE  = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	hostnameRE  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	rgRE        = regexp.MustCompile(`^[-\w.()]{0,89}[-\w()]$`)
+	locationRE  = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	clusterRE   = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$`)
+	k8sVerRE    = regexp.MustCompile(`^\d+\.\d+(\.\d+)?$`)
+	guidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	poolNameRE  = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
+	vmSizeRE    = regexp.MustCompile(`^Standard_[A-Za-z0-9_]+$`)
+	labelKeyRE  = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValRE  = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+	taintRE     = regexp.MustCompile(`^([^=:]+)=([^=:]*):(NoSchedule|PreferNoSchedule|NoExecute)$`)
+	emailRE     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	quantityRE  = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	chartVerRE  = regexp.MustCompile(`^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$`)
+	userNameRE  = regexp.MustCompile(`^\S+$`)
+	imageTagRE  = regexp.MustCompile(`^[^:@\s]+(:\d+)?(/[^:@\s]+)*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$`)
+	networkPols = []string{"azure", "calico", "cilium", "none"}
+)
+
+// Validate checks a defaulted Hub and returns every problem, sorted by path.
+func (h *Hub) Validate() Problems {
+	v := &validator{}
+	v.hub(h)
+	sort.SliceStable(v.ps, func(i, j int) bool { return v.ps[i].Path < v.ps[j].Path })
+	return v.ps
+}
+
+type validator struct{ ps Problems }
+
+func (v *validator) errf(path, format string, a ...any) {
+	v.ps = append(v.ps, Problem{Path: path, Message: fmt.Sprintf(format, a...)})
+}
+
+func (v *validator) warnf(path, format string, a ...any) {
+	v.ps = append(v.ps, Problem{Path: path, Message: fmt.Sprintf(format, a...), Warning: true})
+}
+
+// oneOf reports when s is not among choices.
+func oneOf[T ~string](v *validator, path string, s T, choices ...T) {
+	for _, c := range choices {
+		if s == c {
+			return
+		}
+	}
+	names := make([]string, len(choices))
+	for i, c := range choices {
+		names[i] = string(c)
+	}
+	v.errf(path, "%q is not one of %s", s, strings.Join(names, ", "))
+}
+
+func (v *validator) hub(h *Hub) {
+	if h.APIVersion != APIVersion {
+		v.errf("apiVersion", "%q is not supported; use %s", h.APIVersion, APIVersion)
+	}
+	if h.Kind != Kind {
+		v.errf("kind", "%q is not supported; use %s", h.Kind, Kind)
+	}
+	switch {
+	case h.Name == "":
+		v.errf("name", "required: the hub's name, also its DNS label on Azure (for example pangeo-hub)")
+	case !dnsLabelRE.MatchString(h.Name) || len(h.Name) < 3:
+		v.errf("name", "%q is not a DNS label: use 3 to 63 lowercase letters, digits and '-', starting with a letter", h.Name)
+	}
+	oneOf(v, "target", h.Target, Targets...)
+	oneOf(v, "profile", h.Profile, ProfileSimple, ProfileRecommended)
+	if !dnsLabelRE.MatchString(h.Namespace) {
+		v.errf("namespace", "%q is not a Kubernetes namespace name: use lowercase letters, digits and '-'", h.Namespace)
+	}
+	switch h.Target {
+	case TargetAzure:
+		v.azure(&h.Azure)
+	case TargetKubernetes:
+		for i, r := range h.Kubernetes.NodeRoles {
+			oneOf(v, fmt.Sprintf("kubernetes.nodeRoles[%d]", i), r, RoleCore, RoleUser, RoleWorker)
+		}
+	case TargetLocal:
+		v.local(&h.Local)
+	}
+	v.jupyterHub(h)
+	v.dask(&h.Dask)
+	v.chart("charts.jupyterhub", &h.Charts.JupyterHub, "proxy.secretToken", "hub.cookieSecret", "hub.db.password",
+		"imagePullSecret.password", "hub.services.*.apiToken", "hub.services.*.api_token", "hub.config.*.client_secret",
+		"proxy.https.manual.key")
+	v.chart("charts.daskGateway", &h.Charts.DaskGateway, "gateway.auth.jupyterhub.apiToken",
+		"gateway.auth.simple.password", "gateway.auth.kerberos.keytab")
+}
+
+func (v *validator) azure(a *Azure) {
+	if a.Subscription != "" && !guidRE.MatchString(a.Subscription) {
+		v.errf("azure.subscription", "%q is not a subscription id (a GUID); leave it empty to use AZURE_SUBSCRIPTION_ID or the az CLI default", a.Subscription)
+	}
+	if !rgRE.MatchString(a.ResourceGroup) {
+		v.errf("azure.resourceGroup", "%q is not a resource group name: 1 to 90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'", a.ResourceGroup)
+	}
+	if !locationRE.MatchString(a.Location) {
+		v.errf("azure.location", "%q is not an Azure region name such as westeurope (lowercase, no spaces)", a.Location)
+	}
+	if !clusterRE.MatchString(a.ClusterName) {
+		v.errf("azure.clusterName", "%q is not an AKS cluster name: 1 to 63 letters, digits, '-' and '_', starting and ending with a letter or digit", a.ClusterName)
+	}
+	if a.KubernetesVersion != "" && !k8sVerRE.MatchString(a.KubernetesVersion) {
+		v.errf("azure.kubernetesVersion", "%q is not a Kubernetes version such as 1.33 or 1.33.2; leave it empty for the AKS default", a.KubernetesVersion)
+	}
+	oneOf(v, "azure.networkPolicy", a.NetworkPolicy, networkPols...)
+	if a.NetworkPolicy == "none" {
+		v.warnf("azure.networkPolicy", "without a network policy engine AKS does not enforce the charts' NetworkPolicies: user pods can reach everything in the cluster")
+	}
+	if len(a.NodePools) == 0 {
+		v.errf("azure.nodePools", "at least one node pool is required")
+		return
+	}
+	seen := map[string]bool{}
+	system := false
+	for i, p := range a.NodePools {
+		path := fmt.Sprintf("azure.nodePools[%d]", i)
+		v.nodePool(path, p)
+		if seen[p.Name] {
+			v.errf(path+".name", "%q is used by another pool", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Role == RoleCore || p.Role == RoleAll {
+			system = true
+		}
+	}
+	if !system {
+		v.errf("azure.nodePools", "AKS needs a system pool: give one pool role core (or all)")
+	}
+}
+
+func (v *validator) nodePool(path string, p NodePool) {
+	if !poolNameRE.MatchString(p.Name) {
+		v.errf(path+".name", "%q is not an AKS pool name: 1 to 12 lowercase letters and digits, starting with a letter", p.Name)
+	}
+	if p.Role == "" {
+		v.errf(path+".role", "required when there is more than one pool: one of core, user, worker, all")
+	} else {
+		oneOf(v, path+".role", p.Role, RoleCore, RoleUser, RoleWorker, RoleAll)
+	}
+	if !vmSizeRE.MatchString(p.VMSize) {
+		v.errf(path+".vmSize", "%q is not an Azure VM size such as Standard_D2s_v3", p.VMSize)
+	}
+	system := p.Role == RoleCore || p.Role == RoleAll
+	count := 0
+	if p.Count != nil {
+		count = *p.Count
+	}
+	if count < 0 || count > 1000 {
+		v.errf(path+".count", "%d is out of range 0..1000", count)
+	}
+	if a := p.Autoscale; a != nil {
+		switch {
+		case a.Min < 0:
+			v.errf(path+".autoscale.min", "%d is negative", a.Min)
+		case a.Max < 1 || a.Max > 1000:
+			v.errf(path+".autoscale.max", "%d is out of range 1..1000", a.Max)
+		case a.Min > a.Max:
+			v.errf(path+".autoscale", "min %d is above max %d", a.Min, a.Max)
+		case count < a.Min || count > a.Max:
+			v.errf(path+".count", "%d is outside autoscale %d..%d", count, a.Min, a.Max)
+		}
+		if system && a.Min < 1 {
+			v.errf(path+".autoscale.min", "a %s pool is a system pool and needs at least 1 node", p.Role)
+		}
+	} else if system && count < 1 {
+		v.errf(path+".count", "a %s pool is a system pool and needs at least 1 node", p.Role)
+	}
+	if s := p.Spot; s != nil {
+		if system {
+			v.errf(path+".spot", "a %s pool is a system pool, which AKS does not allow on Spot VMs; use Spot for user or worker pools", p.Role)
+		}
+		if s.MaxPrice != nil && *s.MaxPrice != -1 && *s.MaxPrice <= 0 {
+			v.errf(path+".spot.maxPrice", "%g is not a price: use -1 (up to the on-demand price) or a positive US dollar amount", *s.MaxPrice)
+		}
+		oneOf(v, path+".spot.eviction", s.Eviction, "Delete", "Deallocate")
+	}
+	roleLabels := RoleLabels(p.Role)
+	for k, val := range p.Labels {
+		lp := path + ".labels." + k
+		if !labelKeyRE.MatchString(k) {
+			v.errf(lp, "%q is not a Kubernetes label key", k)
+		}
+		if !labelValRE.MatchString(val) {
+			v.errf(lp, "%q is not a Kubernetes label value", val)
+		}
+		if want, ok := roleLabels[k]; ok && want != val {
+			v.errf(lp, "conflicts with role %s, which sets %s=%s", p.Role, k, want)
+		}
+	}
+	for i, t := range p.Taints {
+		if !taintRE.MatchString(t) {
+			v.errf(fmt.Sprintf("%s.taints[%d]", path, i), "%q is not a taint: write key=value:NoSchedule (or PreferNoSchedule, NoExecute)", t)
+		}
+	}
+}
+
+func (v *validator) local(l *Local) {
+	if l.Port < 1 || l.Port > 65535 {
+		v.errf("local.port", "%d is not a TCP port (1..65535)", l.Port)
+	}
+	if l.Host == "" {
+		v.errf("local.host", "required: the address to listen on, such as 127.0.0.1")
+	}
+}
+
+func (v *validator) jupyterHub(h *Hub) {
+	j := &h.JupyterHub
+	v.image("hub.image", j.Image)
+	if !strings.HasPrefix(j.DefaultURL, "/") {
+		v.errf("hub.defaultUrl", "%q must start with / (for example /lab)", j.DefaultURL)
+	}
+	if j.Host != "" && !hostnameRE.MatchString(j.Host) {
+		v.errf("hub.host", "%q is not a DNS host name", j.Host)
+	}
+	if h.HTTPSEnabled() {
+		switch {
+		case h.Target == TargetLocal:
+			v.errf("hub.https.enabled", "the local target serves plain HTTP on %s; set enabled: false", h.Local.Host)
+		case j.Host == "":
+			v.errf("hub.host", "required with HTTPS: the name Let's Encrypt issues the certificate for")
+		}
+		if h.Target != TargetLocal && !emailRE.MatchString(j.HTTPS.ContactEmail) {
+			v.errf("hub.https.contactEmail", "Let's Encrypt needs a contact email address for the certificate")
+		}
+	}
+	if h.IdleCullingEnabled() && j.IdleCulling.Timeout < time.Minute {
+		v.errf("hub.idleCulling.timeout", "%s is too short: use at least 1m (for example 1h)", j.IdleCulling.Timeout)
+	}
+	if !quantityRE.MatchString(j.Storage.Size) {
+		v.errf("hub.storage.size", "%q is not a size such as 10Gi", j.Storage.Size)
+	}
+	v.auth(h)
+}
+
+func (v *validator) auth(h *Hub) {
+	a := &h.JupyterHub.Auth
+	oneOf(v, "hub.auth.type", a.Type, AuthNone, AuthAzureAD, AuthPassword)
+	if a.AzureAD != nil && a.Type != AuthAzureAD {
+		v.errf("hub.auth.azuread", "is only read with type azuread (type is %s): remove it or change the type", a.Type)
+	}
+	if a.Password != nil && a.Type != AuthPassword {
+		v.errf("hub.auth.password", "is only read with type password (type is %s): remove it or change the type", a.Type)
+	}
+	switch a.Type {
+	case AuthNone:
+		if h.Profile != ProfileSimple {
+			v.errf("hub.auth.type", "none is only for the simple profile: use azuread or password")
+		} else {
+			v.warnf("hub.auth.type", "none: anyone who can reach the hub logs in with any name and runs code on it")
+		}
+	case AuthAzureAD:
+		v.azureAD(h, a.AzureAD)
+	case AuthPassword:
+		p := a.Password
+		if !userNameRE.MatchString(p.AdminUser) {
+			v.errf("hub.auth.password.adminUser", "%q is not a user name", p.AdminUser)
+		}
+		if (len(p.AllowedUsers) > 0 || p.AllowAll) && p.UserPassword.IsZero() {
+			v.errf("hub.auth.password.userPassword", "allowed users need a shared password: set userPassword (fromEnv or fromFile)")
+		}
+		v.secretRef("hub.auth.password.adminPassword", p.AdminPassword, false)
+		v.secretRef("hub.auth.password.userPassword", p.UserPassword, false)
+		v.access("hub.auth.password", p.Access)
+	}
+}
+
+func (v *validator) azureAD(h *Hub, ad *AzureAD) {
+	const path = "hub.auth.azuread"
+	if ad == nil {
+		v.errf(path, "required with type azuread: tenantId, clientId, clientSecret and who may log in")
+		return
+	}
+	if !guidRE.MatchString(ad.TenantID) {
+		v.errf(path+".tenantId", "required: the app registration's Directory (tenant) ID, a GUID")
+	}
+	if !guidRE.MatchString(ad.ClientID) {
+		v.errf(path+".clientId", "required: the app registration's Application (client) ID, a GUID")
+	}
+	v.secretRef(path+".clientSecret", ad.ClientSecret, true)
+	if len(ad.AllowedUsers) == 0 && len(ad.AllowedGroups) == 0 && len(ad.Admins) == 0 && !ad.AllowAll {
+		v.errf(path, "no one is allowed to log in; set allowedUsers, allowedGroups, admins or allowAll")
+	}
+	v.access(path, ad.Access)
+	v.names(path+".allowedGroups", ad.AllowedGroups)
+	if h.JupyterHub.Host == "" {
+		v.errf("hub.host", "required with azuread: the app registration's redirect URI is https://<host>/hub/oauth_callback")
+	}
+	if !h.HTTPSEnabled() {
+		v.warnf(path, "Azure AD only sends users back to https:// URLs (besides localhost): enable hub.https")
+	}
+}
+
+func (v *validator) access(path string, a Access) {
+	v.names(path+".allowedUsers", a.AllowedUsers)
+	v.names(path+".admins", a.Admins)
+	if a.AllowAll && len(a.AllowedUsers) > 0 {
+		v.warnf(path+".allowAll", "allowAll lets everyone in; allowedUsers adds nothing")
+	}
+}
+
+func (v *validator) names(path string, names []string) {
+	seen := map[string]bool{}
+	for i, n := range names {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if !userNameRE.MatchString(n) {
+			v.errf(p, "%q is empty or holds spaces", n)
+		}
+		if seen[n] {
+			v.errf(p, "%q is listed twice", n)
+		}
+		seen[n] = true
+	}
+}
+
+func (v *validator) secretRef(path string, s SecretRef, required bool) {
+	switch {
+	case s.FromEnv != "" && s.FromFile != "":
+		v.errf(path, "set fromEnv or fromFile, not both")
+	case s.FromEnv != "" && !envNameRE.MatchString(s.FromEnv):
+		v.errf(path+".fromEnv", "%q is not an environment variable name", s.FromEnv)
+	case s.IsZero() && required:
+		v.errf(path, "required: {fromEnv: VARIABLE} or {fromFile: PATH} holding the secret")
+	}
+}
+
+func (v *validator) image(path, image string) {
+	switch {
+	case !imageTagRE.MatchString(image):
+		v.errf(path, "%q has no tag: write name:tag (for example %s)", image, DefaultImage)
+	case strings.HasSuffix(image, ":latest"):
+		v.warnf(path, "%q: latest changes under a running hub; pin a dated tag such as %s", image, DefaultImage)
+	}
+}
+
+func (v *validator) dask(d *Dask) {
+	v.image("dask.image", d.Image)
+	v.bounds("dask.workerCores", d.WorkerCores, 0.1)
+	v.bounds("dask.workerMemoryGiB", d.WorkerMemory, 0.25)
+	for k := range d.Environment {
+		if !envNameRE.MatchString(k) {
+			v.errf("dask.environment."+k, "%q is not an environment variable name", k)
+		}
+	}
+	l := d.Limits
+	if l.MaxWorkers < 0 {
+		v.errf("dask.limits.maxWorkers", "%d is negative (0 means no limit)", l.MaxWorkers)
+	}
+	if l.MaxCores < 0 || (l.MaxCores > 0 && l.MaxCores < d.WorkerCores.Default) {
+		v.errf("dask.limits.maxCores", "%g leaves no room for one worker of %g cores (0 means no limit)", l.MaxCores, d.WorkerCores.Default)
+	}
+	if l.MaxMemoryGiB < 0 || (l.MaxMemoryGiB > 0 && l.MaxMemoryGiB < d.WorkerMemory.Default) {
+		v.errf("dask.limits.maxMemoryGiB", "%g leaves no room for one worker of %g GiB (0 means no limit)", l.MaxMemoryGiB, d.WorkerMemory.Default)
+	}
+	if d.IdleTimeout < 0 {
+		v.errf("dask.idleTimeout", "%s is negative (0 means never)", d.IdleTimeout)
+	}
+	if d.RequireAccessRole && len(d.AccessUsers) == 0 && len(d.AccessGroups) == 0 {
+		v.errf("dask.requireAccessRole", "no one may create Dask clusters; set accessUsers or accessGroups, or requireAccessRole: false")
+	}
+	if !d.RequireAccessRole && len(d.AccessUsers)+len(d.AccessGroups) > 0 {
+		v.warnf("dask.requireAccessRole", "accessUsers and accessGroups are ignored unless requireAccessRole is true")
+	}
+	v.names("dask.accessUsers", d.AccessUsers)
+	v.names("dask.accessGroups", d.AccessGroups)
+}
+
+func (v *validator) bounds(path string, b Bounds, least float64) {
+	switch {
+	case b.Min < least:
+		v.errf(path+".min", "%g is below %g", b.Min, least)
+	case b.Max < b.Min:
+		v.errf(path+".max", "%g is below min %g", b.Max, b.Min)
+	case b.Default < b.Min || b.Default > b.Max:
+		v.errf(path+".default", "%g is outside %g..%g", b.Default, b.Min, b.Max)
+	}
+}
+
+// chart checks one chart source; secretPaths are values that hold secrets
+// ("*" matches any key), which must not be written in dhub.yaml.
+func (v *validator) chart(path string, c *ChartSource, secretPaths ...string) {
+	for _, sp := range secretPaths {
+		for _, found := range findPaths(c.Values, strings.Split(sp, "."), path+".values") {
+			v.errf(found, "a secret is never written in dhub.yaml: the chart generates its tokens, and credentials go in hub.auth as {fromEnv} or {fromFile}")
+		}
+	}
+	if !chartVerRE.MatchString(c.Version) {
+		v.errf(path+".version", "%q is not a chart version such as 1.2.3", c.Version)
+	}
+	if c.Path == "" && !strings.HasPrefix(c.Repository, "https://") && !strings.HasPrefix(c.Repository, "http://") && !strings.HasPrefix(c.Repository, "oci://") {
+		v.errf(path+".repository", "%q is not a chart repository URL (https://, http:// or oci://)", c.Repository)
+	}
+}
+
+// findPaths returns the dotted paths under prefix where m holds a non-empty
+// value at the key path segs ("*" matches any key).
+func findPaths(m map[string]any, segs []string, prefix string) []string {
+	if len(segs) == 0 || m == nil {
+		return nil
+	}
+	var out []string
+	for k, val := range m {
+		if segs[0] != "*" && segs[0] != k {
+			continue
+		}
+		p := prefix + "." + k
+		if len(segs) == 1 {
+			if val != nil && val != "" {
+				out = append(out, p)
+			}
+			continue
+		}
+		if sub, ok := val.(map[string]any); ok {
+			out = append(out, findPaths(sub, segs[1:], p)...)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

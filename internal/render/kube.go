@@ -1,0 +1,348 @@
+// Package render turns a Hub into what dhub installs: Helm values for the
+// JupyterHub and Dask Gateway charts, wired the way daskhub wires them, and
+// the configuration files of the local target. It is pure: no I/O, no cloud.
+package render
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"dhub/internal/charts"
+	"dhub/internal/config"
+)
+
+// Release names. The JupyterHub chart names its objects without the release
+// name (hub, proxy-public); the gateway chart's follow from its release name.
+const (
+	JupyterHubRelease  = "jupyterhub"
+	DaskGatewayRelease = "dask-gateway"
+	// AuthSecretName is the Secret dhub creates for authentication secrets,
+	// so they never sit in Helm values.
+	AuthSecretName = "dhub-auth"
+	gatewayPrefix  = "/services/dask-gateway"
+)
+
+// Release is one Helm release: which chart, and its values.
+type Release struct {
+	Name string
+	// Chart has the version and repository from the config; Path, when set,
+	// is a local chart directory or .tgz that replaces the repository.
+	Chart  charts.Chart
+	Path   string
+	Values map[string]any
+}
+
+// SecretSource is where one key of a Secret comes from: a reference in the
+// config, or (with Generate) a random value dhub makes once and keeps.
+type SecretSource struct {
+	Ref      config.SecretRef
+	Generate bool
+}
+
+// Secret is a Kubernetes Secret dhub creates next to the releases. Values
+// are sources, never secret text, so a Secret can be shown safely.
+type Secret struct {
+	Name      string
+	Namespace string
+	Data      map[string]SecretSource
+}
+
+// Kubernetes is everything dhub installs on a cluster for a Hub.
+type Kubernetes struct {
+	Releases []Release
+	// Secret is nil when the hub needs none (auth type none).
+	Secret *Secret
+}
+
+// ForKubernetes renders the releases and Secret of a validated Hub.
+func ForKubernetes(h *config.Hub) *Kubernetes {
+	k := &Kubernetes{}
+	secret := &Secret{Name: AuthSecretName, Namespace: h.Namespace, Data: map[string]SecretSource{}}
+	jh := jupyterHubValues(h, secret)
+	dg := daskGatewayValues(h)
+	k.Releases = []Release{
+		{Name: JupyterHubRelease, Chart: chart(charts.JupyterHub, h.Charts.JupyterHub), Path: h.Charts.JupyterHub.Path,
+			Values: charts.Coalesce(jh, h.Charts.JupyterHub.Values)},
+		{Name: DaskGatewayRelease, Chart: chart(charts.DaskGateway, h.Charts.DaskGateway), Path: h.Charts.DaskGateway.Path,
+			Values: charts.Coalesce(dg, h.Charts.DaskGateway.Values)},
+	}
+	if len(secret.Data) > 0 {
+		k.Secret = secret
+	}
+	return k
+}
+
+func chart(c charts.Chart, s config.ChartSource) charts.Chart {
+	c.Version, c.Repository = s.Version, s.Repository
+	return c
+}
+
+// Names of the gateway's objects, as its chart derives them from the release.
+func gatewayFullname() string  { return DaskGatewayRelease }
+func traefikService() string   { return "traefik-" + gatewayFullname() }
+func gatewayMatchLabels(component string) map[string]any {
+	return map[string]any{
+		"app.kubernetes.io/name":      "dask-gateway",
+		"app.kubernetes.io/instance":  DaskGatewayRelease,
+		"app.kubernetes.io/component": component,
+	}
+}
+
+func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
+	j := h.JupyterHub
+	roles := h.PoolRoles()
+	ns := h.Namespace
+
+	// User pods reach the gateway through the hub's proxy; with HTTPS,
+	// proxy-public redirects to https, so they use the internal proxy-http.
+	gatewayAddress := "http://proxy-public" + gatewayPrefix
+	if h.HTTPSEnabled() {
+		gatewayAddress = "http://proxy-http:8000" + gatewayPrefix
+	}
+	env := map[string]any{
+		"DASK_GATEWAY__ADDRESS":                 gatewayAddress,
+		"DASK_GATEWAY__PROXY_ADDRESS":           fmt.Sprintf("gateway://%s.%s:80", traefikService(), ns),
+		"DASK_GATEWAY__PUBLIC_ADDRESS":          gatewayPrefix + "/",
+		"DASK_GATEWAY__AUTH__TYPE":              "jupyterhub",
+		"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
+		"DASK_DISTRIBUTED__DASHBOARD_LINK":      "/user/{JUPYTERHUB_USER}/proxy/{port}/status",
+		"DASK_LABEXTENSION__FACTORY__MODULE":    "dask_gateway",
+		"DASK_LABEXTENSION__FACTORY__CLASS":     "GatewayCluster",
+	}
+	for k, v := range env {
+		// KubeSpawner runs str.format over env values: literal braces double.
+		env[k] = escapeBraces(v.(string))
+	}
+
+	name, tag := splitImage(j.Image)
+	singleuser := map[string]any{
+		"image":      map[string]any{"name": name, "tag": tag},
+		"defaultUrl": j.DefaultURL,
+		"storage":    map[string]any{"capacity": j.Storage.Size},
+		"extraEnv":   env,
+		// The singleuser egress policy blocks private IPs: allow exactly the
+		// gateway's traefik (web port) so Dask clients can reach their clusters.
+		"networkPolicy": map[string]any{"egress": []any{map[string]any{
+			"to":    []any{map[string]any{"podSelector": map[string]any{"matchLabels": gatewayMatchLabels("traefik")}}},
+			"ports": []any{map[string]any{"port": 8000, "protocol": "TCP"}},
+		}}},
+	}
+
+	services := map[string]any{"dask-gateway": map[string]any{
+		"display": false,
+		"url":     fmt.Sprintf("http://%s.%s", traefikService(), ns),
+	}}
+	hub := map[string]any{
+		"services": services,
+		// The gateway API checks user tokens against the hub API directly.
+		"networkPolicy": map[string]any{"ingress": []any{map[string]any{
+			"from":  []any{map[string]any{"podSelector": map[string]any{"matchLabels": gatewayMatchLabels("gateway")}}},
+			"ports": []any{map[string]any{"port": "http"}},
+		}}},
+	}
+	hubConfig := map[string]any{}
+	hubEnv := map[string]any{}
+	secretEnv := func(envName, key string, src SecretSource) {
+		secret.Data[key] = src
+		hubEnv[envName] = map[string]any{"valueFrom": map[string]any{
+			"secretKeyRef": map[string]any{"name": secret.Name, "key": key}}}
+	}
+	switch a := j.Auth; a.Type {
+	case config.AuthNone:
+		hubConfig["JupyterHub"] = map[string]any{"authenticator_class": "dummy"}
+		hubConfig["DummyAuthenticator"] = map[string]any{"allow_all": true}
+	case config.AuthAzureAD:
+		ad := a.AzureAD
+		hubConfig["JupyterHub"] = map[string]any{"authenticator_class": "azuread"}
+		c := map[string]any{
+			"tenant_id":          ad.TenantID,
+			"client_id":          ad.ClientID,
+			"oauth_callback_url": hubURL(h) + "/hub/oauth_callback",
+			"allow_all":          ad.AllowAll,
+		}
+		accessConfig(c, ad.Access)
+		if len(ad.AllowedGroups) > 0 {
+			c["allowed_groups"] = ad.AllowedGroups
+			c["manage_groups"] = true
+			c["user_groups_claim"] = "groups"
+		}
+		hubConfig["AzureAdOAuthenticator"] = c
+		// OAuthenticator reads its client secret from this variable.
+		secretEnv("OAUTH_CLIENT_SECRET", "azuread-client-secret", SecretSource{Ref: ad.ClientSecret})
+	case config.AuthPassword:
+		p := a.Password
+		hubConfig["JupyterHub"] = map[string]any{"authenticator_class": "shared-password"}
+		c := map[string]any{"allow_all": p.AllowAll}
+		access := p.Access
+		access.Admins = append([]string{p.AdminUser}, p.Admins...)
+		accessConfig(c, access)
+		hubConfig["SharedPasswordAuthenticator"] = c
+		secretEnv("DHUB_ADMIN_PASSWORD", "admin-password", SecretSource{Ref: p.AdminPassword, Generate: p.AdminPassword.IsZero()})
+		code := "import os\nc.SharedPasswordAuthenticator.admin_password = os.environ[\"DHUB_ADMIN_PASSWORD\"]\n"
+		if !p.UserPassword.IsZero() {
+			secretEnv("DHUB_USER_PASSWORD", "user-password", SecretSource{Ref: p.UserPassword})
+			code += "c.SharedPasswordAuthenticator.user_password = os.environ[\"DHUB_USER_PASSWORD\"]\n"
+		}
+		hub["extraConfig"] = map[string]any{"dhub-shared-password": code}
+	}
+	hub["config"] = hubConfig
+	if len(hubEnv) > 0 {
+		hub["extraEnv"] = hubEnv
+	}
+	if h.Dask.RequireAccessRole {
+		role := map[string]any{"scopes": []any{"access:services!service=dask-gateway"}}
+		if len(h.Dask.AccessUsers) > 0 {
+			role["users"] = h.Dask.AccessUsers
+		}
+		if len(h.Dask.AccessGroups) > 0 {
+			role["groups"] = h.Dask.AccessGroups
+		}
+		hub["loadRoles"] = map[string]any{"dask-gateway-users": role}
+	}
+
+	proxy := map[string]any{}
+	if h.Target == config.TargetAzure {
+		proxy["service"] = map[string]any{"annotations": map[string]any{
+			"service.beta.kubernetes.io/azure-dns-label-name": h.Name,
+		}}
+	}
+	if h.HTTPSEnabled() {
+		proxy["https"] = map[string]any{
+			"enabled":     true,
+			"type":        "letsencrypt",
+			"hosts":       []any{j.Host},
+			"letsencrypt": map[string]any{"contactEmail": j.HTTPS.ContactEmail},
+		}
+	}
+
+	scheduling := map[string]any{}
+	if roles[config.RoleCore] {
+		scheduling["corePods"] = map[string]any{"nodeAffinity": map[string]any{"matchNodePurpose": "require"}}
+	}
+	if roles[config.RoleUser] {
+		scheduling["userPods"] = map[string]any{"nodeAffinity": map[string]any{"matchNodePurpose": "require"}}
+	}
+
+	v := map[string]any{
+		"hub":        hub,
+		"singleuser": singleuser,
+		"cull": map[string]any{
+			"enabled": h.IdleCullingEnabled(),
+			"timeout": int(j.IdleCulling.Timeout.Seconds()),
+		},
+	}
+	if len(proxy) > 0 {
+		v["proxy"] = proxy
+	}
+	if len(scheduling) > 0 {
+		v["scheduling"] = scheduling
+	}
+	return v
+}
+
+// accessConfig writes the allow rule in OAuthenticator's terms.
+func accessConfig(c map[string]any, a config.Access) {
+	if len(a.AllowedUsers) > 0 {
+		c["allowed_users"] = a.AllowedUsers
+	}
+	if len(a.Admins) > 0 {
+		c["admin_users"] = a.Admins
+	}
+}
+
+func daskGatewayValues(h *config.Hub) map[string]any {
+	roles := h.PoolRoles()
+	name, tag := splitImage(h.Dask.Image)
+	jhAuth := map[string]any{}
+	if h.Dask.RequireAccessRole {
+		jhAuth["jupyterhubServiceName"] = "dask-gateway"
+	}
+	backend := map[string]any{"image": map[string]any{"name": name, "tag": tag}}
+	if roles[config.RoleWorker] {
+		backend["worker"] = map[string]any{"extraPodConfig": map[string]any{
+			"affinity": nodeAffinity(config.LabelDaskWorker, "worker"),
+			"tolerations": []any{
+				toleration("k8s.dask.org/dedicated", "worker"),
+				toleration("k8s.dask.org_dedicated", "worker"),
+				// AKS taints every Spot pool with this.
+				toleration("kubernetes.azure.com/scalesetpriority", "spot"),
+			},
+		}}
+	}
+	if roles[config.RoleUser] {
+		// Schedulers share the user pool, as in the guide.
+		backend["scheduler"] = map[string]any{"extraPodConfig": map[string]any{
+			"affinity":    nodeAffinity(config.LabelNodePurpose, "user"),
+			"tolerations": []any{toleration("hub.jupyter.org/dedicated", "user"), toleration("hub.jupyter.org_dedicated", "user")},
+		}}
+	}
+	gateway := map[string]any{
+		"prefix":      gatewayPrefix,
+		"auth":        map[string]any{"type": "jupyterhub", "jupyterhub": jhAuth},
+		"backend":     backend,
+		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true)},
+	}
+	v := map[string]any{
+		"gateway": gateway,
+		// Users reach the gateway through the hub, never from outside.
+		"traefik": map[string]any{"service": map[string]any{"type": "ClusterIP"}},
+	}
+	if roles[config.RoleCore] {
+		core := map[string]any{config.LabelNodePurpose: "core"}
+		gateway["nodeSelector"] = core
+		v["controller"] = map[string]any{"nodeSelector": core}
+		v["traefik"].(map[string]any)["nodeSelector"] = core
+	}
+	return v
+}
+
+func nodeAffinity(key, value string) map[string]any {
+	return map[string]any{"nodeAffinity": map[string]any{
+		"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+			"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{
+				map[string]any{"key": key, "operator": "In", "values": []any{value}},
+			}}},
+		},
+	}}
+}
+
+func toleration(key, value string) map[string]any {
+	return map[string]any{"key": key, "operator": "Equal", "value": value, "effect": "NoSchedule"}
+}
+
+// hubURL is the public URL of the hub, without a trailing slash.
+func hubURL(h *config.Hub) string {
+	scheme := "http"
+	if h.HTTPSEnabled() {
+		scheme = "https"
+	}
+	return scheme + "://" + h.JupyterHub.Host
+}
+
+// escapeBraces doubles literal braces, which KubeSpawner would otherwise
+// take for str.format fields and fail every spawn.
+func escapeBraces(s string) string {
+	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
+}
+
+// splitImage splits name:tag (or name@digest) at the tag, not a registry port.
+func splitImage(image string) (name, tag string) {
+	if i := strings.LastIndex(image, "@"); i >= 0 {
+		return image[:i], image[i+1:]
+	}
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[:i], image[i+1:]
+	}
+	return image, ""
+}
+
+// SortedKeys returns the keys of a Secret's data in order.
+func (s *Secret) SortedKeys() []string {
+	keys := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
