@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -30,7 +31,7 @@ func Files(h *config.Hub, showSecrets bool) ([]File, error) {
 	k := ForKubernetes(h)
 	var files []File
 	for _, r := range k.Releases {
-		b, err := yaml.Marshal(r.Values)
+		b, err := marshal(r.Values)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s values: %w", r.Name, err)
 		}
@@ -77,7 +78,7 @@ func (s *Secret) Manifest(show bool) ([]byte, error) {
 			data[k] = v
 		}
 	}
-	b, err := yaml.Marshal(map[string]any{
+	b, err := marshal(map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Secret",
 		"type":       "Opaque",
@@ -114,4 +115,18 @@ func Check(h *config.Hub) config.Problems {
 		}
 	}
 	return ps
+}
+
+// marshal encodes YAML with the two-space indent of Helm values files.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -79,8 +79,8 @@ func chart(c charts.Chart, s config.ChartSource) charts.Chart {
 }
 
 // Names of the gateway's objects, as its chart derives them from the release.
-func gatewayFullname() string  { return DaskGatewayRelease }
-func traefikService() string   { return "traefik-" + gatewayFullname() }
+func gatewayFullname() string { return DaskGatewayRelease }
+func traefikService() string  { return "traefik-" + gatewayFullname() }
 func gatewayMatchLabels(component string) map[string]any {
 	return map[string]any{
 		"app.kubernetes.io/name":      "dask-gateway",
