@@ -91,7 +91,9 @@ Start here:
 	return root
 }
 
+const defaultFile = "dhub.yaml"
+
 // addFileFlag adds the -f flag every verb that reads dhub.yaml shares.
 func addFileFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVarP(p, "file", "f", "dhub.yaml", "the hub's config file")
+	cmd.Flags().StringVarP(p, "file", "f", defaultFile, "the hub's config file")
 }

@@ -202,11 +202,11 @@ func (f *File) Line(path string) int {
 	}
 	n, line := f.root, 0
 	for _, seg := range splitPath(path) {
-		next := lookup(n, seg)
+		next, l := lookup(n, seg)
 		if next == nil {
 			return line
 		}
-		n, line = next, next.Line
+		n, line = next, l
 	}
 	return line
 }
@@ -228,21 +228,23 @@ func splitPath(p string) []string {
 	return segs
 }
 
-func lookup(n *yaml.Node, seg string) *yaml.Node {
+// lookup returns the child of n named by seg and the line that names it:
+// the key's line for a mapping entry, the item's line for a list element.
+func lookup(n *yaml.Node, seg string) (*yaml.Node, int) {
 	if strings.HasPrefix(seg, "[") {
 		i, err := strconv.Atoi(strings.Trim(seg, "[]"))
 		if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
-			return nil
+			return nil, 0
 		}
-		return n.Content[i]
+		return n.Content[i], n.Content[i].Line
 	}
 	if n.Kind != yaml.MappingNode {
-		return nil
+		return nil, 0
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == seg {
-			return n.Content[i+1]
+			return n.Content[i+1], n.Content[i].Line
 		}
 	}
-	return nil
+	return nil, 0
 }
