@@ -22,6 +22,9 @@ type File struct {
 // unless showSecrets, in which case secret references are resolved.
 func Files(h *config.Hub, showSecrets bool) ([]File, error) {
 	if h.Target == config.TargetLocal {
+		if p := localAuthProblem(h); p != nil {
+			return nil, fmt.Errorf("%s", p)
+		}
 		var files []File
 		for _, f := range ForLocal(h, DefaultLocalPorts(h.Local.Port)) {
 			files = append(files, File{Name: f.Name, Content: []byte(f.Content)})
@@ -94,8 +97,12 @@ func (s *Secret) Manifest(show bool) ([]byte, error) {
 // Check validates a Hub's rendered Helm values against the charts' schemas,
 // merged over the chart defaults as Helm merges them. Violations usually
 // come from charts.<chart>.values, so they are reported under that path.
+// For the local target it reports what its configuration files cannot express.
 func Check(h *config.Hub) config.Problems {
 	if h.Target == config.TargetLocal {
+		if p := localAuthProblem(h); p != nil {
+			return config.Problems{*p}
+		}
 		return nil
 	}
 	var ps config.Problems
@@ -115,6 +122,17 @@ func Check(h *config.Hub) config.Problems {
 		}
 	}
 	return ps
+}
+
+// localAuthProblem reports an auth type the local target cannot render:
+// its configuration files only know shared passwords.
+func localAuthProblem(h *config.Hub) *config.Problem {
+	a := h.JupyterHub.Auth
+	if a.Type == config.AuthPassword && a.Password != nil {
+		return nil
+	}
+	return &config.Problem{Path: "hub.auth.type", Message: fmt.Sprintf(
+		"%s is not supported by the local target, which logs users in with a shared password: use password", a.Type)}
 }
 
 // marshal encodes YAML with the two-space indent of Helm values files.

@@ -160,6 +160,10 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 			"client_id":          ad.ClientID,
 			"oauth_callback_url": hubURL(h) + "/hub/oauth_callback",
 			"allow_all":          ad.AllowAll,
+			// Users are named by their user principal name, as allowedUsers
+			// and admins are written; OAuthenticator's default claim is the
+			// display name, which matches neither.
+			"username_claim": "upn",
 		}
 		accessConfig(c, ad.Access)
 		if len(ad.AllowedGroups) > 0 {

@@ -22,7 +22,8 @@ from dask_gateway_server.options import Float, Mapping, Options, String
 def _dhub_cluster_options(options):
     if ":" not in options.image:
         raise ValueError(
-            "image %r has no tag: write name:tag, e.g. ` + d.Image + `" % options.image
+            "image %r has no tag: write name:tag, e.g. %s"
+            % (options.image, ` + pyString(d.Image) + `)
         )
 `)
 	if kube {
