@@ -25,8 +25,8 @@ func Init(o InitOptions) ([]byte, error) {
 	def(&o.Target, TargetLocal)
 	def(&o.Profile, ProfileRecommended)
 	def(&o.Name, "pangeo-hub")
-	if !dnsLabelRE.MatchString(o.Name) {
-		return nil, fmt.Errorf("name %q is not a DNS label: use lowercase letters, digits and '-', starting with a letter", o.Name)
+	if !dnsLabelRE.MatchString(o.Name) || len(o.Name) < 3 {
+		return nil, fmt.Errorf("name %q is not a DNS label: use 3 to 63 lowercase letters, digits and '-', starting with a letter", o.Name)
 	}
 	if !slices.Contains(Targets, o.Target) {
 		return nil, fmt.Errorf("target %q is not one of local, kubernetes, azure", o.Target)

@@ -43,7 +43,11 @@ func Load(path string, data []byte) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: the file is empty; run 'dhub init' to write one", path)
 		}
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if lineRE.MatchString(msg) {
+			return nil, fmt.Errorf("%s:%s", path, lineRE.ReplaceAllString(msg, "$1:"))
+		}
+		return nil, fmt.Errorf("%s: %s", path, msg)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -101,8 +105,14 @@ func unknownFields(n *yaml.Node, t reflect.Type, path string) []unknownField {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
+	// A type that decodes itself has its own shape, except SecretRef, whose
+	// mapping form is its fields.
+	if reflect.PointerTo(t).Implements(unmarshalerType) && t != reflect.TypeOf(SecretRef{}) {
 		return nil
+	}
+	// An alias decodes as the node it names: check that node's keys too.
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
 	var out []unknownField
 	switch {

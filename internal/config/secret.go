@@ -21,9 +21,11 @@ type SecretRef struct {
 var errLiteralSecret = errors.New("a secret is never written in dhub.yaml: use {fromEnv: VARIABLE} or {fromFile: PATH}")
 
 // UnmarshalYAML refuses a scalar (a secret typed in place) without echoing it.
+// The refusal is a *yaml.TypeError so that Load reports it at file:line
+// together with every other decoding problem instead of stopping at it.
 func (s *SecretRef) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: %w", n.Line, errLiteralSecret)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, errLiteralSecret)}}
 	}
 	type plain SecretRef
 	return n.Decode((*plain)(s))

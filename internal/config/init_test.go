@@ -1,0 +1,229 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// dump renders v as YAML for failure messages (pointers shown by value).
+func dump(v any) string {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return "\n" + string(b)
+}
+
+// emptyToNil replaces empty slices and maps with nil, in place: a list
+// written as [] in dhub.yaml means what an absent one does.
+func emptyToNil(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			emptyToNil(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Field(i).CanSet() {
+				emptyToNil(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		for i := range v.Len() {
+			emptyToNil(v.Index(i))
+		}
+	case reflect.Map:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+		}
+	}
+}
+
+// equalHubs reports whether a and b are reflect.DeepEqual once empty lists
+// and maps are taken as absent. It normalizes both hubs in place.
+func equalHubs(a, b Hub) bool {
+	emptyToNil(reflect.ValueOf(&a).Elem())
+	emptyToNil(reflect.ValueOf(&b).Elem())
+	return reflect.DeepEqual(a, b)
+}
+
+func TestEqualHubsNormalizes(t *testing.T) {
+	a, b := Hub{Dask: Dask{Environment: map[string]string{}}}, Hub{}
+	a.Kubernetes.NodeRoles = []PoolRole{}
+	if !equalHubs(a, b) {
+		t.Error("empty and nil collections differ")
+	}
+	a.Kubernetes.NodeRoles = []PoolRole{RoleCore}
+	if equalHubs(a, b) {
+		t.Error("a non-empty list equals an absent one")
+	}
+}
+
+// initHub is what the Init template writes beyond the defaults of name,
+// target and profile: the Azure AD block with its secret reference, and the
+// options given.
+func initHub(o InitOptions, allowed ...string) Hub {
+	h := Hub{Name: o.Name, Target: o.Target, Profile: o.Profile}
+	h.SetDefaults()
+	want := Hub{Name: o.Name, Target: o.Target, Profile: o.Profile}
+	if h.HTTPSEnabled() {
+		want.JupyterHub.HTTPS.ContactEmail = o.Email
+	}
+	if h.JupyterHub.Auth.Type == AuthAzureAD {
+		want.JupyterHub.Auth.AzureAD = &AzureAD{
+			TenantID:     o.TenantID,
+			ClientID:     o.ClientID,
+			ClientSecret: SecretRef{FromEnv: testSecret},
+			Access:       Access{AllowedUsers: allowed},
+		}
+	}
+	want.SetDefaults()
+	return want
+}
+
+func TestInitEveryTargetAndProfileLoads(t *testing.T) {
+	for _, target := range Targets {
+		for _, p := range profiles {
+			t.Run(string(target)+"/"+string(p), func(t *testing.T) {
+				o := InitOptions{Name: "pangeo-hub", Target: target, Profile: p}
+				b, err := Init(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := Load("dhub.yaml", b)
+				if err != nil {
+					t.Fatalf("Load of the Init output: %v\n%s", err, b)
+				}
+				if want := initHub(o); !equalHubs(*f.Hub, want) {
+					t.Errorf("the written values are not the defaults\n got %s\nwant %s", dump(f.Hub), dump(want))
+				}
+				// Every profile that needs nothing from the user is valid as written.
+				if p == ProfileSimple || target == TargetLocal {
+					if errs := f.Hub.Validate().Errors(); len(errs) != 0 {
+						t.Errorf("Init output has errors:\n%s", problemList(errs))
+					}
+				}
+			})
+		}
+	}
+}
+
+// fillAllowedUser puts one user into the written allowedUsers list.
+func fillAllowedUser(t *testing.T, b []byte, user string) []byte {
+	t.Helper()
+	const empty = "allowedUsers: []"
+	if n := strings.Count(string(b), empty); n != 1 {
+		t.Fatalf("%d %q in the Init output, want 1", n, empty)
+	}
+	return []byte(strings.Replace(string(b), empty, "allowedUsers: ["+user+"]", 1))
+}
+
+func TestInitRecommendedAzureValid(t *testing.T) {
+	o := InitOptions{Name: "pangeo-hub", Target: TargetAzure, Profile: ProfileRecommended,
+		Email: testEmail, TenantID: testTenantID, ClientID: testClientID}
+	b, err := Init(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"contactEmail: \"" + testEmail + "\"", testTenantID, testClientID,
+		"https://pangeo-hub.westeurope.cloudapp.azure.com/hub/oauth_callback"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Init output lacks %q", want)
+		}
+	}
+	f, err := Load("dhub.yaml", fillAllowedUser(t, b, testUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := f.Hub.Validate(); len(ps) != 0 {
+		t.Errorf("problems:\n%s", problemList(ps))
+	}
+	want := initHub(o, testUser)
+	if !equalHubs(*f.Hub, want) {
+		t.Errorf("loaded hub differs from the defaults plus the filled fields\n got %s\nwant %s", dump(f.Hub), dump(want))
+	}
+	// And that is the validation baseline.
+	if !equalHubs(*f.Hub, *azureHub()) {
+		t.Errorf("loaded hub differs from the azure baseline\n got %s\nwant %s", dump(f.Hub), dump(azureHub()))
+	}
+}
+
+// Without the allowed user, the written file fails for exactly that reason.
+func TestInitRecommendedAzureNeedsAllowRule(t *testing.T) {
+	b, err := Init(InitOptions{Target: TargetAzure, Email: testEmail, TenantID: testTenantID, ClientID: testClientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load("dhub.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := f.Hub.Validate()
+	want := Problem{Path: "hub.auth.azuread", Message: "no one is allowed to log in; set allowedUsers, allowedGroups, admins or allowAll"}
+	if len(ps) != 1 || ps[0] != want {
+		t.Fatalf("problems:\n%s", problemList(ps))
+	}
+	// The problem points at the azuread block of the written file.
+	line := strings.Count(string(b[:strings.Index(string(b), "    azuread:")]), "\n") + 1
+	if got := f.Line(ps[0].Path); got != line {
+		t.Errorf("Line(%s) = %d, want %d", ps[0].Path, got, line)
+	}
+}
+
+func TestInitOptionDefaults(t *testing.T) {
+	b, err := Init(InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load("dhub.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := f.Hub; h.Name != "pangeo-hub" || h.Target != TargetLocal || h.Profile != ProfileRecommended {
+		t.Errorf("name %q, target %s, profile %s", h.Name, h.Target, h.Profile)
+	}
+}
+
+func TestInitName(t *testing.T) {
+	b, err := Init(InitOptions{Name: "geo-lab", Target: TargetAzure, Profile: ProfileSimple})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "https://geo-lab.westeurope.cloudapp.azure.com") {
+		t.Errorf("the name's host is not shown:\n%s", b)
+	}
+	f, err := Load("dhub.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Hub.Name != "geo-lab" || f.Hub.JupyterHub.Host != "geo-lab.westeurope.cloudapp.azure.com" {
+		t.Errorf("name %q, host %q", f.Hub.Name, f.Hub.JupyterHub.Host)
+	}
+}
+
+func TestInitRejects(t *testing.T) {
+	for _, tc := range []struct {
+		o    InitOptions
+		want string
+	}{
+		{InitOptions{Target: "gcp"}, `target "gcp" is not one of local, kubernetes, azure`},
+		{InitOptions{Profile: "huge"}, `profile "huge" is not one of simple, recommended`},
+		{InitOptions{Name: "Pangeo_Hub"}, `name "Pangeo_Hub" is not a DNS label`},
+		{InitOptions{Name: "1hub"}, `name "1hub" is not a DNS label`},
+		{InitOptions{Name: "hub-"}, `name "hub-" is not a DNS label`},
+		// Validate wants at least 3 characters; Init must not write a file it rejects.
+		{InitOptions{Name: "ab"}, `name "ab" is not a DNS label`},
+	} {
+		b, err := Init(tc.o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || b != nil {
+			t.Errorf("Init(%+v) = %d bytes, %v; want error %q", tc.o, len(b), err, tc.want)
+		}
+	}
+}
