@@ -157,8 +157,13 @@ func TestRenderRedactsAndWritesOwnerOnlyFiles(t *testing.T) {
 
 func TestUpUsesDefaultsWithoutConfigAndRefusesTargetMismatch(t *testing.T) {
 	dir := t.TempDir()
+	// No python3 on PATH: up must get past the config, then fail clearly
+	// before starting anything.
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("PATH", t.TempDir())
 	code, _, stderr := run(t, dir, "up", "--target", "local")
-	if code != 1 || !strings.Contains(stderr, "using the defaults of target local") {
+	if code != 1 || !strings.Contains(stderr, "using the defaults of target local") ||
+		!strings.Contains(stderr, "local.python: python3 not found") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 	run(t, dir, "init", "--target", "azure", "--profile", "simple")

@@ -74,7 +74,10 @@ Start here:
   dhub init --target azure --profile recommended -f dhub.yaml
                                  the Azure guide's recommended deployment
   dhub validate                  check dhub.yaml: every problem, with its line
-  dhub render -o out/            the Helm values (or local config) dhub installs`,
+  dhub render -o out/            the Helm values (or local config) dhub installs
+  dhub up --target local         a DaskHub on this machine, no config needed
+  dhub smoke                     prove it computes: a Dask cluster through the gateway
+  dhub down                      stop it`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -86,6 +89,9 @@ Start here:
 		newValidateCmd(s),
 		newRenderCmd(s),
 		newUpCmd(s),
+		newStatusCmd(s),
+		newSmokeCmd(s),
+		newDownCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"dhub/internal/config"
+	"dhub/internal/local"
 )
 
 type upOptions struct {
 	file   string
 	target string
+	output string
 }
 
 func newUpCmd(s Streams) *cobra.Command {
@@ -18,21 +22,78 @@ func newUpCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create or update the hub so it matches dhub.yaml",
-		Long: `up makes the hub match dhub.yaml. It checks the config first, exactly as
-'dhub validate' does. A second run changes nothing.`,
-		Example: `  dhub up --target local`,
-		Args:    cobra.NoArgs,
-		RunE:    func(*cobra.Command, []string) error { return runUp(o, s) },
+		Long: `up makes the hub match dhub.yaml and returns when it answers. It checks the
+config first, exactly as 'dhub validate' does. A second run changes nothing.
+
+Target local: the first run creates a Python environment in the hub's state
+directory (about a minute); later runs reuse it. JupyterHub and Dask Gateway
+run in the background, outliving the terminal; logs and pid files are in the
+state directory. The admin password is generated once and kept there (0600).`,
+		Example: `  dhub up --target local          # no dhub.yaml needed: the defaults
+  dhub up -f dhub.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), o, s) },
 	}
 	addFileFlag(cmd, &o.file)
-	cmd.Flags().StringVar(&o.target, "target", "", "override the config's target: local, kubernetes or azure")
+	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local); must agree with the file's")
+	addOutputFlag(cmd, &o.output)
 	return cmd
 }
 
-func runUp(o *upOptions, s Streams) error {
+func runUp(ctx context.Context, o *upOptions, s Streams) error {
 	f, err := loadHub(o.file, config.Target(o.target), s.Err)
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("the config is valid, but 'up' for target %s is not in this build of dhub yet", f.Hub.Target)
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
+	h := f.Hub
+	if h.Target != config.TargetLocal {
+		return notYet("up", h.Target)
+	}
+	res, err := local.Up(ctx, h, local.Options{Progress: s.Err})
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		return writeJSON(s.Out, res)
+	}
+	if !res.Changed {
+		fmt.Fprintf(s.Out, "DaskHub already up at %s (no change)\n", res.URL)
+	} else {
+		fmt.Fprintf(s.Out, "DaskHub is up at %s (%s)\n", res.URL, res.Elapsed.Round(100_000_000))
+	}
+	fmt.Fprintf(s.Out, "  log in as:   %s, password in %s\n", res.AdminUser, res.PasswordFile)
+	fmt.Fprintf(s.Out, "  logs:        %s\n", res.Logs)
+	fmt.Fprintf(s.Out, "  check it:    dhub smoke%s\n  stop it:     dhub down%s\n", fileArg(o.file), fileArg(o.file))
+	if res.PasswordGenerated && isTerminal(s.Err) {
+		if pw, err := os.ReadFile(res.PasswordFile); err == nil {
+			fmt.Fprintf(s.Err, "admin password (shown this once; kept in %s): %s", res.PasswordFile, pw)
+		}
+	}
+	return nil
+}
+
+// notYet is the error of a verb whose target arrives in a later build.
+func notYet(verb string, t config.Target) error {
+	return fmt.Errorf("'dhub %s' for target %s is not in this build of dhub yet; the local target works now", verb, t)
+}
+
+// fileArg repeats -f in suggested commands when the file is not the default.
+func fileArg(file string) string {
+	if file == defaultFile {
+		return ""
+	}
+	return " -f " + file
+}
+
+// isTerminal reports whether w is a terminal, where a secret may be shown.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -141,9 +141,12 @@ func (h *Hub) SetDefaults() {
 
 	d := &h.Dask
 	def(&d.Image, j.Image)
-	def(&d.WorkerCores, Bounds{Default: 1, Min: 1, Max: 16})
-	def(&d.WorkerMemory, Bounds{Default: 2, Min: 1, Max: 32})
-	def(&d.IdleTimeout, DefaultDaskIdleTimeout)
+	// Bounds default field by field: {max: 8} keeps the default and min.
+	defBounds(&d.WorkerCores, Bounds{Default: 1, Min: 1, Max: 16})
+	defBounds(&d.WorkerMemory, Bounds{Default: 2, Min: 1, Max: 32})
+	if d.IdleTimeout == nil {
+		d.IdleTimeout = ptr(DefaultDaskIdleTimeout)
+	}
 
 	c := &h.Charts
 	def(&c.JupyterHub.Version, JupyterHubChartVersion)
@@ -177,6 +180,12 @@ func (h *Hub) HTTPSEnabled() bool {
 // IdleCullingEnabled reports whether idle user servers are stopped.
 func (h *Hub) IdleCullingEnabled() bool {
 	return h.JupyterHub.IdleCulling.Enabled == nil || *h.JupyterHub.IdleCulling.Enabled
+}
+
+func defBounds(b *Bounds, d Bounds) {
+	def(&b.Default, d.Default)
+	def(&b.Min, d.Min)
+	def(&b.Max, d.Max)
 }
 
 // def sets *p to v when *p is the zero value.

@@ -131,7 +131,7 @@ func TestDefaultsEveryTargetAndProfile(t *testing.T) {
 		if h.APIVersion != APIVersion || h.Kind != Kind || h.Namespace != "dhub" ||
 			j.Image != DefaultImage || j.DefaultURL != "/lab" || j.Storage.Size != "10Gi" ||
 			!h.IdleCullingEnabled() || j.IdleCulling.Timeout != time.Hour ||
-			h.Dask.Image != DefaultImage || h.Dask.IdleTimeout != time.Hour ||
+			h.Dask.Image != DefaultImage || *h.Dask.IdleTimeout != time.Hour ||
 			h.Dask.WorkerCores != (Bounds{Default: 1, Min: 1, Max: 16}) ||
 			h.Dask.WorkerMemory != (Bounds{Default: 2, Min: 1, Max: 32}) ||
 			!reflect.DeepEqual(h.Charts, Charts{
@@ -176,7 +176,7 @@ func userHub() *Hub {
 			Image:        "me/dask:1",
 			WorkerCores:  Bounds{Default: 2, Min: 2, Max: 4},
 			WorkerMemory: Bounds{Default: 8, Min: 4, Max: 16},
-			IdleTimeout:  30 * time.Minute,
+			IdleTimeout:  ptr(30 * time.Minute),
 		},
 		Charts: Charts{
 			JupyterHub:  ChartSource{Version: "4.3.0", Repository: "https://mirror.example.org/jh/"},
@@ -275,5 +275,22 @@ func TestIdleCullingEnabled(t *testing.T) {
 		if got := h.IdleCullingEnabled(); got != tc.want {
 			t.Errorf("IdleCullingEnabled with %v = %v", tc.enabled, got)
 		}
+	}
+}
+
+func TestPartialBoundsAndNeverIdleTimeout(t *testing.T) {
+	f, err := Load("dhub.yaml", []byte("name: lab\ndask:\n  workerCores: {max: 8}\n  idleTimeout: 0s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := f.Hub.Dask
+	if want := (Bounds{Default: 1, Min: 1, Max: 8}); d.WorkerCores != want {
+		t.Errorf("workerCores = %+v, want %+v (defaults filled field by field)", d.WorkerCores, want)
+	}
+	if d.IdleTimeout == nil || *d.IdleTimeout != 0 {
+		t.Errorf("idleTimeout = %v, want 0 (never), not the default", d.IdleTimeout)
+	}
+	if ps := f.Hub.Validate().Errors(); len(ps) > 0 {
+		t.Errorf("problems: %v", ps)
 	}
 }

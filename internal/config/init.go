@@ -154,7 +154,7 @@ dask:
   workerMemoryGiB: {default: {{.Hub.Dask.WorkerMemory.Default}}, min: {{.Hub.Dask.WorkerMemory.Min}}, max: {{.Hub.Dask.WorkerMemory.Max}}}
   environment: {}          # passed to schedulers and workers
   limits: {maxWorkers: 0, maxCores: 0, maxMemoryGiB: 0}   # per cluster; 0: no limit
-  idleTimeout: 1h          # shut down clusters idle this long; 0: never
+  idleTimeout: 1h          # shut down clusters idle this long; 0s: never
   requireAccessRole: false # true: only accessUsers/accessGroups may create clusters
 {{- if ne .Hub.Target "local"}}
 

@@ -227,8 +227,8 @@ type Dask struct {
 	WorkerMemory Bounds            `yaml:"workerMemoryGiB"`
 	Environment  map[string]string `yaml:"environment"`
 	Limits       ClusterLimits     `yaml:"limits"`
-	// IdleTimeout shuts down clusters without activity; 0 never does.
-	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// IdleTimeout shuts down clusters without activity; 0s never does.
+	IdleTimeout *time.Duration `yaml:"idleTimeout"`
 	// RequireAccessRole restricts creating clusters to the users and groups
 	// granted access:services!service=dask-gateway.
 	RequireAccessRole bool     `yaml:"requireAccessRole"`

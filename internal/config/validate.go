@@ -288,6 +288,10 @@ func (v *validator) auth(h *Hub) {
 	if a.Password != nil && a.Type != AuthPassword {
 		v.errf("hub.auth.password", "is only read with type password (type is %s): remove it or change the type", a.Type)
 	}
+	if h.Target == TargetLocal && a.Type != AuthPassword {
+		v.errf("hub.auth.type", "%s is not supported by the local target, which logs users in with a shared password: use password", a.Type)
+		return
+	}
 	switch a.Type {
 	case AuthNone:
 		if h.Profile != ProfileSimple {
@@ -398,8 +402,8 @@ func (v *validator) dask(d *Dask) {
 	if l.MaxMemoryGiB < 0 || (l.MaxMemoryGiB > 0 && l.MaxMemoryGiB < d.WorkerMemory.Default) {
 		v.errf("dask.limits.maxMemoryGiB", "%g leaves no room for one worker of %g GiB (0 means no limit)", l.MaxMemoryGiB, d.WorkerMemory.Default)
 	}
-	if d.IdleTimeout < 0 {
-		v.errf("dask.idleTimeout", "%s is negative (0 means never)", d.IdleTimeout)
+	if d.IdleTimeout != nil && *d.IdleTimeout < 0 {
+		v.errf("dask.idleTimeout", "%s is negative (0s means never)", *d.IdleTimeout)
 	}
 	if d.RequireAccessRole && len(d.AccessUsers) == 0 && len(d.AccessGroups) == 0 {
 		v.errf("dask.requireAccessRole", "no one may create Dask clusters; set accessUsers or accessGroups, or requireAccessRole: false")

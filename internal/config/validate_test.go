@@ -156,6 +156,7 @@ func validateRules() []ruleCase {
 
 		// Authentication.
 		{"auth type", az, func(h *Hub) { h.JupyterHub.Auth.Type = "ldap" }, "hub.auth.type", `"ldap" is not one of none, azuread, password`, false, true},
+		{"local needs password auth", lo, func(h *Hub) { h.JupyterHub.Auth.Type, h.JupyterHub.Auth.Password = AuthAzureAD, nil }, "hub.auth.type", "azuread is not supported by the local target", false, false},
 		{"auth none outside simple", az, func(h *Hub) {
 			h.JupyterHub.Auth = Auth{Type: AuthNone}
 		}, "hub.auth.type", "none is only for the simple profile", false, false},
@@ -217,7 +218,7 @@ func validateRules() []ruleCase {
 		{"max cores negative", az, func(h *Hub) { h.Dask.Limits.MaxCores = -4 }, "dask.limits.maxCores", "-4 leaves no room", false, false},
 		{"max cores below a worker", az, func(h *Hub) { h.Dask.Limits.MaxCores = 0.5 }, "dask.limits.maxCores", "0.5 leaves no room for one worker of 1 cores", false, false},
 		{"max memory below a worker", az, func(h *Hub) { h.Dask.Limits.MaxMemoryGiB = 1 }, "dask.limits.maxMemoryGiB", "1 leaves no room for one worker of 2 GiB", false, false},
-		{"dask idle timeout", az, func(h *Hub) { h.Dask.IdleTimeout = -time.Minute }, "dask.idleTimeout", "-1m0s is negative (0 means never)", false, true},
+		{"dask idle timeout", az, func(h *Hub) { h.Dask.IdleTimeout = ptr(-time.Minute) }, "dask.idleTimeout", "-1m0s is negative (0s means never)", false, true},
 		{"access role with nobody", az, func(h *Hub) { h.Dask.RequireAccessRole = true }, "dask.requireAccessRole", "no one may create Dask clusters", false, false},
 		{"access users ignored", az, func(h *Hub) { h.Dask.AccessUsers = []string{testUser} }, "dask.requireAccessRole", "accessUsers and accessGroups are ignored unless requireAccessRole is true", true, true},
 		{"access user name", az, func(h *Hub) {
@@ -311,7 +312,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"image digest", azureHub, func(h *Hub) { h.Dask.Image = "daskdev/dask@sha256:" + strings.Repeat("a", 64) }},
 		{"dask limits", azureHub, func(h *Hub) {
 			h.Dask.Limits = ClusterLimits{MaxWorkers: 10, MaxCores: 1, MaxMemoryGiB: 2}
-			h.Dask.IdleTimeout = 0
+			h.Dask.IdleTimeout = ptr(time.Duration(0))
 		}},
 		{"access role with users", azureHub, func(h *Hub) {
 			h.Dask.RequireAccessRole = true

@@ -22,8 +22,8 @@ type File struct {
 // unless showSecrets, in which case secret references are resolved.
 func Files(h *config.Hub, showSecrets bool) ([]File, error) {
 	if h.Target == config.TargetLocal {
-		if p := localAuthProblem(h); p != nil {
-			return nil, fmt.Errorf("%s", p)
+		if h.JupyterHub.Auth.Password == nil {
+			return nil, fmt.Errorf("hub.auth.type: %s is not supported by the local target: use password", h.JupyterHub.Auth.Type)
 		}
 		var files []File
 		for _, f := range ForLocal(h, DefaultLocalPorts(h.Local.Port)) {
@@ -59,7 +59,7 @@ func Files(h *config.Hub, showSecrets bool) ([]File, error) {
 // DefaultLocalPorts derives the internal ports from the hub's public port;
 // dhub up moves any that are taken.
 func DefaultLocalPorts(public int) LocalPorts {
-	return LocalPorts{HubAPI: public + 1, GatewayAPI: public + 2, GatewayProxy: public + 3}
+	return LocalPorts{ProxyAPI: public + 1, HubAPI: public + 2, GatewayAPI: public + 3, GatewayProxy: public + 4}
 }
 
 // Manifest returns the Secret as a Kubernetes manifest. Without show, each
@@ -97,12 +97,8 @@ func (s *Secret) Manifest(show bool) ([]byte, error) {
 // Check validates a Hub's rendered Helm values against the charts' schemas,
 // merged over the chart defaults as Helm merges them. Violations usually
 // come from charts.<chart>.values, so they are reported under that path.
-// For the local target it reports what its configuration files cannot express.
 func Check(h *config.Hub) config.Problems {
 	if h.Target == config.TargetLocal {
-		if p := localAuthProblem(h); p != nil {
-			return config.Problems{*p}
-		}
 		return nil
 	}
 	var ps config.Problems
@@ -122,17 +118,6 @@ func Check(h *config.Hub) config.Problems {
 		}
 	}
 	return ps
-}
-
-// localAuthProblem reports an auth type the local target cannot render:
-// its configuration files only know shared passwords.
-func localAuthProblem(h *config.Hub) *config.Problem {
-	a := h.JupyterHub.Auth
-	if a.Type == config.AuthPassword && a.Password != nil {
-		return nil
-	}
-	return &config.Problem{Path: "hub.auth.type", Message: fmt.Sprintf(
-		"%s is not supported by the local target, which logs users in with a shared password: use password", a.Type)}
 }
 
 // marshal encodes YAML with the two-space indent of Helm values files.

@@ -12,6 +12,7 @@ import (
 // LocalPorts are the loopback ports of the local target's processes. The
 // hub's public port comes from the config; dhub picks the others.
 type LocalPorts struct {
+	ProxyAPI     int
 	HubAPI       int
 	GatewayAPI   int
 	GatewayProxy int
@@ -82,6 +83,7 @@ c.JupyterHub.ip = {{py .Hub.Local.Host}}
 c.JupyterHub.port = {{.Hub.Local.Port}}
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = {{.Ports.HubAPI}}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{{.Ports.ProxyAPI}}"
 c.JupyterHub.cookie_secret_file = os.path.join(os.environ["DHUB_SECRETS_DIR"], "cookie-secret")
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"], "jupyterhub.sqlite")
 c.ConfigurableHTTPProxy.auth_token = _secret("proxy-token")
@@ -115,6 +117,8 @@ c.JupyterHub.services = [
         "api_token": _secret("gateway-api-token"),
         "display": False,
     },
+    # dhub itself, for status and smoke: it creates the smoke user and its token.
+    {"name": "dhub", "api_token": _secret("dhub-api-token")},
 {{- if .Hub.IdleCullingEnabled}}
     {
         "name": "idle-culler",
@@ -123,6 +127,11 @@ c.JupyterHub.services = [
 {{- end}}
 ]
 c.JupyterHub.load_roles = [
+    {
+        "name": "dhub",
+        "scopes": ["admin:users", "tokens", "list:users", "read:servers"],
+        "services": ["dhub"],
+    },
 {{- if .Hub.IdleCullingEnabled}}
     {
         "name": "idle-culler",
@@ -147,11 +156,13 @@ var gatewayConfigTemplate = template.Must(template.New("dask_gateway_config.py")
 c.DaskGateway.address = "127.0.0.1:{{.Ports.GatewayAPI}}"
 c.Proxy.address = "127.0.0.1:{{.Ports.GatewayProxy}}"
 c.Proxy.prefix = {{py .Prefix}}
-c.DaskGateway.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"], "dask_gateway.sqlite")
-c.DaskGateway.db_encrypt_keys = [_secret("gateway-db-key")]
+c.DBBackendBase.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"], "dask_gateway.sqlite")
+c.DBBackendBase.db_encrypt_keys = [_secret("gateway-db-key")]
 
-# Schedulers and workers run as local processes of this user.
+# Schedulers and workers run as local processes of this user, each cluster
+# in a directory of the state directory (so 'dhub down' finds them all).
 c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
+c.UnsafeLocalBackend.clusters_directory = os.path.join(os.environ["DHUB_STATE_DIR"], "dask-clusters")
 c.LocalClusterConfig.cluster_start_timeout = 120
 c.LocalClusterConfig.worker_start_timeout = 120
 

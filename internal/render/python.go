@@ -66,7 +66,9 @@ c.Backend.cluster_options = Options(
 	if x := d.Limits.MaxMemoryGiB; x > 0 {
 		fmt.Fprintf(&b, "c.ClusterConfig.cluster_max_memory = \"%sG\"\n", num(x))
 	}
-	fmt.Fprintf(&b, "c.ClusterConfig.idle_timeout = %d\n", int(d.IdleTimeout.Seconds()))
+	if d.IdleTimeout != nil {
+		fmt.Fprintf(&b, "c.ClusterConfig.idle_timeout = %d\n", int(d.IdleTimeout.Seconds()))
+	}
 	return b.String()
 }
 

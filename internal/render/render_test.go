@@ -744,9 +744,9 @@ func TestLocalOnlyPasswordAuth(t *testing.T) {
 		t.Run(string(auth.Type), func(t *testing.T) {
 			h := loadNamed(t, "local")
 			h.JupyterHub.Auth = auth
-			ps := render.Check(h)
-			if len(ps.Errors()) != 1 || ps[0].Path != "hub.auth.type" {
-				t.Errorf("Check = %v, want one error at hub.auth.type", ps)
+			ps := h.Validate().Errors()
+			if len(ps) != 1 || ps[0].Path != "hub.auth.type" {
+				t.Errorf("Validate = %v, want one error at hub.auth.type", ps)
 			}
 			if _, err := render.Files(h, false); err == nil || !strings.Contains(err.Error(), "hub.auth.type") {
 				t.Errorf("Files error = %v, want one naming hub.auth.type", err)

@@ -11,7 +11,8 @@ def _secret(name):
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = 8000
 c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = 8001
+c.JupyterHub.hub_port = 8002
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:8001"
 c.JupyterHub.cookie_secret_file = os.path.join(os.environ["DHUB_SECRETS_DIR"], "cookie-secret")
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"], "jupyterhub.sqlite")
 c.ConfigurableHTTPProxy.auth_token = _secret("proxy-token")
@@ -31,7 +32,7 @@ c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(os.environ["DHUB_ST
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {
     "DASK_GATEWAY__ADDRESS": "http://127.0.0.1:8000/services/dask-gateway",
-    "DASK_GATEWAY__PROXY_ADDRESS": "gateway://127.0.0.1:8003",
+    "DASK_GATEWAY__PROXY_ADDRESS": "gateway://127.0.0.1:8004",
     "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway/",
     "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
     "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
@@ -41,16 +42,23 @@ c.Spawner.environment = {
 c.JupyterHub.services = [
     {
         "name": "dask-gateway",
-        "url": "http://127.0.0.1:8003",
+        "url": "http://127.0.0.1:8004",
         "api_token": _secret("gateway-api-token"),
         "display": False,
     },
+    # dhub itself, for status and smoke: it creates the smoke user and its token.
+    {"name": "dhub", "api_token": _secret("dhub-api-token")},
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=3600"],
     },
 ]
 c.JupyterHub.load_roles = [
+    {
+        "name": "dhub",
+        "scopes": ["admin:users", "tokens", "list:users", "read:servers"],
+        "services": ["dhub"],
+    },
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],

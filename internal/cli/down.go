@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"dhub/internal/config"
+	"dhub/internal/local"
+)
+
+type downOptions struct {
+	file   string
+	target string
+	output string
+}
+
+func newDownCmd(s Streams) *cobra.Command {
+	o := &downOptions{}
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the hub; keep what users made",
+		Long: `down stops everything dhub started for the hub. Target local: Dask Gateway
+first (it stops its clusters), then JupyterHub (it stops its proxy and users'
+servers), each gracefully and then forcibly after a bound, then any process
+still running in the state directory. It then checks that none is left.
+The Python environment, secrets, users' home directories and logs stay.`,
+		Example: `  dhub down
+  dhub down --target local        # the hub 'dhub up --target local' started`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDown(cmd.Context(), o, s) },
+	}
+	addFileFlag(cmd, &o.file)
+	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local)")
+	addOutputFlag(cmd, &o.output)
+	return cmd
+}
+
+func runDown(ctx context.Context, o *downOptions, s Streams) error {
+	f, err := loadHub(o.file, config.Target(o.target), s.Err)
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
+	if f.Hub.Target != config.TargetLocal {
+		return notYet("down", f.Hub.Target)
+	}
+	res, err := local.Down(ctx, f.Hub, local.Options{Progress: s.Err})
+	if res != nil && o.output == "json" {
+		if jerr := writeJSON(s.Out, res); jerr != nil {
+			return jerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if o.output == "text" {
+		if len(res.Stopped) == 0 {
+			fmt.Fprintln(s.Out, "nothing was running")
+		} else {
+			fmt.Fprintf(s.Out, "stopped: %s\n", strings.Join(res.Stopped, ", "))
+		}
+		if len(res.Forced) > 0 {
+			fmt.Fprintf(s.Out, "killed after the grace period: %s\n", strings.Join(res.Forced, ", "))
+		}
+		fmt.Fprintf(s.Out, "no process of the hub is left; kept %s (environment, secrets, homes, logs)\n", res.StateDir)
+	}
+	return nil
+}

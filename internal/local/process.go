@@ -1,0 +1,178 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// proc is a process dhub started, as its pid file records it. The start
+// time guards against a recycled pid being taken for ours.
+type proc struct {
+	Name  string
+	Pid   int
+	Start string
+}
+
+// startDetached starts a program in a session of its own, so closing the
+// terminal does not stop it, with its output appended to logFile.
+func startDetached(name string, argv, env []string, dir, logFile string) (proc, error) {
+	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return proc{}, err
+	}
+	defer log.Close()
+	fmt.Fprintf(log, "\n==== dhub started %s at %s\n", name, time.Now().Format(time.RFC3339))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Dir = env, dir
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return proc{}, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := proc{Name: name, Pid: cmd.Process.Pid, Start: startTime(cmd.Process.Pid)}
+	// Reap it if it exits while dhub still runs; afterwards init does.
+	go cmd.Wait()
+	return p, nil
+}
+
+// writePidFile records p; readPidFile reads it back.
+func writePidFile(path string, p proc) error {
+	return os.WriteFile(path, []byte(fmt.Sprintf("%d %s\n", p.Pid, p.Start)), 0o644)
+}
+
+func readPidFile(name, path string) (proc, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return proc{}, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return proc{}, fmt.Errorf("%s: malformed pid file", path)
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil {
+		return proc{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return proc{Name: name, Pid: pid, Start: f[1]}, nil
+}
+
+// alive reports whether p still runs (and is not a zombie or another
+// process that got the same pid).
+func (p proc) alive() bool {
+	if p.Pid <= 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
+	if err != nil {
+		return false
+	}
+	fields := statFields(string(stat))
+	return len(fields) > 19 && fields[0] != "Z" && fields[19] == p.Start
+}
+
+// startTime returns a process's start time in clock ticks since boot.
+func startTime(pid int) string {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "0"
+	}
+	if f := statFields(string(stat)); len(f) > 19 {
+		return f[19]
+	}
+	return "0"
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name
+// (which may hold spaces): state is [0], starttime is [19].
+func statFields(stat string) []string {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(stat[i+1:])
+}
+
+// stop asks p's whole process group to end with SIGTERM and waits up to
+// grace, then kills the group.
+func (p proc) stop(ctx context.Context, grace time.Duration) (forced bool) {
+	if !p.alive() {
+		return false
+	}
+	_ = syscall.Kill(-p.Pid, syscall.SIGTERM)
+	if waitGone(ctx, grace, p.alive) {
+		return false
+	}
+	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+	waitGone(ctx, 5*time.Second, p.alive)
+	return true
+}
+
+// waitGone polls until alive reports false or the time is up.
+func waitGone(ctx context.Context, d time.Duration, alive func() bool) bool {
+	deadline := time.Now().Add(d)
+	for alive() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// hubProcesses returns every process whose command line or working
+// directory lies in dir: the hub, its proxy, the gateway, Dask schedulers
+// and workers, and users' servers. Processes dhub did not start directly
+// (Dask processes run in sessions of their own) are found this way too.
+func hubProcesses(dir string) []proc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if !within(cwd, dir) && !anyWithin(args, dir) {
+			continue
+		}
+		p := proc{Name: filepath.Base(args[0]), Pid: pid, Start: startTime(pid)}
+		if len(args) > 1 {
+			p.Name = filepath.Base(args[0]) + " " + filepath.Base(args[1])
+		}
+		if p.alive() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
+func anyWithin(args []string, dir string) bool {
+	for _, a := range args {
+		if within(a, dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// portFree reports whether nothing listens on host:port.
+func portFree(host string, port int) bool {
+	return !listening(host, port)
+}

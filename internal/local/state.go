@@ -1,0 +1,189 @@
+// Package local runs a DaskHub as processes on this machine: a managed
+// Python environment, JupyterHub (with its proxy) and Dask Gateway, each
+// supervised through pid files and logs in the hub's state directory.
+package local
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"dhub/internal/config"
+)
+
+// State is the layout of one hub's state directory.
+type State struct{ Dir string }
+
+// StateFor returns the state directory of a hub: local.stateDir, else
+// $XDG_STATE_HOME/dhub/<name>, else ~/.local/state/dhub/<name>.
+func StateFor(h *config.Hub) (State, error) {
+	if d := h.Local.StateDir; d != "" {
+		abs, err := filepath.Abs(expandHome(d))
+		return State{Dir: abs}, err
+	}
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return State{}, fmt.Errorf("local.stateDir: no home directory to default to (%w); set local.stateDir", err)
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return State{Dir: filepath.Join(base, "dhub", h.Name)}, nil
+}
+
+func expandHome(p string) string {
+	if len(p) >= 2 && p[:2] == "~/" {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+	}
+	return p
+}
+
+// Paths inside the state directory.
+func (s State) Venv() string                  { return filepath.Join(s.Dir, "venv") }
+func (s State) Secrets() string               { return filepath.Join(s.Dir, "secrets") }
+func (s State) ConfigDir() string             { return filepath.Join(s.Dir, "config") }
+func (s State) Logs() string                  { return filepath.Join(s.Dir, "logs") }
+func (s State) Run() string                   { return filepath.Join(s.Dir, "run") }
+func (s State) Clusters() string              { return filepath.Join(s.Dir, "dask-clusters") }
+func (s State) Log(name string) string        { return filepath.Join(s.Logs(), name+".log") }
+func (s State) PidFile(name string) string    { return filepath.Join(s.Run(), name+".pid") }
+func (s State) Secret(name string) string     { return filepath.Join(s.Secrets(), name) }
+func (s State) Python() string                { return filepath.Join(s.Venv(), "bin", "python") }
+func (s State) Bin(name string) string        { return filepath.Join(s.Venv(), "bin", name) }
+func (s State) ConfigFile(name string) string { return filepath.Join(s.ConfigDir(), name) }
+
+// Secret names in the secrets directory; the rendered config files read them.
+const (
+	SecretProxyToken    = "proxy-token"
+	SecretGatewayToken  = "gateway-api-token"
+	SecretDhubToken     = "dhub-api-token"
+	SecretCookie        = "cookie-secret"
+	SecretGatewayDBKey  = "gateway-db-key"
+	SecretAdminPassword = "admin-password"
+	SecretUserPassword  = "user-password"
+)
+
+// prepare creates the directories; secrets are owner-only.
+func (s State) prepare() error {
+	for _, d := range []string{s.Dir, s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(s.Secrets(), 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(s.Secrets(), 0o700)
+}
+
+// ensureSecrets generates each missing token with crypto/rand and writes
+// the user's referenced passwords, all 0600. It returns the names of the
+// secrets it generated now, so the caller can tell the user once.
+func (s State) ensureSecrets(h *config.Hub) (generated []string, err error) {
+	gen := map[string]func() (string, error){
+		SecretProxyToken:   hexToken,
+		SecretGatewayToken: hexToken,
+		SecretDhubToken:    hexToken,
+		SecretCookie:       hexToken,
+		// Dask Gateway wants a urlsafe base64 Fernet key.
+		SecretGatewayDBKey: func() (string, error) {
+			b := make([]byte, 32)
+			_, err := rand.Read(b)
+			return base64.URLEncoding.EncodeToString(b), err
+		},
+	}
+	p := h.JupyterHub.Auth.Password
+	refs := map[string]config.SecretRef{}
+	if p != nil {
+		refs[SecretAdminPassword] = p.AdminPassword
+		refs[SecretUserPassword] = p.UserPassword
+		if p.AdminPassword.IsZero() {
+			// SharedPasswordAuthenticator wants at least 32 characters.
+			gen[SecretAdminPassword] = hexToken
+		}
+	}
+	for name, ref := range refs {
+		if ref.IsZero() {
+			if _, ok := gen[name]; !ok {
+				_ = os.Remove(s.Secret(name))
+			}
+			continue
+		}
+		v, err := ref.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("hub.auth.password: %w", err)
+		}
+		if err := writeSecret(s.Secret(name), v); err != nil {
+			return nil, err
+		}
+	}
+	for name, f := range gen {
+		if _, err := os.Stat(s.Secret(name)); err == nil {
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		v, err := f()
+		if err != nil {
+			return nil, fmt.Errorf("generate %s: %w", name, err)
+		}
+		if err := writeSecret(s.Secret(name), v); err != nil {
+			return nil, err
+		}
+		generated = append(generated, name)
+	}
+	return generated, nil
+}
+
+func hexToken() (string, error) {
+	b := make([]byte, 32)
+	_, err := rand.Read(b)
+	return hex.EncodeToString(b), err
+}
+
+// writeSecret writes a secret owner-only, replacing the file atomically.
+func writeSecret(path, value string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(value+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write secret: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// readSecret reads a secret written by ensureSecrets.
+func (s State) readSecret(name string) (string, error) {
+	b, err := os.ReadFile(s.Secret(name))
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w (run 'dhub up' first)", name, err)
+	}
+	return string(trimNewline(b)), nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// lock takes an exclusive lock on the state directory, so two dhub
+// commands never start or stop the same hub at once.
+func (s State) lock() (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another dhub command is working on %s; wait for it to finish", s.Dir)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}

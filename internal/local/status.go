@@ -1,0 +1,147 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+
+	"dhub/internal/config"
+	"dhub/internal/smoke"
+)
+
+// Component is one part of the local hub as status reports it.
+type Component struct {
+	Name    string `json:"name"`
+	Running bool   `json:"running"`
+	Pid     int    `json:"pid,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Detail says why a component is not up, or how it was checked.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Status is the state of a local hub.
+type Status struct {
+	URL        string      `json:"url"`
+	StateDir   string      `json:"stateDir"`
+	Components []Component `json:"components"`
+	// Clusters are the Dask clusters with processes running now.
+	Clusters []string `json:"daskClusters"`
+	// Up is true when every component runs and answers.
+	Up bool `json:"up"`
+}
+
+// GetStatus reports each process (hub, proxy, gateway): running or not,
+// pid, version, and the running Dask clusters. It changes nothing.
+func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
+	st, err := StateFor(h)
+	if err != nil {
+		return nil, err
+	}
+	hub := "http://" + hostPort(h.Local.Host, h.Local.Port)
+	s := &Status{URL: hub + "/", StateDir: st.Dir, Clusters: []string{}}
+	procs, _ := st.running()
+	rt, _ := st.readRuntime()
+
+	hubC := Component{Name: "jupyterhub"}
+	if p, ok := procs[procHub]; ok {
+		hubC.Running, hubC.Pid = true, p.Pid
+		var v struct{ Version string }
+		if err := getJSON(ctx, hub+"/hub/api", "", &v); err != nil {
+			hubC.Detail = "runs but does not answer: " + err.Error()
+		} else {
+			hubC.Version = v.Version
+		}
+	} else {
+		hubC.Detail = "not running"
+	}
+
+	// The proxy is JupyterHub's child; it is up when the hub's public port
+	// serves the hub's API (the proxy routes it).
+	proxyC := Component{Name: "proxy", Detail: "not answering on " + hub}
+	for _, p := range hubProcesses(st.Dir) {
+		if filepath.Base(p.Name) == "python configurable-http-proxy" || filepath.Base(p.Name) == "configurable-http-proxy" {
+			proxyC.Pid = p.Pid
+		}
+	}
+	if hubC.Version != "" {
+		proxyC.Running, proxyC.Detail = true, ""
+	}
+
+	gwC := Component{Name: "dask-gateway"}
+	if p, ok := procs[procGateway]; ok && rt != nil {
+		gwC.Running, gwC.Pid = true, p.Pid
+		var v struct{ Version string }
+		url := fmt.Sprintf("http://127.0.0.1:%d/services/dask-gateway/api/version", rt.Ports.GatewayProxy)
+		if err := getJSON(ctx, url, "", &v); err != nil {
+			gwC.Detail = "runs but does not answer: " + err.Error()
+		} else {
+			gwC.Version = v.Version
+		}
+	} else {
+		gwC.Detail = "not running"
+	}
+	s.Components = []Component{hubC, proxyC, gwC}
+	s.Up = hubC.Version != "" && gwC.Version != ""
+
+	entries, _ := os.ReadDir(st.Clusters())
+	for _, e := range entries {
+		if e.IsDir() && len(hubProcesses(filepath.Join(st.Clusters(), e.Name()))) > 0 {
+			s.Clusters = append(s.Clusters, e.Name())
+		}
+	}
+	sort.Strings(s.Clusters)
+	return s, nil
+}
+
+// SmokeRunner runs the smoke script with the hub's own Python environment.
+type SmokeRunner struct{ st State }
+
+// RunScript runs script with the environment's python; its stderr (progress)
+// goes to progress. The script runs from a file: Dask's LocalCluster
+// re-imports the main module in its worker processes.
+func (r SmokeRunner) RunScript(ctx context.Context, script []byte, env map[string]string, progress io.Writer) ([]byte, error) {
+	path := filepath.Join(r.st.Run(), "smoke.py")
+	if err := os.WriteFile(path, script, 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, r.st.Python(), path)
+	cmd.Env = processEnv(r.st)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, progress
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// Smoke returns the runner and target of a local hub for the smoke check.
+func Smoke(h *config.Hub) (smoke.Runner, smoke.Target, error) {
+	st, err := StateFor(h)
+	if err != nil {
+		return nil, smoke.Target{}, err
+	}
+	if _, err := os.Stat(st.Python()); err != nil {
+		return nil, smoke.Target{}, fmt.Errorf("the local hub has no Python environment in %s: run 'dhub up' first", st.Venv())
+	}
+	token, err := st.readSecret(SecretDhubToken)
+	if err != nil {
+		return nil, smoke.Target{}, err
+	}
+	rt, err := st.readRuntime()
+	if err != nil {
+		return nil, smoke.Target{}, fmt.Errorf("the local hub was never started: run 'dhub up' first")
+	}
+	hub := "http://" + hostPort(h.Local.Host, h.Local.Port)
+	return SmokeRunner{st}, smoke.Target{
+		HubURL:              hub,
+		GatewayAddress:      hub + "/services/dask-gateway",
+		GatewayProxyAddress: fmt.Sprintf("gateway://127.0.0.1:%d", rt.Ports.GatewayProxy),
+		APIToken:            token,
+	}, nil
+}
