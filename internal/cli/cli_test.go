@@ -190,3 +190,14 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestTargetFlagFillsAFileWithoutTarget(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dhub.yaml"), []byte("name: lab\nprofile: simple\n"), 0o644)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	// kubernetes: up refuses after loading, so the loaded target shows.
+	code, _, stderr := run(t, dir, "up", "--target", "kubernetes")
+	if code != 1 || !strings.Contains(stderr, "for target kubernetes is not in this build") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}

@@ -14,24 +14,19 @@ import (
 // rendered values against the charts' schemas. Warnings go to w; any error
 // fails with every problem listed at its file:line.
 func loadHub(path string, target config.Target, w io.Writer) (*config.File, error) {
-	f, err := config.LoadFile(path)
+	f, err := config.LoadFileAs(path, target)
 	if errors.Is(err, fs.ErrNotExist) && path == defaultFile && target != "" {
 		// "dhub up --target local" works without a config: the defaults.
 		fmt.Fprintf(w, "%s not found: using the defaults of target %s ('dhub init' writes them out)\n", path, target)
-		f, err = &config.File{Path: path, Hub: &config.Hub{Name: "dhub-" + string(target)}}, nil
+		h := &config.Hub{Name: "dhub-" + string(target), Target: target}
+		h.SetDefaults()
+		f, err = &config.File{Path: path, Hub: h}, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s not found: 'dhub init' writes one (or pass -f PATH)", path)
 	}
 	if err != nil {
 		return nil, err
-	}
-	switch {
-	case target != "" && f.Hub.Target == "":
-		f.Hub.Target = target
-		f.Hub.SetDefaults()
-	case target != "" && f.Hub.Target != target:
-		return nil, fmt.Errorf("%s is for target %s, not %s: drop --target or pass another file with -f", path, f.Hub.Target, target)
 	}
 	ps := f.Hub.Validate()
 	if len(ps.Errors()) == 0 {

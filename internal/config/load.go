@@ -27,16 +27,24 @@ type File struct {
 // LoadFile reads, strictly decodes and defaults a dhub.yaml. It does not
 // validate; call Validate on the result.
 func LoadFile(path string) (*File, error) {
+	return LoadFileAs(path, "")
+}
+
+// LoadFileAs is LoadFile for a target given on the command line: it is the
+// target where the file names none, and must agree where it does.
+func LoadFileAs(path string, target Target) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Load(path, b)
+	return load(path, b, target)
 }
 
 // Load decodes data (named path in messages) strictly: unknown keys and
 // wrong types are errors with file:line, all of them at once.
-func Load(path string, data []byte) (*File, error) {
+func Load(path string, data []byte) (*File, error) { return load(path, data, "") }
+
+func load(path string, data []byte, target Target) (*File, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -79,6 +87,13 @@ func Load(path string, data []byte) (*File, error) {
 	}
 	if len(msgs) > 0 {
 		return nil, &LoadError{Messages: msgs}
+	}
+	switch {
+	case target == "":
+	case h.Target == "":
+		h.Target = target
+	case h.Target != target:
+		return nil, fmt.Errorf("%s is for target %s, not %s: drop --target or pass another file with -f", path, h.Target, target)
 	}
 	h.SetDefaults()
 	return &File{Path: path, Hub: &h, root: root}, nil

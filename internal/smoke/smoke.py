@@ -94,8 +94,11 @@ def main():
         with phase("cluster start"):
             try:
                 cluster = gateway.new_cluster()
-            except OSError as e:
-                raise RuntimeError("Dask Gateway at %s does not answer (%s): is it up? see 'dhub status'" % (GATEWAY, e))
+            except Exception as e:
+                raise RuntimeError(
+                    "Dask Gateway at %s did not create a cluster (%s: %s): is it up? see 'dhub status'"
+                    % (GATEWAY, type(e).__name__, e)
+                )
             result["cluster"] = cluster.name
         with phase("workers ready"):
             cluster.scale(WORKERS)
@@ -114,6 +117,13 @@ def main():
             try:
                 with phase("shutdown"):
                     cluster.shutdown()
+                    # shutdown() only asks; wait until the gateway reports
+                    # the cluster stopped, which it does once its processes end.
+                    deadline = time.monotonic() + 60
+                    while gateway.get_cluster(cluster.name).status.name not in ("STOPPED", "FAILED"):
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("cluster %s not stopped 60s after shutdown" % cluster.name)
+                        time.sleep(0.2)
             except Exception as e:
                 result["ok"] = False
                 result.setdefault("error", "shutdown failed: %s" % e)

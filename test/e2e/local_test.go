@@ -1,0 +1,276 @@
+//go:build e2e
+
+// Package e2e runs the dhub binary end to end on the local target: real
+// JupyterHub, Dask Gateway and Dask from PyPI in a Python environment that
+// dhub builds itself. It needs python3 (3.10+) and the package registry;
+// scripts/test.sh runs it with -tags e2e.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hub is one dhub.yaml in its own state directory, driven through the binary.
+type hub struct {
+	t      *testing.T
+	bin    string
+	dir    string
+	state  string
+	port   int
+	config string
+}
+
+func newHub(t *testing.T) *hub {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dhub")
+	build := exec.Command("go", "build", "-o", bin, "dhub/cmd/dhub")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build dhub: %v\n%s", err, out)
+	}
+	h := &hub{t: t, bin: bin, dir: dir, state: filepath.Join(dir, "state"), port: freePort(t)}
+	h.config = filepath.Join(dir, "dhub.yaml")
+	cfg := fmt.Sprintf("apiVersion: dhub/v1alpha1\nkind: Hub\nname: e2e-hub\ntarget: local\nlocal:\n  port: %d\n  stateDir: %s\n", h.port, h.state)
+	if err := os.WriteFile(h.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Whatever happened, leave no process behind.
+		h.run("down")
+	})
+	return h
+}
+
+// run runs dhub with the hub's config and returns exit code, stdout, stderr.
+func (h *hub) run(args ...string) (int, string, string) {
+	h.t.Helper()
+	cmd := exec.Command(h.bin, append(args, "-f", h.config)...)
+	cmd.Dir = h.dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("run dhub %v: %v", args, err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// must runs dhub and fails the test unless it exits 0.
+func (h *hub) must(args ...string) (string, string) {
+	h.t.Helper()
+	start := time.Now()
+	code, out, errb := h.run(args...)
+	h.t.Logf("dhub %s: %.1fs", strings.Join(args, " "), time.Since(start).Seconds())
+	if code != 0 {
+		h.t.Fatalf("dhub %v: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errb)
+	}
+	return out, errb
+}
+
+// processes lists the pids of processes that belong to the hub's state dir.
+func (h *hub) processes() []string {
+	out, _ := exec.Command("pgrep", "-f", h.state).Output()
+	return strings.Fields(string(out))
+}
+
+func (h *hub) pid(name string) int {
+	b, err := os.ReadFile(filepath.Join(h.state, "run", name+".pid"))
+	if err != nil {
+		h.t.Fatalf("read pid file of %s: %v", name, err)
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(b))[0])
+	return pid
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func listening(port int) bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 300*time.Millisecond)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
+
+type status struct {
+	URL        string `json:"url"`
+	Up         bool   `json:"up"`
+	Components []struct {
+		Name    string `json:"name"`
+		Running bool   `json:"running"`
+		Pid     int    `json:"pid"`
+		Version string `json:"version"`
+	} `json:"components"`
+	Clusters []string `json:"daskClusters"`
+}
+
+func TestLocalLifecycle(t *testing.T) {
+	h := newHub(t)
+
+	out, _ := h.must("up")
+	if !strings.Contains(out, fmt.Sprintf("DaskHub is up at http://127.0.0.1:%d/", h.port)) {
+		t.Fatalf("up output lacks the URL:\n%s", out)
+	}
+	secret := filepath.Join(h.state, "secrets", "admin-password")
+	if st, err := os.Stat(secret); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("admin password file: %v, mode %v; want 0600", err, st.Mode())
+	}
+	pw, _ := os.ReadFile(secret)
+	if strings.Contains(out, strings.TrimSpace(string(pw))) {
+		t.Fatal("up printed the admin password on stdout")
+	}
+
+	out, _ = h.must("status", "-o", "json")
+	var st status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+	if !st.Up || len(st.Components) != 3 {
+		t.Fatalf("status = %+v, want 3 components up", st)
+	}
+	for _, c := range st.Components {
+		if !c.Running || c.Pid == 0 {
+			t.Errorf("component %s not running: %+v", c.Name, c)
+		}
+	}
+	if st.Components[0].Version != "5.5.0" || st.Components[2].Version != "2026.3.0" {
+		t.Errorf("versions = %s / %s, want jupyterhub 5.5.0, dask-gateway 2026.3.0", st.Components[0].Version, st.Components[2].Version)
+	}
+
+	out, _ = h.must("smoke", "--workers", "2", "-o", "json")
+	var sm struct {
+		OK          bool   `json:"ok"`
+		WorkersSeen int    `json:"workersSeen"`
+		Result      int64  `json:"result"`
+		Expected    int64  `json:"expected"`
+		Cluster     string `json:"cluster"`
+		Phases      []struct {
+			Name    string  `json:"name"`
+			Seconds float64 `json:"seconds"`
+			OK      bool    `json:"ok"`
+		} `json:"phases"`
+	}
+	if err := json.Unmarshal([]byte(out), &sm); err != nil {
+		t.Fatalf("smoke -o json: %v\n%s", err, out)
+	}
+	if !sm.OK || sm.WorkersSeen != 2 || sm.Result != sm.Expected || sm.Result == 0 {
+		t.Fatalf("smoke = %+v", sm)
+	}
+	var names []string
+	for _, p := range sm.Phases {
+		names = append(names, p.Name)
+		t.Logf("smoke phase %s: %.2fs", p.Name, p.Seconds)
+	}
+	if got := strings.Join(names, ","); got != "hub login,cluster start,workers ready,compute,shutdown" {
+		t.Errorf("smoke phases = %s", got)
+	}
+	// The smoke cluster was shut down: no scheduler or worker is left.
+	out, _ = h.must("status", "-o", "json")
+	json.Unmarshal([]byte(out), &st)
+	if len(st.Clusters) != 0 {
+		t.Errorf("clusters still running after smoke: %v", st.Clusters)
+	}
+
+	hubPid := h.pid("jupyterhub")
+	out, errb := h.must("up")
+	if !strings.Contains(out, "(no change)") || !strings.Contains(errb, "nothing to do") {
+		t.Errorf("second up did something:\nstdout %s\nstderr %s", out, errb)
+	}
+	if h.pid("jupyterhub") != hubPid {
+		t.Error("second up restarted the hub")
+	}
+
+	h.must("down")
+	if left := h.processes(); len(left) > 0 {
+		t.Errorf("processes left after down: %v", left)
+	}
+	if listening(h.port) {
+		t.Errorf("port %d still open after down", h.port)
+	}
+	if _, err := os.Stat(filepath.Join(h.state, "venv", "bin", "python")); err != nil {
+		t.Errorf("down removed the Python environment: %v", err)
+	}
+}
+
+func TestLocalFailures(t *testing.T) {
+	h := newHub(t)
+	h.must("up") // builds the environment the cases below reuse
+	h.must("down")
+
+	t.Run("port taken", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(h.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		code, _, errb := h.run("up")
+		if code != 1 || !strings.Contains(errb, fmt.Sprintf("local.port: 127.0.0.1:%d is in use by another program", h.port)) {
+			t.Errorf("exit %d, stderr:\n%s", code, errb)
+		}
+		if left := h.processes(); len(left) > 0 {
+			t.Errorf("processes started despite the taken port: %v", left)
+		}
+	})
+
+	t.Run("process dies at start", func(t *testing.T) {
+		bin := filepath.Join(h.state, "venv", "bin", "dask-gateway-server")
+		orig, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(bin, orig, 0o755)
+		broken := "#!/bin/sh\necho 'gateway config is broken: e2e' >&2\nexit 3\n"
+		if err := os.WriteFile(bin, []byte(broken), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errb := h.run("up")
+		if code != 1 || !strings.Contains(errb, "dask-gateway exited during start") ||
+			!strings.Contains(errb, "gateway config is broken: e2e") {
+			t.Errorf("exit %d, stderr:\n%s", code, errb)
+		}
+		if left := h.processes(); len(left) > 0 {
+			t.Errorf("a failed up left processes: %v", left)
+		}
+	})
+
+	t.Run("smoke with the gateway down", func(t *testing.T) {
+		h.must("up")
+		if err := syscall.Kill(h.pid("dask-gateway"), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		code, out, errb := h.run("smoke", "--timeout", "30s")
+		if code != 1 || !strings.Contains(errb, "Dask Gateway at") || !strings.Contains(errb, "is it up?") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb)
+		}
+		code, _, _ = h.run("status")
+		if code != 1 {
+			t.Errorf("status exit %d with the gateway down, want 1", code)
+		}
+		h.must("down")
+		if left := h.processes(); len(left) > 0 {
+			t.Errorf("processes left after down: %v", left)
+		}
+	})
+}
