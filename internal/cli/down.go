@@ -15,6 +15,10 @@ type downOptions struct {
 	file   string
 	target string
 	output string
+	// yes skips the confirmation of deleting cloud resources.
+	yes bool
+	// deleteData also deletes users' volumes (PVCs) on Kubernetes.
+	deleteData bool
 }
 
 func newDownCmd(s Streams) *cobra.Command {
@@ -35,6 +39,8 @@ The Python environment, secrets, users' home directories and logs stay.`,
 	addFileFlag(cmd, &o.file)
 	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local)")
 	addOutputFlag(cmd, &o.output)
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "delete without asking (required when not interactive)")
+	cmd.Flags().BoolVar(&o.deleteData, "delete-data", false, "kubernetes and azure: also delete users' home volumes")
 	return cmd
 }
 
@@ -46,8 +52,11 @@ func runDown(ctx context.Context, o *downOptions, s Streams) error {
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
-	if f.Hub.Target != config.TargetLocal {
-		return notYet("down", f.Hub.Target)
+	switch f.Hub.Target {
+	case config.TargetKubernetes:
+		return kubernetesDown(ctx, f.Hub, o, s)
+	case config.TargetAzure:
+		return azureDown(ctx, f.Hub, o, s)
 	}
 	res, err := local.Down(ctx, f.Hub, local.Options{Progress: s.Err})
 	if res != nil && o.output == "json" {

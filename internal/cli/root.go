@@ -88,6 +88,7 @@ Start here:
 		newInitCmd(s),
 		newValidateCmd(s),
 		newRenderCmd(s),
+		newPlanCmd(s),
 		newUpCmd(s),
 		newStatusCmd(s),
 		newSmokeCmd(s),

@@ -45,8 +45,11 @@ func runStatus(ctx context.Context, o *statusOptions, s Streams) error {
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
-	if f.Hub.Target != config.TargetLocal {
-		return notYet("status", f.Hub.Target)
+	switch f.Hub.Target {
+	case config.TargetKubernetes:
+		return kubernetesStatus(ctx, f.Hub, o, s)
+	case config.TargetAzure:
+		return azureStatus(ctx, f.Hub, o, s)
 	}
 	st, err := local.GetStatus(ctx, f.Hub)
 	if err != nil {

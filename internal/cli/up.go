@@ -15,6 +15,8 @@ type upOptions struct {
 	file   string
 	target string
 	output string
+	// yes skips the confirmation of a plan that changes cloud resources.
+	yes bool
 }
 
 func newUpCmd(s Streams) *cobra.Command {
@@ -37,6 +39,7 @@ state directory. The admin password is generated once and kept there (0600).`,
 	addFileFlag(cmd, &o.file)
 	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local); must agree with the file's")
 	addOutputFlag(cmd, &o.output)
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply the plan without asking (required when not interactive)")
 	return cmd
 }
 
@@ -49,8 +52,11 @@ func runUp(ctx context.Context, o *upOptions, s Streams) error {
 		return err
 	}
 	h := f.Hub
-	if h.Target != config.TargetLocal {
-		return notYet("up", h.Target)
+	switch h.Target {
+	case config.TargetKubernetes:
+		return kubernetesUp(ctx, h, o, s)
+	case config.TargetAzure:
+		return azureUp(ctx, h, o, s)
 	}
 	res, err := local.Up(ctx, h, local.Options{Progress: s.Err})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"sort"
 
 	"dhub/internal/config"
+	"dhub/internal/plan"
+	"dhub/internal/render"
 	"dhub/internal/smoke"
 )
 
@@ -144,4 +146,38 @@ func Smoke(h *config.Hub) (smoke.Runner, smoke.Target, error) {
 		GatewayProxyAddress: fmt.Sprintf("gateway://127.0.0.1:%d", rt.Ports.GatewayProxy),
 		APIToken:            token,
 	}, nil
+}
+
+// Plan reports what Up would do, reading only: build or reuse the Python
+// environment, start, restart or leave the processes.
+func Plan(h *config.Hub) (*plan.Plan, error) {
+	st, err := StateFor(h)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan.Plan{Hub: h.Name, Target: string(h.Target)}
+	env := plan.Change{Kind: "python environment", Name: st.Venv(), Action: plan.NoOp, Reason: "has the pinned packages"}
+	if want, err := envFingerprint(context.Background(), h.Local.Python); err != nil {
+		return nil, err
+	} else if got, _ := os.ReadFile(filepath.Join(st.Venv(), envMarker)); string(got) != want {
+		env.Action, env.Reason = plan.Create, "missing or built from other requirements: install the pinned packages (about a minute)"
+	}
+	p.Add(env)
+	procs, _ := st.running()
+	rt, _ := st.readRuntime()
+	same := rt != nil && digest(render.ForLocal(h, rt.Ports)) == rt.Digest
+	for _, name := range []string{procGateway, procHub} {
+		c := plan.Change{Kind: "process", Name: name}
+		_, alive := procs[name]
+		switch {
+		case !alive:
+			c.Action, c.Reason = plan.Create, "not running: start it"
+		case !same:
+			c.Action, c.Reason = plan.Replace, "its configuration changed: restart it"
+		default:
+			c.Action, c.Reason = plan.NoOp, "runs with this configuration"
+		}
+		p.Add(c)
+	}
+	return p, nil
 }
