@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,8 +69,10 @@ func envFingerprint(ctx context.Context, python string) (string, error) {
 	out, err := exec.CommandContext(ctx, python, "-c",
 		"import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.version_info >= (3, 10))").Output()
 	if err != nil {
+		// A bare name not on PATH is an *exec.Error; a path that does not
+		// exist fails to start with ENOENT.
 		var ee *exec.Error
-		if errors.As(err, &ee) {
+		if errors.As(err, &ee) || errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("local.python: %s not found: install Python %s or newer, or set local.python in dhub.yaml", python, minPython)
 		}
 		return "", fmt.Errorf("local.python: run %s: %w", python, err)

@@ -99,17 +99,22 @@ func statFields(stat string) []string {
 	return strings.Fields(stat[i+1:])
 }
 
-// stop asks p's whole process group to end with SIGTERM and waits up to
-// grace, then kills the group.
+// stop asks p and its whole process group to end with SIGTERM and waits up
+// to grace, then kills them. p itself is signalled too: a leftover process
+// (the proxy of a crashed hub, say) need not lead a group.
 func (p proc) stop(ctx context.Context, grace time.Duration) (forced bool) {
 	if !p.alive() {
 		return false
 	}
-	_ = syscall.Kill(-p.Pid, syscall.SIGTERM)
+	signal := func(sig syscall.Signal) {
+		_ = syscall.Kill(-p.Pid, sig)
+		_ = syscall.Kill(p.Pid, sig)
+	}
+	signal(syscall.SIGTERM)
 	if waitGone(ctx, grace, p.alive) {
 		return false
 	}
-	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+	signal(syscall.SIGKILL)
 	waitGone(ctx, 5*time.Second, p.alive)
 	return true
 }

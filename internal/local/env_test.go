@@ -1,0 +1,257 @@
+package local
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func requirementsDigest() string {
+	sum := sha256.Sum256([]byte(Requirements))
+	return hex.EncodeToString(sum[:])
+}
+
+// fakePython writes an interpreter that answers envFingerprint's question
+// as Python version would, and logs how it was called to log.
+func fakePython(t *testing.T, version string, newEnough bool, log string) string {
+	t.Helper()
+	ok := "False"
+	if newEnough {
+		ok = "True"
+	}
+	return writeScript(t, filepath.Join(t.TempDir(), "python"), `echo "$*" >> '`+log+`'
+if [ "$1" = -c ]; then printf '`+version+`\n`+ok+`\n'; exit 0; fi
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+	mkdir -p "$3/bin" && cp '`+filepath.Dir(log)+`/venv-python' "$3/bin/python" && exit 0
+fi
+exit 3
+`)
+}
+
+func TestEnvFingerprintMissingInterpreter(t *testing.T) {
+	for _, python := range []string{
+		"dhub-test-no-such-python3",
+		filepath.Join(t.TempDir(), "no-such-dir", "python3"),
+	} {
+		_, err := envFingerprint(t.Context(), python)
+		if err == nil {
+			t.Fatalf("%s: a missing interpreter was accepted", python)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "local.python: ") || !strings.Contains(msg, python) || !strings.Contains(msg, "not found") {
+			t.Errorf("%s: err = %q, want a local.python error saying it is not found", python, msg)
+		}
+	}
+}
+
+func TestEnvFingerprintTooOld(t *testing.T) {
+	old := writeScript(t, filepath.Join(t.TempDir(), "python3.9"), `printf '3.9.1\nFalse\n'`)
+	_, err := envFingerprint(t.Context(), old)
+	if err == nil {
+		t.Fatal("Python 3.9 was accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{"local.python", old, "Python 3.9.1", "needs 3.10 or newer"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("err = %q, want it to contain %q", msg, want)
+		}
+	}
+}
+
+func TestEnvFingerprintBrokenInterpreter(t *testing.T) {
+	broken := writeScript(t, filepath.Join(t.TempDir(), "python"), "echo boom >&2; exit 1\n")
+	if _, err := envFingerprint(t.Context(), broken); err == nil || !strings.HasPrefix(err.Error(), "local.python: ") {
+		t.Errorf("err = %v, want a local.python error", err)
+	}
+	garbage := writeScript(t, filepath.Join(t.TempDir(), "python"), "echo hello\n")
+	if _, err := envFingerprint(t.Context(), garbage); err == nil || !strings.HasPrefix(err.Error(), "local.python: ") {
+		t.Errorf("an interpreter printing nonsense: err = %v, want a local.python error", err)
+	}
+}
+
+func TestEnvFingerprint(t *testing.T) {
+	fake := writeScript(t, filepath.Join(t.TempDir(), "python"), `printf '3.12.1\nTrue\n'`)
+	got, err := envFingerprint(t.Context(), fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "python 3.12.1\nrequirements " + requirementsDigest() + "\n"; got != want {
+		t.Errorf("fingerprint = %q, want %q", got, want)
+	}
+
+	// The real interpreter, through PATH as the default config names it.
+	real1, err := envFingerprint(t.Context(), "python3")
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	if !regexp.MustCompile(`^python 3\.\d+\.\d+\nrequirements [0-9a-f]{64}\n$`).MatchString(real1) {
+		t.Errorf("python3 fingerprint = %q", real1)
+	}
+	real2, err := envFingerprint(t.Context(), python3(t))
+	if err != nil || real2 != real1 {
+		t.Errorf("the same interpreter by its path gives %q (%v), by name %q", real2, err, real1)
+	}
+	if !strings.Contains(Requirements, "jupyterhub") || !strings.Contains(Requirements, "dask-gateway") {
+		t.Error("the embedded requirements do not pin jupyterhub and dask-gateway")
+	}
+}
+
+func TestEnsureEnvUpToDateRunsNothing(t *testing.T) {
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "calls")
+	python := fakePython(t, "3.12.1", true, log)
+	venv := filepath.Join(tmp, "venv")
+	ran := filepath.Join(tmp, "venv-python-ran")
+	writeScript(t, filepath.Join(venv, "bin", "python"), "touch '"+ran+"'\n")
+	want, err := envFingerprint(t.Context(), python)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(venv, envMarker), []byte(want), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(log)
+
+	var progress bytes.Buffer
+	installed, err := EnsureEnv(t.Context(), venv, python, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if installed {
+		t.Error("installed = true for an up-to-date environment")
+	}
+	if progress.Len() != 0 {
+		t.Errorf("progress for an up-to-date environment: %q", progress.String())
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the environment's python was run")
+	}
+	if calls := readFile(t, log); strings.Count(calls, "\n") != 1 || !strings.HasPrefix(calls, "-c import sys") {
+		t.Errorf("the interpreter was called as:\n%s\nwant only the version question", calls)
+	}
+	if _, err := os.Stat(filepath.Join(venv, "dhub-requirements.txt")); err == nil {
+		t.Error("requirements were written for an up-to-date environment")
+	}
+}
+
+func TestEnsureEnvWithTheRealInterpreterAndFakeVenv(t *testing.T) {
+	// The trick Up's tests use: python3 as the venv's python, and a marker
+	// matching python3's fingerprint.
+	st := State{Dir: filepath.Join(t.TempDir(), "state")}
+	fakeVenv(t, st, "python3")
+	installed, err := EnsureEnv(t.Context(), st.Venv(), "python3", &bytes.Buffer{})
+	if err != nil || installed {
+		t.Fatalf("EnsureEnv = %v, %v; want nothing to install", installed, err)
+	}
+}
+
+func TestEnsureEnvInstalls(t *testing.T) {
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "calls")
+	pipLog := filepath.Join(tmp, "pip-calls")
+	failPip := filepath.Join(tmp, "fail-pip")
+	// What `python -m venv` puts into the environment: a python whose pip
+	// records its arguments and fails when told to.
+	writeScript(t, filepath.Join(tmp, "venv-python"), `echo "$*" >> '`+pipLog+`'
+[ -e '`+failPip+`' ] && { echo "pip: no network" >&2; exit 1; }
+exit 0
+`)
+	python := fakePython(t, "3.11.4", true, log)
+	venv := filepath.Join(tmp, "state", "venv")
+
+	// pip fails: the error says so and no marker is written.
+	if err := os.WriteFile(failPip, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	installed, err := EnsureEnv(t.Context(), venv, python, &progress)
+	if err == nil || installed {
+		t.Fatalf("EnsureEnv with a failing pip = %v, %v", installed, err)
+	}
+	if !strings.Contains(err.Error(), "install the pinned packages") || !strings.Contains(err.Error(), "pip: no network") {
+		t.Errorf("err = %q, want it to say the install failed, with pip's output", err)
+	}
+	if _, err := os.Stat(filepath.Join(venv, envMarker)); err == nil {
+		t.Error("a marker was written after a failed install")
+	}
+	if !strings.Contains(progress.String(), "creating the Python environment in "+venv) {
+		t.Errorf("progress = %q", progress.String())
+	}
+
+	// pip works: the environment is reused, the pinned requirements are
+	// installed and the marker is written.
+	os.Remove(failPip)
+	os.Remove(log)
+	os.Remove(pipLog)
+	progress.Reset()
+	installed, err = EnsureEnv(t.Context(), venv, python, &progress)
+	if err != nil || !installed {
+		t.Fatalf("EnsureEnv = %v, %v; want installed", installed, err)
+	}
+	if calls := readFile(t, log); strings.Contains(calls, "venv") {
+		t.Errorf("the existing environment was created again:\n%s", calls)
+	}
+	req := filepath.Join(venv, "dhub-requirements.txt")
+	if got := readFile(t, req); got != Requirements {
+		t.Error("the requirements file differs from the embedded requirements")
+	}
+	pip := readFile(t, pipLog)
+	if !strings.HasPrefix(pip, "-m pip install ") || !strings.Contains(pip, "-r "+req) || strings.Count(pip, "\n") != 1 {
+		t.Errorf("pip was run as %q", pip)
+	}
+	marker := readFile(t, filepath.Join(venv, envMarker))
+	if marker != "python 3.11.4\nrequirements "+requirementsDigest()+"\n" {
+		t.Errorf("marker = %q", marker)
+	}
+	if !strings.Contains(progress.String(), "Python environment ready") {
+		t.Errorf("progress = %q", progress.String())
+	}
+
+	// Up to date now.
+	os.Remove(pipLog)
+	if installed, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{}); err != nil || installed {
+		t.Errorf("second EnsureEnv = %v, %v", installed, err)
+	}
+	if _, err := os.Stat(pipLog); err == nil {
+		t.Error("pip ran for an up-to-date environment")
+	}
+
+	// Another interpreter version means reinstalling.
+	python2 := fakePython(t, "3.13.0", true, log)
+	if installed, err := EnsureEnv(t.Context(), venv, python2, &bytes.Buffer{}); err != nil || !installed {
+		t.Errorf("EnsureEnv after an interpreter upgrade = %v, %v; want installed", installed, err)
+	}
+}
+
+func TestEnsureEnvRefusesOldPython(t *testing.T) {
+	tmp := t.TempDir()
+	python := fakePython(t, "3.9.1", false, filepath.Join(tmp, "calls"))
+	venv := filepath.Join(tmp, "venv")
+	_, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "needs 3.10 or newer") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(venv); err == nil {
+		t.Error("an environment was created with a too old Python")
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	if got := lastLines("a\nb\nc\nd\n", 2); got != "    c\n    d" {
+		t.Errorf("lastLines = %q", got)
+	}
+	if got := lastLines("only", 5); got != "    only" {
+		t.Errorf("lastLines = %q", got)
+	}
+	var tb tailBuffer
+	big := bytes.Repeat([]byte("x\n"), 1<<20)
+	tb.Write(big)
+	tb.Write([]byte("last line\n"))
+	if len(tb.b) > 1<<20 || !strings.HasSuffix(tb.Tail(1), "last line") {
+		t.Errorf("tailBuffer keeps %d bytes, tail %q", len(tb.b), tb.Tail(1))
+	}
+}

@@ -1,0 +1,132 @@
+package local
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"dhub/internal/config"
+)
+
+// startProc starts argv the way dhub starts the hub (startDetached, in a
+// session of its own) and kills its whole group when the test ends.
+func startProc(t *testing.T, name, dir string, argv ...string) proc {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), name+".log")
+	p, err := startDetached(name, argv, os.Environ(), dir, logFile)
+	if err != nil {
+		t.Fatalf("startDetached %v: %v", argv, err)
+	}
+	t.Cleanup(func() { kill(p) })
+	return p
+}
+
+// kill ends p and its group for good, unless its pid went to another process.
+func kill(p proc) {
+	if !p.alive() {
+		return
+	}
+	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+	waitGone(context.Background(), 5*time.Second, p.alive)
+}
+
+// procOf describes a running pid the way dhub records it.
+func procOf(name string, pid int) proc {
+	return proc{Name: name, Pid: pid, Start: startTime(pid)}
+}
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readPid waits for a shell to write a pid (and a newline) into path.
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	waitFor(t, 5*time.Second, "a pid in "+path, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.HasSuffix(string(b), "\n") {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	return pid
+}
+
+var (
+	python3Once sync.Once
+	python3Path string
+	python3Err  error
+)
+
+// python3 returns the real python3 interpreter (not a version manager's
+// shim, to keep start-up fast). Every machine the tests run on has one.
+func python3(t *testing.T) string {
+	t.Helper()
+	python3Once.Do(func() {
+		var out []byte
+		out, python3Err = exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
+		python3Path = strings.TrimSpace(string(out))
+	})
+	if python3Err != nil || python3Path == "" {
+		t.Fatalf("python3 is required by these tests: %v", python3Err)
+	}
+	return python3Path
+}
+
+// writeScript writes an executable shell script.
+func writeScript(t *testing.T, path, body string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testHub is a defaulted local hub whose state lives in a fresh directory.
+func testHub(t *testing.T) *config.Hub {
+	t.Helper()
+	h := &config.Hub{Name: "test", Target: config.TargetLocal}
+	h.Local.StateDir = filepath.Join(t.TempDir(), "state")
+	h.SetDefaults()
+	return h
+}
+
+// fakeVenv makes st's environment look installed for python: bin/python is
+// python3 and the marker matches, so EnsureEnv installs nothing.
+func fakeVenv(t *testing.T, st State, python string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(st.Venv(), "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(python3(t), st.Python()); err != nil {
+		t.Fatal(err)
+	}
+	want, err := envFingerprint(t.Context(), python)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(st.Venv(), envMarker), []byte(want), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,317 @@
+package local
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"dhub/internal/config"
+)
+
+func TestStateFor(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_STATE_HOME", "")
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := func(stateDir string) *config.Hub {
+		return &config.Hub{Name: "myhub", Local: config.Local{StateDir: stateDir}}
+	}
+	for _, c := range []struct {
+		name, stateDir, xdg, want string
+	}{
+		{"default", "", "", filepath.Join(home, ".local", "state", "dhub", "myhub")},
+		{"XDG_STATE_HOME", "", "/xdg/state", "/xdg/state/dhub/myhub"},
+		{"stateDir wins over XDG", "/srv/dhub/hub1", "/xdg/state", "/srv/dhub/hub1"},
+		{"stateDir with ~/", "~/hubs/one", "/xdg/state", filepath.Join(home, "hubs", "one")},
+		{"relative stateDir", "rel/state", "", filepath.Join(cwd, "rel", "state")},
+		{"stateDir is cleaned", "/srv/dhub/../dhub/hub1/", "", "/srv/dhub/hub1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("XDG_STATE_HOME", c.xdg)
+			st, err := StateFor(hub(c.stateDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Dir != c.want {
+				t.Errorf("StateFor = %s, want %s", st.Dir, c.want)
+			}
+		})
+	}
+
+	t.Run("no home", func(t *testing.T) {
+		t.Setenv("HOME", "")
+		if _, err := StateFor(hub("")); err == nil || !strings.Contains(err.Error(), "local.stateDir") {
+			t.Errorf("err = %v, want one naming local.stateDir", err)
+		}
+		st, err := StateFor(hub("/explicit"))
+		if err != nil || st.Dir != "/explicit" {
+			t.Errorf("an explicit stateDir without a home: %v, %v", st.Dir, err)
+		}
+	})
+}
+
+func TestStatePaths(t *testing.T) {
+	st := State{Dir: "/s"}
+	for got, want := range map[string]string{
+		st.Venv():                   "/s/venv",
+		st.Python():                 "/s/venv/bin/python",
+		st.Bin("jupyterhub"):        "/s/venv/bin/jupyterhub",
+		st.Secret(SecretProxyToken): "/s/secrets/proxy-token",
+		st.Log("jupyterhub"):        "/s/logs/jupyterhub.log",
+		st.PidFile("dask-gateway"):  "/s/run/dask-gateway.pid",
+		st.ConfigFile("a.py"):       "/s/config/a.py",
+		st.Clusters():               "/s/dask-clusters",
+	} {
+		if got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	st := State{Dir: filepath.Join(t.TempDir(), "a", "state")}
+	// A secrets directory left readable by others is tightened.
+	if err := os.MkdirAll(st.Secrets(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(st.Secrets(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{st.Dir, st.ConfigDir(), st.Logs(), st.Run(), st.Clusters(), st.Secrets()} {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+	fi, err := os.Stat(st.Secrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("secrets directory mode %o, want 700", perm)
+	}
+	if err := st.prepare(); err != nil {
+		t.Errorf("prepare again: %v", err)
+	}
+}
+
+func preparedState(t *testing.T) State {
+	t.Helper()
+	st := State{Dir: filepath.Join(t.TempDir(), "state")}
+	if err := st.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestEnsureSecretsGenerates(t *testing.T) {
+	st := preparedState(t)
+	h := testHub(t)
+	generated, err := st.ensureSecrets(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{SecretAdminPassword, SecretCookie, SecretDhubToken, SecretGatewayDBKey, SecretGatewayToken, SecretProxyToken}
+	slices.Sort(generated)
+	slices.Sort(want)
+	if !slices.Equal(generated, want) {
+		t.Fatalf("generated %v, want %v", generated, want)
+	}
+	hexRE := regexp.MustCompile(`^[0-9a-f]{64}$`)
+	values := map[string]string{}
+	seen := map[string]string{}
+	for _, name := range want {
+		path := st.Secret(name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %o, want 600", name, perm)
+		}
+		raw := readFile(t, path)
+		v := strings.TrimSuffix(raw, "\n")
+		if raw != v+"\n" || strings.ContainsAny(v, "\n\r ") {
+			t.Errorf("%s: %q is not one line", name, raw)
+		}
+		if name == SecretGatewayDBKey {
+			key, err := base64.URLEncoding.DecodeString(v)
+			if err != nil || len(key) != 32 {
+				t.Errorf("%s: %q is not urlsafe base64 of 32 bytes (%d bytes, %v)", name, v, len(key), err)
+			}
+		} else if !hexRE.MatchString(v) {
+			t.Errorf("%s: %q is not 64 hex characters", name, v)
+		}
+		if other, dup := seen[v]; dup {
+			t.Errorf("%s and %s have the same value", name, other)
+		}
+		seen[v] = name
+		values[name] = v
+		if got, err := st.readSecret(name); err != nil || got != v {
+			t.Errorf("readSecret(%s) = %q, %v", name, got, err)
+		}
+	}
+	if _, err := os.Stat(st.Secret(SecretUserPassword)); !os.IsNotExist(err) {
+		t.Errorf("a user password was written without being configured: %v", err)
+	}
+
+	// A second run keeps every secret.
+	again, err := st.ensureSecrets(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 0 {
+		t.Errorf("second run generated %v, want nothing", again)
+	}
+	for name, v := range values {
+		if got := strings.TrimSuffix(readFile(t, st.Secret(name)), "\n"); got != v {
+			t.Errorf("%s changed on the second run", name)
+		}
+	}
+
+	// A lost secret is regenerated alone, with a new value.
+	if err := os.Remove(st.Secret(SecretCookie)); err != nil {
+		t.Fatal(err)
+	}
+	again, err = st.ensureSecrets(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again, []string{SecretCookie}) {
+		t.Errorf("after removing %s, generated %v", SecretCookie, again)
+	}
+	if v, _ := st.readSecret(SecretCookie); v == values[SecretCookie] || !hexRE.MatchString(v) {
+		t.Errorf("regenerated cookie secret %q", v)
+	}
+	entries, _ := os.ReadDir(st.Secrets())
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestEnsureSecretsWritesReferencedPasswords(t *testing.T) {
+	st := preparedState(t)
+	h := testHub(t)
+	userFile := filepath.Join(t.TempDir(), "user-password")
+	if err := os.WriteFile(userFile, []byte("user-secret-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminPW := strings.Repeat("a", 40)
+	t.Setenv("DHUB_TEST_ADMIN_PASSWORD", adminPW)
+	h.JupyterHub.Auth.Password.AdminPassword = config.SecretRef{FromEnv: "DHUB_TEST_ADMIN_PASSWORD"}
+	h.JupyterHub.Auth.Password.UserPassword = config.SecretRef{FromFile: userFile}
+
+	generated, err := st.ensureSecrets(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(generated, SecretAdminPassword) || slices.Contains(generated, SecretUserPassword) {
+		t.Errorf("generated %v: a referenced password counts as generated", generated)
+	}
+	for name, want := range map[string]string{SecretAdminPassword: adminPW, SecretUserPassword: "user-secret-1"} {
+		if got := readFile(t, st.Secret(name)); got != want+"\n" {
+			t.Errorf("%s = %q, want %q", name, got, want+"\n")
+		}
+		if fi, _ := os.Stat(st.Secret(name)); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %o, want 600", name, fi.Mode().Perm())
+		}
+	}
+
+	// A changed reference is written again.
+	t.Setenv("DHUB_TEST_ADMIN_PASSWORD", strings.Repeat("b", 40))
+	if _, err := st.ensureSecrets(h); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.readSecret(SecretAdminPassword); got != strings.Repeat("b", 40) {
+		t.Errorf("admin password after the variable changed = %q", got)
+	}
+
+	// A user password no longer configured is removed.
+	h.JupyterHub.Auth.Password.UserPassword = config.SecretRef{}
+	if _, err := st.ensureSecrets(h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(st.Secret(SecretUserPassword)); !os.IsNotExist(err) {
+		t.Errorf("the unconfigured user password is still there: %v", err)
+	}
+}
+
+func TestEnsureSecretsUnresolvableReference(t *testing.T) {
+	t.Setenv("DHUB_TEST_UNSET_PASSWORD", "")
+	os.Unsetenv("DHUB_TEST_UNSET_PASSWORD")
+	missing := filepath.Join(t.TempDir(), "no-such-file")
+	for _, c := range []struct {
+		name         string
+		admin, user  config.SecretRef
+		wantMentions string
+	}{
+		{"admin from an unset variable", config.SecretRef{FromEnv: "DHUB_TEST_UNSET_PASSWORD"}, config.SecretRef{}, "DHUB_TEST_UNSET_PASSWORD"},
+		{"user from a missing file", config.SecretRef{}, config.SecretRef{FromFile: missing}, missing},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := preparedState(t)
+			h := testHub(t)
+			h.JupyterHub.Auth.Password.AdminPassword = c.admin
+			h.JupyterHub.Auth.Password.UserPassword = c.user
+			_, err := st.ensureSecrets(h)
+			if err == nil {
+				t.Fatal("an unresolvable reference was accepted")
+			}
+			if !strings.Contains(err.Error(), "hub.auth.password") || !strings.Contains(err.Error(), c.wantMentions) {
+				t.Errorf("err = %q, want it to name hub.auth.password and %s", err, c.wantMentions)
+			}
+		})
+	}
+}
+
+func TestReadSecretMissing(t *testing.T) {
+	st := preparedState(t)
+	_, err := st.readSecret(SecretDhubToken)
+	if err == nil || !strings.Contains(err.Error(), SecretDhubToken) || !strings.Contains(err.Error(), "dhub up") {
+		t.Errorf("err = %v, want one naming the secret and 'dhub up'", err)
+	}
+}
+
+func TestLock(t *testing.T) {
+	st := preparedState(t)
+	unlock, err := st.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2, err := st.lock(); err == nil {
+		u2()
+		t.Fatal("a second lock was granted while the first is held")
+	} else if !strings.Contains(err.Error(), "another dhub command is working on "+st.Dir) {
+		t.Errorf("err = %q, want it to say another dhub command works on %s", err, st.Dir)
+	}
+	unlock()
+	u3, err := st.lock()
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	u3()
+
+	if _, err := (State{Dir: filepath.Join(t.TempDir(), "missing")}).lock(); err == nil {
+		t.Error("locking a missing state directory succeeded")
+	}
+}
