@@ -1,0 +1,516 @@
+package azure
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
+
+	"dhub/internal/config"
+	"dhub/internal/plan"
+)
+
+// Operation is one write dhub made to Azure, or one wait for an operation
+// it found running.
+type Operation struct {
+	// Resource is e.g. "managed cluster pangeoCluster".
+	Resource string `json:"resource"`
+	// Action is create, update, delete or wait.
+	Action string `json:"action"`
+	// LongRunning is true for Azure long-running operations (polled until done).
+	LongRunning bool    `json:"longRunning"`
+	Seconds     float64 `json:"seconds"`
+}
+
+// Result is what Apply did. Operations run one after another, so every
+// long-running one is on the critical path.
+type Result struct {
+	Operations []Operation `json:"operations"`
+	// NotApplied are the replaces the plan showed: AKS cannot make them in
+	// place and dhub never attempts them.
+	NotApplied []plan.Change `json:"notApplied,omitempty"`
+	Seconds    float64       `json:"seconds"`
+}
+
+// LongRunning counts the long-running operations dhub started.
+func (r *Result) LongRunning() int {
+	n := 0
+	for _, o := range r.Operations {
+		if o.LongRunning && o.Action != "wait" {
+			n++
+		}
+	}
+	return n
+}
+
+// Writes counts the requests that changed something.
+func (r *Result) Writes() int {
+	n := 0
+	for _, o := range r.Operations {
+		if o.Action != "wait" {
+			n++
+		}
+	}
+	return n
+}
+
+// ErrInterrupted wraps the error of an Apply stopped half way (a cancelled
+// context): Azure carries on with a started operation, and running up
+// again picks it up.
+var ErrInterrupted = errors.New("interrupted: Azure carries on with any operation already accepted; run 'dhub up' again to pick it up")
+
+// Apply executes p: it creates and updates what the plan says, one step
+// after another, waiting for each long-running operation with progress.
+// Replaces are never attempted: they are returned in Result.NotApplied.
+// Apply is safe to run again after an interruption: it waits for an
+// operation found running instead of starting a second one.
+func (c *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
+	start := c.o.Now()
+	res := &Result{}
+	final, err := c.run(ctx, p, res, 0)
+	for _, ch := range final.View.Changes {
+		if ch.Action == plan.Replace {
+			res.NotApplied = append(res.NotApplied, ch)
+		}
+	}
+	res.Seconds = c.o.Now().Sub(start).Seconds()
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%v)", ErrInterrupted, err)
+	}
+	return res, err
+}
+
+// run executes the steps of p and returns the plan it finished with (a
+// wait for another operation ends with a fresh plan).
+func (c *Client) run(ctx context.Context, p *Plan, res *Result, depth int) (*Plan, error) {
+	h := p.hub
+	a := h.Azure
+	group := KindGroup + " " + a.ResourceGroup
+	cluster := KindCluster + " " + a.ClusterName
+	for _, s := range p.steps {
+		var err error
+		switch s.kind {
+		case stepWaitGroupGone:
+			err = c.record(res, group, "wait", false, func() error {
+				return c.waitUntil(ctx, group, func() (string, bool, error) {
+					g, err := c.groups.Get(ctx, a.ResourceGroup, nil)
+					if isNotFound(err) {
+						return "", true, nil
+					}
+					if err != nil {
+						return "", false, err
+					}
+					return deref(g.Properties.ProvisioningState), false, nil
+				}, func(state string) bool { return false })
+			})
+			err = explain(err, group, a.Location)
+		case stepCreateGroup:
+			err = c.record(res, group, "create", false, func() error {
+				return explain(c.retryBusy(ctx, group, func() error {
+					_, err := c.groups.CreateOrUpdate(ctx, a.ResourceGroup, desiredGroup(h), nil)
+					return err
+				}), group, a.Location)
+			})
+		case stepWaitCluster:
+			if depth > 2 {
+				return p, fmt.Errorf("%s: still changing after %d waits; run 'dhub up' again later", cluster, depth)
+			}
+			err = c.record(res, cluster, "wait", false, func() error { return c.waitCluster(ctx, a) })
+			if err != nil {
+				return p, explain(err, cluster, a.Location)
+			}
+			np, err := c.Plan(ctx, h)
+			if err != nil {
+				return p, err
+			}
+			fmt.Fprintf(c.o.Progress, "%s: the running operation finished; planning again\n", cluster)
+			for _, ch := range np.View.Changes {
+				if ch.Action != plan.NoOp {
+					fmt.Fprintf(c.o.Progress, "  %s %s %s: %s\n", ch.Action, ch.Kind, ch.Name, ch.Reason)
+				}
+			}
+			return c.run(ctx, np, res, depth+1)
+		case stepCreateCluster:
+			err = c.record(res, cluster, "create", true, func() error {
+				return c.putCluster(ctx, a, "create", desiredCluster(h))
+			})
+		case stepUpdateCluster:
+			err = c.record(res, cluster, "update", true, func() error {
+				return explain(c.updateCluster(ctx, h), cluster, a.Location)
+			})
+		case stepPutPool:
+			pool := KindPool + " " + s.pool
+			action := "update"
+			if !poolExists(p, s.pool) {
+				action = "create"
+			}
+			err = c.record(res, pool, action, true, func() error {
+				return explain(c.putPool(ctx, h, s.pool, action == "create"), pool, a.Location)
+			})
+		case stepDeletePool:
+			pool := KindPool + " " + s.pool
+			err = c.record(res, pool, "delete", true, func() error {
+				return explain(c.deletePool(ctx, a, s.pool), pool, a.Location)
+			})
+		}
+		if err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// poolExists reports whether the plan found pool name in the cluster.
+func poolExists(p *Plan, name string) bool {
+	for _, ch := range p.View.Changes {
+		if ch.Kind == KindPool && ch.Name == name {
+			return ch.Action != plan.Create
+		}
+	}
+	return false
+}
+
+// record runs one operation, timing it and adding it to res.
+func (c *Client) record(res *Result, resource, action string, long bool, f func() error) error {
+	start := c.o.Now()
+	err := f()
+	if err == nil {
+		res.Operations = append(res.Operations, Operation{Resource: resource, Action: action, LongRunning: long,
+			Seconds: c.o.Now().Sub(start).Seconds()})
+	}
+	return err
+}
+
+func (c *Client) putCluster(ctx context.Context, a config.Azure, verb string, mc armcontainerservice.ManagedCluster) error {
+	resource := KindCluster + " " + a.ClusterName
+	var poller *runtime.Poller[armcontainerservice.ManagedClustersClientCreateOrUpdateResponse]
+	err := c.retryBusy(ctx, resource, func() error {
+		var err error
+		poller, err = c.clusters.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, mc, nil)
+		return err
+	})
+	if err != nil {
+		return explain(err, resource, a.Location)
+	}
+	_, err = waitLRO(ctx, c, poller, resource, verb)
+	return explain(err, resource, a.Location)
+}
+
+// updateCluster reads the cluster, changes the fields dhub manages and
+// writes it back, so that everything else (its pools included) stays.
+func (c *Client) updateCluster(ctx context.Context, h *config.Hub) error {
+	a := h.Azure
+	cur, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
+	if err != nil {
+		return err
+	}
+	mc := cur.ManagedCluster
+	if mc.Properties == nil {
+		mc.Properties = &armcontainerservice.ManagedClusterProperties{}
+	}
+	if a.KubernetesVersion != "" {
+		mc.Properties.KubernetesVersion = to.Ptr(a.KubernetesVersion)
+	}
+	if mc.Tags == nil {
+		mc.Tags = map[string]*string{}
+	}
+	maps.Copy(mc.Tags, tags(h, false))
+	mc.Properties.ProvisioningState = nil
+	mc.Properties.PowerState = nil
+	return c.putCluster(ctx, a, "update", mc)
+}
+
+// putPool creates a pool, or reads it and changes the fields dhub manages
+// (mode, autoscale, count, labels, taints) and writes it back.
+func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create bool) error {
+	a := h.Azure
+	resource := KindPool + " " + name
+	var np config.NodePool
+	for _, p := range a.NodePools {
+		if p.Name == name {
+			np = p
+		}
+	}
+	want := desiredPool(h, np)
+	body := armcontainerservice.AgentPool{Properties: want}
+	verb := "create"
+	if !create {
+		verb = "update"
+		if err := c.waitPool(ctx, a, name); err != nil {
+			return err
+		}
+		cur, err := c.pools.Get(ctx, a.ResourceGroup, a.ClusterName, name, nil)
+		if err != nil {
+			return err
+		}
+		body = cur.AgentPool
+		if body.Properties == nil {
+			body.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
+		}
+		mergePool(body.Properties, want)
+	}
+	var poller *runtime.Poller[armcontainerservice.AgentPoolsClientCreateOrUpdateResponse]
+	err := c.retryBusy(ctx, resource, func() error {
+		var err error
+		poller, err = c.pools.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, name, body, nil)
+		return err
+	})
+	if err != nil {
+		return explain(err, resource, a.Location)
+	}
+	_, err = waitLRO(ctx, c, poller, resource, verb)
+	return explain(err, resource, a.Location)
+}
+
+// mergePool sets on got the fields of want that AKS changes in place,
+// keeping what AKS added (its own labels and taints) and what dhub does not
+// manage.
+func mergePool(got, want *armcontainerservice.ManagedClusterAgentPoolProfileProperties) {
+	got.Mode = want.Mode
+	got.EnableAutoScaling = want.EnableAutoScaling
+	if deref(want.EnableAutoScaling) {
+		got.MinCount, got.MaxCount = want.MinCount, want.MaxCount
+		// The autoscaler owns the count; keep it inside the new bounds.
+		n := deref(got.Count)
+		n = max(n, deref(want.MinCount))
+		n = min(n, deref(want.MaxCount))
+		got.Count = to.Ptr(n)
+	} else {
+		got.MinCount, got.MaxCount = nil, nil
+		got.Count = want.Count
+	}
+	labels := map[string]*string{}
+	for k, v := range got.NodeLabels {
+		if strings.HasPrefix(k, systemPrefix) {
+			labels[k] = v
+		}
+	}
+	maps.Copy(labels, want.NodeLabels)
+	got.NodeLabels = labels
+	var taints []*string
+	for _, t := range got.NodeTaints {
+		if strings.HasPrefix(deref(t), systemPrefix) {
+			taints = append(taints, t)
+		}
+	}
+	got.NodeTaints = append(taints, want.NodeTaints...)
+	if got.Tags == nil {
+		got.Tags = map[string]*string{}
+	}
+	maps.Copy(got.Tags, want.Tags)
+	got.ProvisioningState = nil
+	got.CurrentOrchestratorVersion = nil
+	got.NodeImageVersion = nil
+	got.ETag = nil
+}
+
+func (c *Client) deletePool(ctx context.Context, a config.Azure, name string) error {
+	resource := KindPool + " " + name
+	if err := c.waitPool(ctx, a, name); err != nil {
+		return err
+	}
+	var poller *runtime.Poller[armcontainerservice.AgentPoolsClientDeleteResponse]
+	err := c.retryBusy(ctx, resource, func() error {
+		var err error
+		poller, err = c.pools.BeginDelete(ctx, a.ResourceGroup, a.ClusterName, name, nil)
+		return err
+	})
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return explain(err, resource, a.Location)
+	}
+	_, err = waitLRO(ctx, c, poller, resource, "delete")
+	if isNotFound(err) {
+		return nil
+	}
+	return explain(err, resource, a.Location)
+}
+
+// waitCluster waits until no operation runs on the cluster (or it is gone).
+func (c *Client) waitCluster(ctx context.Context, a config.Azure) error {
+	resource := KindCluster + " " + a.ClusterName
+	return c.waitUntil(ctx, resource, func() (string, bool, error) {
+		mc, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
+		if isNotFound(err) {
+			return "", true, nil
+		}
+		if err != nil || mc.Properties == nil {
+			return "", false, err
+		}
+		return deref(mc.Properties.ProvisioningState), false, nil
+	}, terminal)
+}
+
+// waitPool waits until no operation runs on the pool (or it is gone).
+func (c *Client) waitPool(ctx context.Context, a config.Azure, name string) error {
+	resource := KindPool + " " + name
+	return c.waitUntil(ctx, resource, func() (string, bool, error) {
+		ap, err := c.pools.Get(ctx, a.ResourceGroup, a.ClusterName, name, nil)
+		if isNotFound(err) {
+			return "", true, nil
+		}
+		if err != nil || ap.Properties == nil {
+			return "", false, err
+		}
+		return deref(ap.Properties.ProvisioningState), false, nil
+	}, terminal)
+}
+
+// waitUntil reads a resource every PollFrequency until done(state) or it is
+// gone, for at most WaitTimeout, reporting progress. It is how dhub waits
+// for an operation it did not start (an earlier, interrupted run's).
+func (c *Client) waitUntil(ctx context.Context, resource string, read func() (state string, gone bool, err error), done func(string) bool) error {
+	start := c.o.Now()
+	last, lastPrint := "", start
+	for {
+		state, gone, err := read()
+		if err != nil {
+			return err
+		}
+		if gone || done(state) {
+			if last != "" {
+				fmt.Fprintf(c.o.Progress, "%s: %s after %s\n", resource, orDefault(state, "gone"), c.since(start))
+			}
+			return nil
+		}
+		now := c.o.Now()
+		if state != last || now.Sub(lastPrint) >= c.o.ProgressEvery {
+			fmt.Fprintf(c.o.Progress, "%s: %s (an operation already running), waiting, %s\n", resource, state, c.since(start))
+			last, lastPrint = state, now
+		}
+		if now.Sub(start) > c.o.WaitTimeout {
+			return fmt.Errorf("%s: still %s after %s; run 'dhub up' again later", resource, state, c.since(start))
+		}
+		if err := sleep(ctx, c.o.PollFrequency); err != nil {
+			return err
+		}
+	}
+}
+
+// retryBusy calls f again while Azure answers that another operation is in
+// progress on the resource (409 OperationNotAllowed), waiting ConflictWait
+// and then twice as long each time, up to WaitTimeout. Throttling (429)
+// and server errors (5xx) are retried below, by the pipeline's retry policy.
+func (c *Client) retryBusy(ctx context.Context, resource string, f func() error) error {
+	start := c.o.Now()
+	d := c.o.ConflictWait
+	for {
+		err := f()
+		if err == nil || !isBusy(err) {
+			return err
+		}
+		if c.o.Now().Sub(start) > c.o.WaitTimeout {
+			return err
+		}
+		_, code, _, _ := responseError(err)
+		fmt.Fprintf(c.o.Progress, "%s: another operation is in progress (%s); trying again in %s\n", resource, code, d.Round(time.Millisecond))
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+		d = min(2*d, 8*c.o.ConflictWait)
+	}
+}
+
+// waitLRO polls a long-running operation until it ends, reporting its state
+// and the elapsed time on Progress, then returns its result.
+func waitLRO[T any](ctx context.Context, c *Client, p *runtime.Poller[T], resource, verb string) (T, error) {
+	start := c.o.Now()
+	fmt.Fprintf(c.o.Progress, "%s: %s accepted by Azure\n", resource, verb)
+	last, lastPrint := "", start
+	for !p.Done() {
+		d := c.o.PollFrequency
+		resp, err := p.Poll(ctx)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		state := lroState(resp)
+		if ra := retryAfter(resp); ra > d {
+			d = ra
+		}
+		now := c.o.Now()
+		if state != last || now.Sub(lastPrint) >= c.o.ProgressEvery {
+			fmt.Fprintf(c.o.Progress, "%s: %s %s, %s\n", resource, verb, state, c.since(start))
+			last, lastPrint = state, now
+		}
+		if p.Done() {
+			break
+		}
+		if err := sleep(ctx, d); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	res, err := p.Result(ctx)
+	if err == nil {
+		fmt.Fprintf(c.o.Progress, "%s: %s done in %s\n", resource, verb, c.since(start))
+	}
+	return res, err
+}
+
+// lroState is the status an operation's poll answer carries ("InProgress",
+// "Succeeded", ...), or "in progress" when it carries none.
+func lroState(resp *http.Response) string {
+	if resp == nil {
+		return "in progress"
+	}
+	if body, err := runtime.Payload(resp); err == nil && len(body) > 0 {
+		var s struct {
+			Status     string `json:"status"`
+			Properties struct {
+				ProvisioningState string `json:"provisioningState"`
+			} `json:"properties"`
+		}
+		if json.Unmarshal(body, &s) == nil {
+			if s.Status != "" {
+				return s.Status
+			}
+			if s.Properties.ProvisioningState != "" {
+				return s.Properties.ProvisioningState
+			}
+		}
+	}
+	return "in progress"
+}
+
+// retryAfter is the Retry-After (in seconds) of a poll answer, capped at a minute.
+func retryAfter(resp *http.Response) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return min(time.Duration(n)*time.Second, time.Minute)
+}
+
+func (c *Client) since(t time.Time) string {
+	d := c.o.Now().Sub(t)
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

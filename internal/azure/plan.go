@@ -1,0 +1,394 @@
+package azure
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
+
+	"dhub/internal/config"
+	"dhub/internal/plan"
+)
+
+// The kinds of resource in a plan.
+const (
+	KindGroup   = "resource group"
+	KindCluster = "managed cluster"
+	KindPool    = "node pool"
+)
+
+// Plan is what Apply will do: the typed view shown to the user and the
+// steps behind it. It is computed with reads only.
+type Plan struct {
+	// View is the plan as the user sees it (text or JSON).
+	View  *plan.Plan
+	hub   *config.Hub
+	steps []step
+}
+
+type stepKind int
+
+const (
+	stepWaitGroupGone stepKind = iota // a group being deleted: wait until it is gone
+	stepCreateGroup
+	stepWaitCluster // an operation dhub did not start is running: wait, then plan again
+	stepCreateCluster
+	stepUpdateCluster // read, change the cluster-level fields, write back
+	stepPutPool       // create or update one pool through the agent pools API
+	stepDeletePool
+)
+
+type step struct {
+	kind stepKind
+	pool string // for pool steps
+}
+
+// terminal reports whether a provisioningState is final: no operation runs.
+func terminal(state string) bool {
+	switch strings.ToLower(state) {
+	case "succeeded", "failed", "canceled", "cancelled", "":
+		return true
+	}
+	return false
+}
+
+// Plan reads the resource group and the managed cluster (its node pools come
+// with it) and compares them with h. It sends two GET requests and nothing
+// else.
+func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
+	a := h.Azure
+	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h}
+	groupName := KindGroup + " " + a.ResourceGroup
+	clusterName := KindCluster + " " + a.ClusterName
+
+	var group *armresources.ResourceGroup
+	gr, err := c.groups.Get(ctx, a.ResourceGroup, nil)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return nil, explain(err, groupName, a.Location)
+	default:
+		group = &gr.ResourceGroup
+	}
+	var cluster *armcontainerservice.ManagedCluster
+	if group != nil && (group.Properties == nil || deref(group.Properties.ProvisioningState) != "Deleting") {
+		cr, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return nil, explain(err, clusterName, a.Location)
+		default:
+			cluster = &cr.ManagedCluster
+		}
+	}
+
+	p.planGroup(group)
+	if cluster != nil {
+		if err := owned(cluster.Tags, h.Name); err != nil {
+			return nil, fmt.Errorf("%s in resource group %s exists but %v: dhub will not change it; choose another azure.clusterName, or tag it %s=true and %s=%s to let dhub manage it",
+				clusterName, a.ResourceGroup, err, TagManaged, TagHub, h.Name)
+		}
+	}
+	if cluster != nil && cluster.Properties != nil && deref(cluster.Properties.ProvisioningState) == "Deleting" {
+		// An earlier 'down' is deleting it: wait until it is gone, then
+		// plan again (which creates it anew).
+		p.steps = append(p.steps, step{kind: stepWaitCluster})
+		p.planNewCluster("being deleted (an earlier 'dhub down'): up waits until it is gone, then creates it")
+		return p, nil
+	}
+	if cluster == nil {
+		p.planNewCluster("does not exist")
+		return p, nil
+	}
+	p.planCluster(cluster)
+	p.planPools(cluster)
+	return p, nil
+}
+
+// owned returns nil when tags mark a resource dhub manages for hub, or
+// what is wrong with them.
+func owned(tags map[string]*string, hub string) error {
+	if deref(tags[TagManaged]) != "true" {
+		return fmt.Errorf("has no %s tag (dhub did not create it)", TagManaged)
+	}
+	if got := deref(tags[TagHub]); got != hub {
+		return fmt.Errorf("belongs to hub %q, not %q (tag %s)", got, hub, TagHub)
+	}
+	return nil
+}
+
+func (p *Plan) add(c plan.Change, steps ...step) {
+	plan.SortFields(c.Fields)
+	p.View.Add(c)
+	p.steps = append(p.steps, steps...)
+}
+
+func (p *Plan) planGroup(g *armresources.ResourceGroup) {
+	a := p.hub.Azure
+	want := desiredGroup(p.hub)
+	ch := plan.Change{Kind: KindGroup, Name: a.ResourceGroup}
+	switch {
+	case g == nil:
+		ch.Action, ch.Reason = plan.Create, "does not exist"
+		ch.Detail = fmt.Sprintf("location %s, tags %s", a.Location, joinMap(userLabels(want.Tags)))
+		p.add(ch, step{kind: stepCreateGroup})
+		return
+	case g.Properties != nil && deref(g.Properties.ProvisioningState) == "Deleting":
+		ch.Action, ch.Reason = plan.Create, "being deleted (an earlier 'dhub down'): up waits until it is gone, then creates it"
+		p.add(ch, step{kind: stepWaitGroupGone}, step{kind: stepCreateGroup})
+		return
+	}
+	ch.Action = plan.NoOp
+	switch {
+	case deref(g.Tags[TagCreatedGroup]) == "true" && deref(g.Tags[TagHub]) == p.hub.Name:
+		ch.Reason = "exists, created by dhub for this hub"
+	case deref(g.Tags[TagCreatedGroup]) == "true":
+		ch.Reason = fmt.Sprintf("exists, created by dhub for hub %q: 'dhub down' keeps it", deref(g.Tags[TagHub]))
+	default:
+		ch.Reason = "exists, not created by dhub: used as it is, and 'dhub down' keeps it"
+	}
+	if loc := deref(g.Location); !strings.EqualFold(loc, a.Location) {
+		p.View.Warnings = append(p.View.Warnings, fmt.Sprintf("resource group %s is in %s; the cluster goes to azure.location %s", a.ResourceGroup, loc, a.Location))
+	}
+	p.add(ch)
+}
+
+// planNewCluster plans a cluster created with all its pools; why says why
+// it is created.
+func (p *Plan) planNewCluster(why string) {
+	a := p.hub.Azure
+	want := desiredCluster(p.hub)
+	version := a.KubernetesVersion
+	if version == "" {
+		version = "the AKS default"
+	}
+	steps := []step{{kind: stepCreateCluster}}
+	if len(p.steps) > 0 && p.steps[len(p.steps)-1].kind == stepWaitCluster {
+		steps = nil // the plan made after the wait creates it
+	}
+	p.add(plan.Change{Kind: KindCluster, Name: a.ClusterName, Action: plan.Create,
+		Reason: fmt.Sprintf("%s; created with its %s in one request", why, plural(len(a.NodePools), "node pool")),
+		Detail: fmt.Sprintf("location %s, Kubernetes %s, network %s, identity SystemAssigned, DNS prefix %s",
+			a.Location, version, describeNetwork(want.Properties.NetworkProfile), deref(want.Properties.DNSPrefix)),
+	}, steps...)
+	for _, np := range a.NodePools {
+		p.add(plan.Change{Kind: KindPool, Name: np.Name, Action: plan.Create,
+			Reason: "created with the managed cluster, in the same request",
+			Detail: describePool(desiredPool(p.hub, np))})
+	}
+}
+
+func describeNetwork(np *armcontainerservice.NetworkProfile) string {
+	if np == nil {
+		return "AKS default"
+	}
+	s := string(deref(np.NetworkPlugin))
+	if m := deref(np.NetworkPluginMode); m != "" {
+		s += " " + string(m)
+	}
+	if d := deref(np.NetworkDataplane); d != "" {
+		s += ", dataplane " + string(d)
+	}
+	pol := string(deref(np.NetworkPolicy))
+	if pol == "" {
+		pol = "none"
+	}
+	return s + ", policy " + pol
+}
+
+// versionMatches reports whether an AKS version satisfies the config's
+// (which may leave out the patch: 1.33 matches 1.33.2).
+func versionMatches(want, got string) bool {
+	return got == want || strings.HasPrefix(got, want+".")
+}
+
+func (p *Plan) planCluster(mc *armcontainerservice.ManagedCluster) {
+	a := p.hub.Azure
+	props := mc.Properties
+	if props == nil {
+		props = &armcontainerservice.ManagedClusterProperties{}
+	}
+	ch := plan.Change{Kind: KindCluster, Name: a.ClusterName}
+	state := deref(props.ProvisioningState)
+	if !terminal(state) {
+		ch.Action = plan.Update
+		ch.Reason = fmt.Sprintf("an operation is in progress (%s): up waits for it to finish, then converges", state)
+		p.add(ch, step{kind: stepWaitCluster})
+		return
+	}
+	var replace []string
+	if loc := deref(mc.Location); !strings.EqualFold(loc, a.Location) {
+		ch.Fields = append(ch.Fields, plan.FieldChange{Field: "location", From: loc, To: a.Location})
+		replace = append(replace, "a cluster cannot move to another region")
+	}
+	want := desiredNetwork(a.NetworkPolicy)
+	got := props.NetworkProfile
+	if got == nil {
+		got = &armcontainerservice.NetworkProfile{}
+	}
+	gotPol := string(deref(got.NetworkPolicy))
+	if gotPol == "" {
+		gotPol = "none"
+	}
+	if gotPol != string(deref(want.NetworkPolicy)) {
+		ch.Fields = append(ch.Fields, plan.FieldChange{Field: "networkProfile.networkPolicy", From: gotPol, To: string(deref(want.NetworkPolicy))})
+		replace = append(replace, fmt.Sprintf("AKS does not switch a cluster's network policy in place; set azure.networkPolicy back to %s, or 'dhub down' and 'dhub up' to recreate the cluster", gotPol))
+	}
+	if len(replace) > 0 {
+		ch.Action, ch.Reason = plan.Replace, strings.Join(replace, "; ")+" (not attempted by up)"
+		p.add(ch)
+		return
+	}
+	if v := a.KubernetesVersion; v != "" && !versionMatches(v, deref(props.KubernetesVersion)) &&
+		!versionMatches(v, deref(props.CurrentKubernetesVersion)) {
+		from := deref(props.CurrentKubernetesVersion)
+		if from == "" {
+			from = deref(props.KubernetesVersion)
+		}
+		ch.Fields = append(ch.Fields, plan.FieldChange{Field: "kubernetesVersion", From: from, To: v})
+	}
+	switch {
+	case strings.EqualFold(state, "Failed"):
+		ch.Action, ch.Reason = plan.Update, "provisioningState Failed: up sends the cluster's configuration again to repair it"
+		p.add(ch, step{kind: stepUpdateCluster})
+	case len(ch.Fields) > 0:
+		ch.Action, ch.Reason = plan.Update, "differs from dhub.yaml; changed in place"
+		p.add(ch, step{kind: stepUpdateCluster})
+	default:
+		ch.Action, ch.Reason = plan.NoOp, "matches dhub.yaml"
+		p.add(ch)
+	}
+}
+
+func (p *Plan) planPools(mc *armcontainerservice.ManagedCluster) {
+	observed := map[string]*armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
+	var names []string
+	for _, ap := range mc.Properties.AgentPoolProfiles {
+		if ap != nil && ap.Name != nil {
+			observed[*ap.Name] = propertiesOf(ap)
+			names = append(names, *ap.Name)
+		}
+	}
+	var deletes []string
+	for _, name := range names {
+		if !slices.ContainsFunc(p.hub.Azure.NodePools, func(np config.NodePool) bool { return np.Name == name }) {
+			deletes = append(deletes, name)
+		}
+	}
+	for _, np := range p.hub.Azure.NodePools {
+		want := desiredPool(p.hub, np)
+		got, ok := observed[np.Name]
+		ch := plan.Change{Kind: KindPool, Name: np.Name}
+		if !ok {
+			ch.Action, ch.Reason, ch.Detail = plan.Create, "does not exist; added through the agent pools API", describePool(want)
+			p.add(ch, step{kind: stepPutPool, pool: np.Name})
+			continue
+		}
+		fields, replace := diffPool(want, got)
+		ch.Fields = fields
+		state := deref(got.ProvisioningState)
+		switch {
+		case len(replace) > 0:
+			ch.Action = plan.Replace
+			ch.Reason = strings.Join(replace, "; ") + fmt.Sprintf(": AKS cannot change it in place; not attempted by up. To replace the pool, give it a new name in dhub.yaml (up then creates the new pool and deletes %s)", np.Name)
+			p.add(ch)
+		case strings.EqualFold(state, "Failed"):
+			ch.Action, ch.Reason = plan.Update, "provisioningState Failed: up sends its configuration again to repair it"
+			p.add(ch, step{kind: stepPutPool, pool: np.Name})
+		case len(fields) > 0:
+			ch.Action, ch.Reason = plan.Update, "differs from dhub.yaml; changed in place"
+			p.add(ch, step{kind: stepPutPool, pool: np.Name})
+		default:
+			ch.Action, ch.Reason = plan.NoOp, "matches dhub.yaml"
+			if !terminal(state) {
+				ch.Reason += fmt.Sprintf(" (an operation is in progress: %s)", state)
+			}
+			p.add(ch)
+		}
+	}
+	for _, name := range deletes {
+		got := observed[name]
+		ch := plan.Change{Kind: KindPool, Name: name, Detail: describePool(got)}
+		if owned(got.Tags, p.hub.Name) != nil {
+			ch.Action, ch.Reason = plan.NoOp, "not in dhub.yaml, but dhub did not create it (no dhub tags): kept"
+			p.add(ch)
+			continue
+		}
+		ch.Action, ch.Reason = plan.Delete, "no longer in dhub.yaml"
+		p.add(ch, step{kind: stepDeletePool, pool: name})
+	}
+}
+
+// diffPool compares a pool's wanted and observed properties: fields AKS
+// changes in place, and reasons the pool would have to be replaced.
+func diffPool(want, got *armcontainerservice.ManagedClusterAgentPoolProfileProperties) (fields []plan.FieldChange, replace []string) {
+	f := func(field, from, to string) {
+		fields = append(fields, plan.FieldChange{Field: field, From: from, To: to})
+	}
+	if w, g := deref(want.VMSize), deref(got.VMSize); !strings.EqualFold(w, g) {
+		f("vmSize", g, w)
+		replace = append(replace, fmt.Sprintf("vmSize %s -> %s", g, w))
+	}
+	if w, g := isSpot(want), isSpot(got); w != g {
+		f("scaleSetPriority", priority(got), priority(want))
+		replace = append(replace, fmt.Sprintf("priority %s -> %s", priority(got), priority(want)))
+	} else if w {
+		if we, ge := deref(want.ScaleSetEvictionPolicy), deref(got.ScaleSetEvictionPolicy); we != ge {
+			f("scaleSetEvictionPolicy", string(ge), string(we))
+			replace = append(replace, "Spot eviction policy "+string(ge)+" -> "+string(we))
+		}
+		if wp, gp := deref(want.SpotMaxPrice), deref(got.SpotMaxPrice); wp != gp {
+			f("spotMaxPrice", fmt.Sprint(gp), fmt.Sprint(wp))
+			replace = append(replace, fmt.Sprintf("Spot max price %g -> %g", gp, wp))
+		}
+	}
+	if w, g := deref(want.Mode), deref(got.Mode); w != g {
+		f("mode", string(g), string(w))
+	}
+	wa, ga := deref(want.EnableAutoScaling), deref(got.EnableAutoScaling)
+	if wa != ga {
+		f("enableAutoScaling", fmt.Sprint(ga), fmt.Sprint(wa))
+	}
+	if wa {
+		if w, g := deref(want.MinCount), deref(got.MinCount); w != g || !ga {
+			f("minCount", countText(got.MinCount), fmt.Sprint(w))
+		}
+		if w, g := deref(want.MaxCount), deref(got.MaxCount); w != g || !ga {
+			f("maxCount", countText(got.MaxCount), fmt.Sprint(w))
+		}
+	} else if w, g := deref(want.Count), deref(got.Count); w != g {
+		// With the autoscaler on, it owns the count; without, dhub does.
+		f("count", fmt.Sprint(g), fmt.Sprint(w))
+	}
+	if w, g := joinMap(userLabels(want.NodeLabels)), joinMap(userLabels(got.NodeLabels)); w != g {
+		f("nodeLabels", orNone(g), orNone(w))
+	}
+	if w, g := strings.Join(userTaints(want.NodeTaints), ","), strings.Join(userTaints(got.NodeTaints), ","); w != g {
+		f("nodeTaints", orNone(g), orNone(w))
+	}
+	return fields, replace
+}
+
+func priority(pp *armcontainerservice.ManagedClusterAgentPoolProfileProperties) string {
+	if isSpot(pp) {
+		return "Spot"
+	}
+	return "Regular"
+}
+
+func countText(p *int32) string {
+	if p == nil {
+		return "(none)"
+	}
+	return fmt.Sprint(*p)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
