@@ -1,0 +1,2 @@
+package zz_test
+const corePurpose = "hub.jupyter.org/node-purpose"

@@ -1,0 +1,184 @@
+package kube
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"dhub/internal/config"
+)
+
+// Prober checks the hub from the outside, as a user's browser would.
+type Prober interface {
+	// Resolve returns nil when host resolves.
+	Resolve(ctx context.Context, host string) error
+	// Get returns nil when url answers; a certificate that is not valid for
+	// the host is reported as a *CertError.
+	Get(ctx context.Context, url string) error
+}
+
+// CertError is a TLS certificate that does not verify.
+type CertError struct{ Err error }
+
+func (e *CertError) Error() string { return "certificate not valid: " + e.Err.Error() }
+
+// httpProber uses the system resolver and real requests.
+type httpProber struct{}
+
+func (httpProber) Resolve(ctx context.Context, host string) error {
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	_, err := net.DefaultResolver.LookupHost(ctx, host)
+	return err
+}
+
+func (httpProber) Get(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		var cv *tls.CertificateVerificationError
+		var ua x509.UnknownAuthorityError
+		var hn x509.HostnameError
+		if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) {
+			return &CertError{Err: err}
+		}
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
+}
+
+// hubURL finds where the hub answers: https://<host> with HTTPS, else the
+// address of the proxy-public LoadBalancer. It waits until the name
+// resolves and the hub answers; with HTTPS, if no valid certificate comes
+// within the bound, it recreates the autohttps pod once (the guide's fix).
+func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
+	var host string
+	if h.HTTPSEnabled() {
+		host = h.JupyterHub.Host
+	} else {
+		addr, err := c.loadBalancerAddress(ctx)
+		if err != nil {
+			return "", err
+		}
+		host = addr
+	}
+	scheme := "http"
+	if h.HTTPSEnabled() {
+		scheme = "https"
+	}
+	url := scheme + "://" + host + "/"
+	fmt.Fprintf(c.opts.Progress, "checking %s resolves and answers\n", url)
+	if err := c.waitAnswer(ctx, host, url, c.opts.URLTimeout); err != nil {
+		var ce *CertError
+		if !errors.As(err, &ce) {
+			return "", fmt.Errorf("the hub does not answer at %s: %w", url, err)
+		}
+		fmt.Fprintf(c.opts.Progress, "no valid certificate for %s yet: recreating the autohttps pod once\n", host)
+		if err := c.recreateAutoHTTPS(ctx); err != nil {
+			return "", err
+		}
+		if err := c.waitAnswer(ctx, host, url, c.opts.CertTimeout); err != nil {
+			return "", fmt.Errorf("%s still has no valid certificate after the autohttps pod was recreated: %w; check that %s points at the proxy-public address, that port 80 reaches it for Let's Encrypt, and the autohttps logs (kubectl -n %s logs deploy/autohttps -c traefik)", host, err, host, c.namespace)
+		}
+	}
+	return url, nil
+}
+
+// waitAnswer polls until host resolves and url answers, or the bound
+// passes; it returns the last error.
+func (c *Client) waitAnswer(ctx context.Context, host, url string, bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	var last error
+	for {
+		last = c.opts.Prober.Resolve(ctx, host)
+		if last == nil {
+			last = c.opts.Prober.Get(ctx, url+"hub/api")
+			if last == nil {
+				return nil
+			}
+		} else {
+			last = fmt.Errorf("%s does not resolve: %w", host, last)
+		}
+		if time.Now().After(deadline) {
+			return last
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+// loadBalancerAddress waits for proxy-public's external address.
+func (c *Client) loadBalancerAddress(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(c.opts.URLTimeout)
+	said := false
+	for {
+		svc, err := c.clientset.CoreV1().Services(c.namespace).Get(ctx, "proxy-public", metav1.GetOptions{})
+		if err != nil {
+			return "", c.apiError("read service proxy-public", err)
+		}
+		if svc.Spec.Type != "LoadBalancer" {
+			return "", fmt.Errorf("service proxy-public is %s, not LoadBalancer: reach it with kubectl -n %s port-forward svc/proxy-public 8080:80", svc.Spec.Type, c.namespace)
+		}
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if in.Hostname != "" {
+				return in.Hostname, nil
+			}
+			if in.IP != "" {
+				return in.IP, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("service proxy-public has no external address after %s: the cluster's load balancer did not assign one", c.opts.URLTimeout)
+		}
+		if !said {
+			fmt.Fprintln(c.opts.Progress, "waiting for the proxy-public load balancer's address")
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+// recreateAutoHTTPS deletes the autohttps pods so their Deployment starts
+// fresh ones, which request the certificate again.
+func (c *Client) recreateAutoHTTPS(ctx context.Context) error {
+	sel := "app=jupyterhub,component=autohttps"
+	pods, err := c.clientset.CoreV1().Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return c.apiError("list autohttps pods", err)
+	}
+	if len(pods.Items) == 0 {
+		return errors.New("no autohttps pod to recreate: is hub.https enabled in the deployed release?")
+	}
+	var names []string
+	for _, p := range pods.Items {
+		if err := c.clientset.CoreV1().Pods(c.namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+			return c.apiError("delete pod "+p.Name, err)
+		}
+		names = append(names, p.Name)
+	}
+	fmt.Fprintf(c.opts.Progress, "deleted %s; its Deployment starts a new one\n", strings.Join(names, ", "))
+	return nil
+}
