@@ -1,2 +1,0 @@
-package zz_test
-const corePurpose = "hub.jupyter.org/node-purpose"
