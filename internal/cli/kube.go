@@ -2,25 +2,148 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
 	"dhub/internal/config"
+	"dhub/internal/kube"
 	"dhub/internal/plan"
 )
 
-// The kubernetes target's verbs.
+// The kubernetes target's verbs. The azure target runs the same ones on the
+// cluster it creates, with the kubeconfig it fetched.
+
+// kubeOptionsHook lets tests shorten waits and stand in for the outside
+// world (DNS, HTTP) that a test cluster does not have.
+var kubeOptionsHook func(*kube.Options)
+
+// kubeClient connects to the hub's cluster: the given kubeconfig, else the
+// one dhub.yaml names (kubernetes.kubeconfig and .context).
+func kubeClient(h *config.Hub, kubeconfig []byte, s Streams) (*kube.Client, error) {
+	src := kube.Source{Kubeconfig: kubeconfig, Path: expandHome(h.Kubernetes.Kubeconfig), Context: h.Kubernetes.Context}
+	opts := kube.Options{Progress: s.Err}
+	if kubeOptionsHook != nil {
+		kubeOptionsHook(&opts)
+	}
+	return kube.New(src, h.Namespace, opts)
+}
+
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+	}
+	return p
+}
 
 func kubernetesPlan(ctx context.Context, h *config.Hub, s Streams) (*plan.Plan, error) {
-	return nil, notYet("plan", h.Target)
+	c, err := kubeClient(h, nil, s)
+	if err != nil {
+		return nil, err
+	}
+	return c.Plan(ctx, h)
 }
 
 func kubernetesUp(ctx context.Context, h *config.Hub, o *upOptions, s Streams) error {
-	return notYet("up", h.Target)
+	return kubeUp(ctx, h, nil, o, s)
+}
+
+// kubeUp installs or upgrades the hub on a cluster and prints where it is.
+func kubeUp(ctx context.Context, h *config.Hub, kubeconfig []byte, o *upOptions, s Streams) error {
+	c, err := kubeClient(h, kubeconfig, s)
+	if err != nil {
+		return err
+	}
+	res, err := c.Up(ctx, h)
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		return writeJSON(s.Out, res)
+	}
+	if res.Changed {
+		fmt.Fprintf(s.Out, "DaskHub is up at %s (%s)\n", res.URL, res.Elapsed.Round(100_000_000))
+	} else {
+		fmt.Fprintf(s.Out, "DaskHub already up at %s (no change)\n", res.URL)
+	}
+	fmt.Fprintf(s.Out, "  namespace:   %s\n  check it:    dhub status%s\n", h.Namespace, fileArg(o.file))
+	return nil
 }
 
 func kubernetesDown(ctx context.Context, h *config.Hub, o *downOptions, s Streams) error {
-	return notYet("down", h.Target)
+	return kubeDown(ctx, h, nil, o, s)
+}
+
+// kubeDown removes the hub from its cluster and says what it kept.
+func kubeDown(ctx context.Context, h *config.Hub, kubeconfig []byte, o *downOptions, s Streams) error {
+	c, err := kubeClient(h, kubeconfig, s)
+	if err != nil {
+		return err
+	}
+	res, err := c.Down(ctx, o.deleteData)
+	if res != nil && o.output == "json" {
+		if jerr := writeJSON(s.Out, res); jerr != nil {
+			return jerr
+		}
+	} else if res != nil {
+		fmt.Fprintf(s.Out, "uninstalled: %s\n", orNone(res.Uninstalled))
+		fmt.Fprintf(s.Out, "deleted:     %s\n", orNone(res.Deleted))
+		if len(res.Kept) > 0 {
+			fmt.Fprintf(s.Out, "kept:        %s (--delete-data removes users' volumes)\n", strings.Join(res.Kept, ", "))
+		}
+	}
+	return err
+}
+
+func orNone(xs []string) string {
+	if len(xs) == 0 {
+		return "nothing"
+	}
+	return strings.Join(xs, ", ")
 }
 
 func kubernetesStatus(ctx context.Context, h *config.Hub, o *statusOptions, s Streams) error {
-	return notYet("status", h.Target)
+	return kubeStatus(ctx, h, nil, o, s)
+}
+
+// kubeStatus prints the hub's releases, components, URL and Dask clusters.
+func kubeStatus(ctx context.Context, h *config.Hub, kubeconfig []byte, o *statusOptions, s Streams) error {
+	c, err := kubeClient(h, kubeconfig, s)
+	if err != nil {
+		return err
+	}
+	st, err := c.GetStatus(ctx, h)
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		if err := writeJSON(s.Out, st); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RELEASE\tCHART\tVERSION\tREVISION\tSTATUS")
+		for _, r := range st.Releases {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.Name, r.Chart, dash(r.Version), r.Revision, r.Status)
+		}
+		fmt.Fprintln(tw, "\nCOMPONENT\tKIND\tREADY\tSTATE\tWHY")
+		for _, cs := range st.Components {
+			state := "ready"
+			if !cs.Ready {
+				state = "not ready"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cs.Name, cs.Kind, cs.Replicas, state, cs.Reason)
+		}
+		tw.Flush()
+		fmt.Fprintf(s.Out, "\nhub URL:       %s %s\ngateway API:   %s\ndask clusters: %d %s\n",
+			dash(st.URL), st.URLState, st.GatewayAPI, len(st.DaskClusters), strings.Join(st.DaskClusters, " "))
+	}
+	if !st.Up {
+		return &exitError{code: ExitError}
+	}
+	return nil
 }
