@@ -163,7 +163,7 @@ func (p *Plan) planNewCluster(why string) {
 	want := desiredCluster(p.hub)
 	version := a.KubernetesVersion
 	if version == "" {
-		version = "the AKS default"
+		version = "(AKS default)"
 	}
 	steps := []step{{kind: stepCreateCluster}}
 	if len(p.steps) > 0 && p.steps[len(p.steps)-1].kind == stepWaitCluster {
@@ -171,7 +171,7 @@ func (p *Plan) planNewCluster(why string) {
 	}
 	p.add(plan.Change{Kind: KindCluster, Name: a.ClusterName, Action: plan.Create,
 		Reason: fmt.Sprintf("%s; created with its %s in one request", why, plural(len(a.NodePools), "node pool")),
-		Detail: fmt.Sprintf("location %s, Kubernetes %s, network %s, identity SystemAssigned, DNS prefix %s",
+		Detail: fmt.Sprintf("location %s, Kubernetes version %s, network %s, identity SystemAssigned, DNS prefix %s",
 			a.Location, version, describeNetwork(want.Properties.NetworkProfile), deref(want.Properties.DNSPrefix)),
 	}, steps...)
 	for _, np := range a.NodePools {

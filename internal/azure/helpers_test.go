@@ -1,0 +1,120 @@
+package azure_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dhub/internal/azure"
+	"dhub/internal/azure/azurefake"
+	"dhub/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// hub loads and validates an example from examples/.
+func hub(t testing.TB, example string) *config.Hub {
+	t.Helper()
+	f, err := config.LoadFile(filepath.Join("..", "..", "examples", example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := f.Hub.Validate().Errors(); len(errs) > 0 {
+		t.Fatalf("%s: %v", example, errs)
+	}
+	return f.Hub
+}
+
+// env is a World and a Client reaching it through the SDK's fake servers.
+type env struct {
+	w        *azurefake.World
+	c        *azure.Client
+	progress *bytes.Buffer
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	w := azurefake.New()
+	var progress bytes.Buffer
+	c, err := azure.New(w.Options(&progress))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{w: w, c: c, progress: &progress}
+}
+
+// up plans and applies, failing the test on error.
+func (e *env) up(t testing.TB, h *config.Hub) (*azure.Plan, *azure.Result) {
+	t.Helper()
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	res, err := e.c.Apply(context.Background(), p)
+	if err != nil {
+		t.Fatalf("apply: %v\nprogress:\n%s", err, e.progress)
+	}
+	return p, res
+}
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run 'go test ./internal/azure -update' to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (review, then -update):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// writesJSON renders the writes the fake answered, bodies included, as
+// stable indented JSON for a golden file.
+func writesJSON(t *testing.T, w *azurefake.World) []byte {
+	t.Helper()
+	type entry struct {
+		Method string          `json:"method"`
+		Path   string          `json:"path"`
+		Body   json.RawMessage `json:"body,omitempty"`
+	}
+	var out []entry
+	for _, r := range w.Writes() {
+		e := entry{Method: r.Method, Path: r.Path}
+		if len(r.Body) > 0 {
+			var v any
+			if err := json.Unmarshal(r.Body, &v); err != nil {
+				t.Fatalf("body of %s %s: %v", r.Method, r.Path, err)
+			}
+			e.Body, _ = json.Marshal(v) // sorted keys
+		}
+		out = append(out, e)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// paths lists "METHOD path" of requests, without the query.
+func paths(rs []azurefake.Request) []string {
+	var out []string
+	for _, r := range rs {
+		p, _, _ := strings.Cut(r.Path, "?")
+		out = append(out, r.Method+" "+p)
+	}
+	return out
+}
