@@ -195,9 +195,12 @@ func TestTargetFlagFillsAFileWithoutTarget(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "dhub.yaml"), []byte("name: lab\nprofile: simple\n"), 0o644)
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	// kubernetes: up refuses after loading, so the loaded target shows.
+	// kubernetes with no kubeconfig anywhere: up fails looking for one,
+	// which only the kubernetes target does.
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
+	t.Setenv("HOME", t.TempDir())
 	code, _, stderr := run(t, dir, "up", "--target", "kubernetes")
-	if code != 1 || !strings.Contains(stderr, "for target kubernetes is not in this build") {
+	if code != 1 || !strings.Contains(stderr, "no kubeconfig: set kubernetes.kubeconfig") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }

@@ -23,6 +23,25 @@ const (
 	gatewayPrefix  = "/services/dask-gateway"
 )
 
+// DhubService is the hub service dhub itself uses (smoke, status), with
+// the scopes it needs to create the smoke user and that user's token.
+const DhubService = "dhub"
+
+// DhubServiceScopes are the scopes of DhubService.
+var DhubServiceScopes = []string{"admin:users", "tokens", "list:users", "read:servers"}
+
+// DhubTokenKey is where the JupyterHub chart keeps DhubService's token in
+// its "hub" Secret.
+const DhubTokenKey = "hub.services." + DhubService + ".apiToken"
+
+func toAny(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
 // Release is one Helm release: which chart, and its values.
 type Release struct {
 	Name string
@@ -129,10 +148,15 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 		}}},
 	}
 
-	services := map[string]any{"dask-gateway": map[string]any{
-		"display": false,
-		"url":     fmt.Sprintf("http://%s.%s", traefikService(), ns),
-	}}
+	services := map[string]any{
+		"dask-gateway": map[string]any{
+			"display": false,
+			"url":     fmt.Sprintf("http://%s.%s", traefikService(), ns),
+		},
+		// dhub's own API-only service, for status and smoke; the chart
+		// generates its token into the hub Secret.
+		DhubService: map[string]any{"display": false},
+	}
 	hub := map[string]any{
 		"services": services,
 		// The gateway API checks user tokens against the hub API directly.
@@ -194,6 +218,7 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 	if len(hubEnv) > 0 {
 		hub["extraEnv"] = hubEnv
 	}
+	hubRoles := map[string]any{DhubService: map[string]any{"scopes": toAny(DhubServiceScopes), "services": []any{DhubService}}}
 	if h.Dask.RequireAccessRole {
 		role := map[string]any{"scopes": []any{"access:services!service=dask-gateway"}}
 		if len(h.Dask.AccessUsers) > 0 {
@@ -202,8 +227,9 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 		if len(h.Dask.AccessGroups) > 0 {
 			role["groups"] = h.Dask.AccessGroups
 		}
-		hub["loadRoles"] = map[string]any{"dask-gateway-users": role}
+		hubRoles["dask-gateway-users"] = role
 	}
+	hub["loadRoles"] = hubRoles
 
 	proxy := map[string]any{}
 	if h.Target == config.TargetAzure {

@@ -28,7 +28,7 @@ type LocalFile struct {
 // the local target. The files read their tokens and passwords at start from
 // the secrets directory named by DHUB_SECRETS_DIR, so they hold no secret.
 func ForLocal(h *config.Hub, ports LocalPorts) []LocalFile {
-	d := localData{Hub: h, Ports: ports, Prefix: gatewayPrefix}
+	d := localData{Hub: h, Ports: ports, Prefix: gatewayPrefix, DhubScopes: DhubServiceScopes}
 	d.Admins = append([]string{h.JupyterHub.Auth.Password.AdminUser}, h.JupyterHub.Auth.Password.Admins...)
 	d.ClusterOptions = clusterOptionsPython(h.Dask, false)
 	return []LocalFile{
@@ -43,6 +43,7 @@ type localData struct {
 	Prefix         string
 	Admins         []string
 	ClusterOptions string
+	DhubScopes     []string
 }
 
 func execute(t *template.Template, data any) string {
@@ -129,7 +130,7 @@ c.JupyterHub.services = [
 c.JupyterHub.load_roles = [
     {
         "name": "dhub",
-        "scopes": ["admin:users", "tokens", "list:users", "read:servers"],
+        "scopes": {{pylist .DhubScopes}},
         "services": ["dhub"],
     },
 {{- if .Hub.IdleCullingEnabled}}
