@@ -142,7 +142,7 @@ func TestPoolResizedAndRelabelledInPlace(t *testing.T) {
 		p.Count = ptr[int32](7)
 	})
 	e.w.ResetLog()
-	h.Azure.NodePools[0].Count = ptr(2)                              // core: fixed size 1 -> 2
+	h.Azure.NodePools[0].Count = ptr(2)                                // core: fixed size 1 -> 2
 	h.Azure.NodePools[2].Autoscale = &config.Autoscale{Min: 0, Max: 5} // workers: max 50 -> 5
 	h.Azure.NodePools[2].Labels = map[string]string{"example.org/tier": "spot"}
 	p, res := e.up(t, h)

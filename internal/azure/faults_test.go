@@ -1,0 +1,167 @@
+package azure_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"dhub/internal/azure"
+	"dhub/internal/azure/azurefake"
+	"dhub/internal/plan"
+)
+
+const clusterPath = "/managedClusters/pangeoCluster"
+
+func TestThrottlingWithRetryAfterAndServerErrorsAreRetried(t *testing.T) {
+	e := newEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	e.w.AddFault(&azurefake.Fault{Method: "GET", Path: "/resourcegroups/pangeo", Times: 2, Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "try later"})
+	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusTooManyRequests, Code: "TooManyRequests", Message: "throttled", RetryAfter: "1"})
+	e.w.AddFault(&azurefake.Fault{Method: "GET", Path: clusterPath + "/get/fake/status", Status: http.StatusInternalServerError, Code: "InternalServerError"})
+	start := time.Now()
+	_, res := e.up(t, h)
+	elapsed := time.Since(start)
+	var statuses []int
+	for _, r := range e.w.Requests() {
+		statuses = append(statuses, r.Status)
+	}
+	// 2 x 503 then the GET; the PUT of the group; 429 then the cluster PUT; a 500 poll then the polls.
+	got := paths(e.w.Requests())
+	if got[0] != got[1] || got[1] != got[2] || statuses[0] != 503 || statuses[1] != 503 || statuses[2] != 0 {
+		t.Errorf("the group GET was not retried after 503: %v %v", got[:3], statuses[:3])
+	}
+	if got[4] != got[5] || statuses[4] != 429 || statuses[5] != 0 {
+		t.Errorf("the cluster PUT was not retried after 429: %v %v", got[4:6], statuses[4:6])
+	}
+	if elapsed < time.Second {
+		t.Errorf("finished in %s: the 429's Retry-After of 1s was not honoured", elapsed)
+	}
+	if res.LongRunning() != 1 || len(e.w.Writes()) != 2 {
+		t.Errorf("long-running %d, writes %v", res.LongRunning(), paths(e.w.Writes()))
+	}
+}
+
+func TestConflictOperationNotAllowedWaitsAndRetries(t *testing.T) {
+	e := newEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	e.up(t, h)
+	e.w.ResetLog()
+	h.Azure.NodePools[1].Autoscale.Max = 20
+	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: "/agentPools/users", Times: 2, Status: http.StatusConflict, Code: "OperationNotAllowed",
+		Message: "Operation is not allowed because there's an in progress scale agent pool operation (4b5c...) on the managed cluster. Please wait for it to finish before starting a new operation."})
+	_, res := e.up(t, h)
+	if n := strings.Count(e.progress.String(), "pool users: another operation is in progress (OperationNotAllowed); trying again"); n != 2 {
+		t.Errorf("progress reports %d waits, want 2:\n%s", n, e.progress)
+	}
+	if res.Writes() != 1 || len(e.w.Writes()) != 1 {
+		t.Errorf("writes %v", paths(e.w.Writes()))
+	}
+	if mc := e.w.Cluster("pangeo", "pangeoCluster"); *mc.Properties.AgentPoolProfiles[1].MaxCount != 20 {
+		t.Error("the pool was not updated")
+	}
+}
+
+func TestAzureErrorsBecomeOneSentence(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault azurefake.Fault
+		want  []string
+	}{
+		{"quota", azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusConflict, Code: "QuotaExceeded",
+			Message: "Operation could not be completed as it results in exceeding approved standardDSv3Family Cores quota. Additional details - Deployment Model: Resource Manager, Location: westeurope, Current Limit: 4, Current Usage: 2, Additional Required: 4, (Minimum) New Limit Required: 6. Submit a request for Quota increase at https://aka.ms/ProdportalCRP/#blade/Microsoft_Azure_Capacity/UsageAndQuota.ReactView/..."},
+			[]string{"managed cluster pangeoCluster: Azure refused with QuotaExceeded", "standardDSv3Family vCPU quota in westeurope", "4 more cores are needed (a limit of at least 6)", "request an increase"}},
+		{"quota as OperationNotAllowed", azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusConflict, Code: "OperationNotAllowed",
+			Message: "Operation could not be completed as it results in exceeding approved standardDSv3Family Cores quota. Additional details - Deployment Model: Resource Manager, Location: westeurope, Current Limit: 4, Current Usage: 2, Additional Required: 4, (Minimum) New Limit Required: 6."},
+			[]string{"Azure refused with OperationNotAllowed", "standardDSv3Family vCPU quota in westeurope is too small: 4 more cores"}},
+		{"missing registration", azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusConflict, Code: "MissingSubscriptionRegistration",
+			Message: "The subscription is not registered to use namespace 'Microsoft.ContainerService'. See https://aka.ms/rps-not-found for how to register subscriptions."},
+			[]string{"managed cluster pangeoCluster: Azure refused with MissingSubscriptionRegistration", "az provider register --namespace Microsoft.ContainerService"}},
+		{"sku", azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusBadRequest, Code: "SkuNotAvailable",
+			Message: "The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_D2s_v3' is currently not available in location 'westeurope'."},
+			[]string{"Azure refused with SkuNotAvailable", "Standard_D2s_v3 is not available in westeurope", "az vm list-skus -l westeurope"}},
+		{"group elsewhere", azurefake.Fault{Method: "PUT", Path: "/resourcegroups/pangeo", Status: http.StatusConflict, Code: "InvalidResourceGroupLocation",
+			Message: "Invalid resource group location 'westeurope'. The Resource group already exists in location 'eastus'."},
+			[]string{"resource group pangeo: Azure refused with InvalidResourceGroupLocation", "already exists in eastus", "set azure.location to eastus"}},
+		{"name taken", azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusBadRequest, Code: "DnsPrefixAlreadyExists",
+			Message: "The DNS prefix pangeo-hub is already in use."},
+			[]string{"managed cluster pangeoCluster: Azure refused with DnsPrefixAlreadyExists: the name is taken", "choose another name"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			h := hub(t, "azure-recommended.yaml")
+			f := tc.fault
+			e.w.AddFault(&f)
+			p, err := e.c.Plan(context.Background(), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.c.Apply(context.Background(), p)
+			var ae *azure.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("err = %v (%T), want *azure.Error", err, err)
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message lacks %q:\n%s", w, msg)
+				}
+			}
+			if strings.Contains(msg, "\n") || strings.Count(msg, ". ") > 0 {
+				t.Errorf("not one sentence: %q", msg)
+			}
+			if ae.Code != f.Code || !strings.Contains(ae.Detail(), f.Message) || !strings.Contains(ae.Detail(), "RESPONSE") {
+				t.Errorf("code %q, detail %q: want the full Azure error", ae.Code, ae.Detail())
+			}
+			// Not retried: a quota or registration error does not pass by itself.
+			if n := len(e.w.Requests()); n > 3 {
+				t.Errorf("%d requests: the error was retried", n)
+			}
+		})
+	}
+}
+
+func TestLROThatFailsWhilePollingThenRepairs(t *testing.T) {
+	e := newEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	e.w.FailLRO(clusterPath, "VMExtensionProvisioningError")
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.Apply(context.Background(), p)
+	var ae *azure.Error
+	if !errors.As(err, &ae) || ae.Code != "VMExtensionProvisioningError" || !strings.Contains(err.Error(), "managed cluster pangeoCluster") {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(e.progress.String(), "create accepted by Azure") {
+		t.Errorf("progress:\n%s", e.progress)
+	}
+	// The cluster exists, Failed: the next up sends it again instead of failing on "already exists".
+	e.w.ResetLog()
+	p, res := e.up(t, h)
+	if c := p.View.Changes[1]; c.Action != plan.Update || !strings.Contains(c.Reason, "Failed") {
+		t.Errorf("cluster change = %+v", c)
+	}
+	if res.LongRunning() != 1 || *e.w.Cluster("pangeo", "pangeoCluster").Properties.ProvisioningState != "Succeeded" {
+		t.Errorf("long-running %d, state %s", res.LongRunning(), *e.w.Cluster("pangeo", "pangeoCluster").Properties.ProvisioningState)
+	}
+}
+
+func TestCredentialFailureIsExplained(t *testing.T) {
+	w := azurefake.New()
+	o := w.Options(nil)
+	cred := o.Credential.(interface{ SetError(error) })
+	cred.SetError(errors.New("DefaultAzureCredential: failed to acquire a token"))
+	c, err := azure.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Plan(context.Background(), hub(t, "azure-recommended.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "run 'az login'") {
+		t.Errorf("err = %v", err)
+	}
+}
