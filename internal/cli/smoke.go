@@ -29,7 +29,11 @@ func newSmokeCmd(s Streams) *cobra.Command {
 a Dask cluster through Dask Gateway with the real dask_gateway client, scales
 it, computes a sum of squares whose result it checks, and shuts the cluster
 down even on failure. It prints the time of each phase: hub login, cluster
-start, workers ready, compute, shutdown. Exit code 1 when any step fails.`,
+start, workers ready, compute, shutdown. Exit code 1 when any step fails.
+
+On Kubernetes the check runs in the cluster as a Job with the hub's
+singleuser image, where users' notebooks run, reading dhub's hub service
+token from the chart's Secret; the Job is deleted afterwards.`,
 		Example: `  dhub smoke
   dhub smoke --workers 4 -o json
   dhub smoke --compare-local       # also time the computation on a plain LocalCluster`,
@@ -53,12 +57,21 @@ func runSmoke(ctx context.Context, o *smokeOptions, s Streams) error {
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
-	if f.Hub.Target != config.TargetLocal {
-		return fmt.Errorf("'dhub smoke' for target %s is not in this build yet: on Kubernetes it runs as a Job with the hub's singleuser image, which arrives with the Kubernetes target", f.Hub.Target)
-	}
-	runner, target, err := local.Smoke(f.Hub)
-	if err != nil {
-		return err
+	var runner smoke.Runner
+	var target smoke.Target
+	switch f.Hub.Target {
+	case config.TargetLocal:
+		if runner, target, err = local.Smoke(f.Hub); err != nil {
+			return err
+		}
+	case config.TargetKubernetes:
+		c, err := kubeClient(f.Hub, nil, s)
+		if err != nil {
+			return err
+		}
+		runner, target = c.Smoke(f.Hub)
+	default:
+		return notYet("smoke", f.Hub.Target)
 	}
 	res, err := smoke.Run(ctx, runner, target, o.Options, s.Err)
 	if res != nil {

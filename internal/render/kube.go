@@ -136,10 +136,14 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 
 	name, tag := splitImage(j.Image)
 	singleuser := map[string]any{
-		"image":      map[string]any{"name": name, "tag": tag},
-		"defaultUrl": j.DefaultURL,
-		"storage":    map[string]any{"capacity": j.Storage.Size},
-		"extraEnv":   env,
+		// With HTTPS, users reach the gateway through proxy-http, whose
+		// NetworkPolicy admits only pods with this label (merged with the
+		// chart's default extraLabels).
+		"extraLabels": map[string]any{"hub.jupyter.org/network-access-proxy-http": "true"},
+		"image":       map[string]any{"name": name, "tag": tag},
+		"defaultUrl":  j.DefaultURL,
+		"storage":     map[string]any{"capacity": j.Storage.Size},
+		"extraEnv":    env,
 		// The singleuser egress policy blocks private IPs: allow exactly the
 		// gateway's traefik (web port) so Dask clients can reach their clusters.
 		"networkPolicy": map[string]any{"egress": []any{map[string]any{
