@@ -1,26 +1,268 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/spf13/pflag"
+
+	"dhub/internal/azure"
 	"dhub/internal/config"
 	"dhub/internal/plan"
 )
 
-// The azure target's verbs.
+// The azure target's verbs: thin wrappers over package azure.
+
+// azureOptions returns the options of the Azure client for a hub: the
+// DefaultAzureCredential and the subscription from dhub.yaml,
+// AZURE_SUBSCRIPTION_ID or the az CLI default. Tests replace it with options
+// that reach an in-memory Azure (package azurefake).
+var azureOptions = func(h *config.Hub) (azure.Options, error) {
+	sub, _, err := azure.ResolveSubscription(h.Azure.Subscription, os.Getenv)
+	if err != nil {
+		return azure.Options{}, err
+	}
+	return azure.DefaultOptions(sub)
+}
+
+// afterAzureUp runs once Azure matches dhub.yaml, with the cluster's user
+// kubeconfig (kept in memory). The kubernetes target's install plugs in here.
+var afterAzureUp = func(ctx context.Context, h *config.Hub, kubeconfig []byte, o *upOptions, s Streams) error {
+	fmt.Fprintf(s.Err, "the JupyterHub and Dask Gateway install on the cluster arrives with the kubernetes target; meanwhile 'dhub kubeconfig --merge%s' gives kubectl and helm the cluster\n", fileArg(o.file))
+	return nil
+}
+
+// azureDebug is dhub's global --debug flag: the full Azure error behind a
+// one-sentence message. It lives on pflag's CommandLine set, which cobra
+// adds to the root's persistent flags; newKubeconfigCmd resets it for
+// each Run.
+var azureDebug bool
+
+func init() {
+	pflag.CommandLine.BoolVar(&azureDebug, "debug", false, "show the full cloud error behind a short message")
+}
+
+// newAzureClient builds the Azure client of h, with progress on s.Err.
+func newAzureClient(h *config.Hub, s Streams) (*azure.Client, error) {
+	o, err := azureOptions(h)
+	if err != nil {
+		return nil, err
+	}
+	if o.Progress == nil {
+		o.Progress = s.Err
+	}
+	return azure.New(o)
+}
+
+// azureErr adds the full Azure error to a short one with --debug.
+func azureErr(err error) error {
+	var ae *azure.Error
+	if err == nil || !errors.As(err, &ae) {
+		return err
+	}
+	if azureDebug {
+		return fmt.Errorf("%w\n\nfull Azure error:\n%s", err, ae.Detail())
+	}
+	return fmt.Errorf("%w (run with --debug for Azure's full answer)", err)
+}
 
 func azurePlan(ctx context.Context, h *config.Hub, s Streams) (*plan.Plan, error) {
-	return nil, notYet("plan", h.Target)
+	c, err := newAzureClient(h, s)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.Plan(ctx, h)
+	if err != nil {
+		return nil, azureErr(err)
+	}
+	return p.View, nil
+}
+
+// upReport is 'dhub up -o json' for the azure target.
+type upReport struct {
+	Plan   *plan.Plan    `json:"plan"`
+	Result *azure.Result `json:"result"`
 }
 
 func azureUp(ctx context.Context, h *config.Hub, o *upOptions, s Streams) error {
-	return notYet("up", h.Target)
+	c, err := newAzureClient(h, s)
+	if err != nil {
+		return err
+	}
+	p, err := c.Plan(ctx, h)
+	if err != nil {
+		return azureErr(err)
+	}
+	view := s.Out
+	if o.output == "json" {
+		view = s.Err
+	}
+	if err := p.View.WriteText(view); err != nil {
+		return err
+	}
+	if p.View.HasChanges() && !o.yes {
+		if err := confirm(s, "Apply these changes to Azure?", "dhub up --yes"+fileArg(o.file)); err != nil {
+			return err
+		}
+	}
+	res, err := c.Apply(ctx, p)
+	if err != nil {
+		return azureErr(err)
+	}
+	kubeconfig, err := c.Kubeconfig(ctx, h)
+	if err != nil {
+		return azureErr(err)
+	}
+	if o.output == "json" {
+		if err := writeJSON(s.Out, upReport{Plan: p.View, Result: res}); err != nil {
+			return err
+		}
+	} else {
+		a := h.Azure
+		if res.Writes() == 0 && len(res.Operations) == 0 {
+			fmt.Fprintf(s.Out, "Azure already matches dhub.yaml: no change made.\n")
+		} else {
+			fmt.Fprintf(s.Out, "Azure matches dhub.yaml: resource group %s, managed cluster %s with %s (%d write(s), %d long-running operation(s), %.0fs).\n",
+				a.ResourceGroup, a.ClusterName, plural(len(a.NodePools), "node pool"), res.Writes(), res.LongRunning(), res.Seconds)
+		}
+	}
+	if len(res.NotApplied) > 0 {
+		var names []string
+		for _, ch := range res.NotApplied {
+			names = append(names, ch.Kind+" "+ch.Name)
+		}
+		return fmt.Errorf("not applied: %s must be replaced, which AKS cannot do in place and dhub never does by itself (the plan above says how)", strings.Join(names, ", "))
+	}
+	return afterAzureUp(ctx, h, kubeconfig, o, s)
 }
 
 func azureDown(ctx context.Context, h *config.Hub, o *downOptions, s Streams) error {
-	return notYet("down", h.Target)
+	c, err := newAzureClient(h, s)
+	if err != nil {
+		return err
+	}
+	d, err := c.PlanDown(ctx, h)
+	if err != nil {
+		return azureErr(err)
+	}
+	view := s.Out
+	if o.output == "json" {
+		view = s.Err
+	}
+	switch {
+	case d.Group != "":
+		fmt.Fprintf(view, "Will delete resource group %s (created by dhub for hub %s) and everything in it:\n", d.Group, h.Name)
+		for _, r := range d.Contents {
+			fmt.Fprintf(view, "  %s\n", r)
+		}
+		fmt.Fprintln(view, "  (users' home volumes and the cluster's node resource group go with it)")
+	case d.Cluster != "":
+		fmt.Fprintf(view, "Will delete managed cluster %s in resource group %s (users' home volumes go with it).\n", d.Cluster, h.Azure.ResourceGroup)
+	default:
+		fmt.Fprintln(view, "Nothing to delete.")
+	}
+	for _, k := range d.Kept {
+		fmt.Fprintf(view, "  kept: %s\n", k)
+	}
+	if !d.Empty() && !o.yes {
+		if err := confirm(s, "Delete?", "dhub down --yes"+fileArg(o.file)); err != nil {
+			return err
+		}
+	}
+	res, err := c.Down(ctx, d)
+	if err != nil {
+		return azureErr(err)
+	}
+	if o.output == "json" {
+		if err := writeJSON(s.Out, res); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range res.Deleted {
+			fmt.Fprintf(s.Out, "deleted %s\n", r)
+		}
+	}
+	if len(res.Remaining) > 0 {
+		var ids []string
+		for _, l := range res.Remaining {
+			ids = append(ids, "\n  "+l.ID)
+		}
+		return fmt.Errorf("%d resource(s) tagged %s=%s remain:%s", len(res.Remaining), azure.TagHub, h.Name, strings.Join(ids, ""))
+	}
+	if o.output == "text" {
+		fmt.Fprintf(s.Out, "nothing tagged %s=%s is left in the subscription\n", azure.TagHub, h.Name)
+	}
+	return nil
 }
 
 func azureStatus(ctx context.Context, h *config.Hub, o *statusOptions, s Streams) error {
-	return notYet("status", h.Target)
+	c, err := newAzureClient(h, s)
+	if err != nil {
+		return err
+	}
+	st, err := c.Status(ctx, h)
+	if err != nil {
+		return azureErr(err)
+	}
+	if o.output == "json" {
+		if err := writeJSON(s.Out, st); err != nil {
+			return err
+		}
+	} else if !st.Exists {
+		fmt.Fprintf(s.Out, "managed cluster %s does not exist in resource group %s: 'dhub up%s' creates it\n", st.Cluster, st.ResourceGroup, fileArg(o.file))
+	} else {
+		fmt.Fprintf(s.Out, "managed cluster %s (resource group %s, %s): %s, %s, Kubernetes %s\n",
+			st.Cluster, st.ResourceGroup, st.Location, st.State, dash(st.Power), dash(st.KubernetesVersion))
+		if st.FQDN != "" {
+			fmt.Fprintf(s.Out, "API server: %s\n", st.FQDN)
+		}
+		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "POOL\tMODE\tVM SIZE\tNODES\tMIN\tMAX\tPRIORITY\tSTATE")
+		for _, p := range st.Pools {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.Mode, p.VMSize, p.Nodes, bound(p.Min), bound(p.Max), p.Priority, dash(p.State))
+		}
+		tw.Flush()
+	}
+	if !st.Ready() {
+		return &exitError{code: ExitError}
+	}
+	return nil
+}
+
+func bound(p *int32) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// confirm asks on s.Err and reads the answer from s.In; only y or yes goes
+// on. When s.In is not a terminal it refuses, naming the command with
+// --yes.
+func confirm(s Streams, question, withYes string) error {
+	if !isTerminal(s.In) {
+		return fmt.Errorf("not asking: standard input is not a terminal; run '%s' to go ahead without a question", withYes)
+	}
+	fmt.Fprintf(s.Err, "%s Only 'yes' goes on: ", question)
+	line, err := bufio.NewReader(s.In).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "yes" && a != "y" {
+		return errors.New("cancelled: nothing was changed")
+	}
+	return nil
 }

@@ -93,6 +93,7 @@ Start here:
 		newStatusCmd(s),
 		newSmokeCmd(s),
 		newDownCmd(s),
+		newKubeconfigCmd(s),
 		newVersionCmd(s),
 	)
 	return root
