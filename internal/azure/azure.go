@@ -59,8 +59,8 @@ type Options struct {
 	// earlier run's, or the one that made Azure answer 409). Default 60m.
 	WaitTimeout time.Duration
 	// ProgressEvery is how often a long operation reports that it is still
-	// running; a change of state is always reported. Default 30s; 0 with
-	// tests' small PollFrequency reports every poll.
+	// running; a change of state is always reported. Default 30s; a
+	// negative value reports every poll.
 	ProgressEvery time.Duration
 	// Progress receives progress lines (resource, state, elapsed); nil
 	// discards them.
@@ -102,6 +102,9 @@ func New(o Options) (*Client, error) {
 	}
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = 60 * time.Minute
+	}
+	if o.ProgressEvery == 0 {
+		o.ProgressEvery = 30 * time.Second
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
