@@ -103,6 +103,9 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		p.planNewCluster("does not exist")
 		return p, nil
 	}
+	if cluster.Properties == nil {
+		cluster.Properties = &armcontainerservice.ManagedClusterProperties{}
+	}
 	p.planCluster(cluster)
 	p.planPools(cluster)
 	return p, nil

@@ -343,3 +343,29 @@ func TestStatusShowsPools(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestGroupStillBeingDeletedIsWaitedForThenCreated(t *testing.T) {
+	e := newEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	e.up(t, h)
+	// An earlier 'dhub down' was interrupted: Azure is still deleting the group.
+	e.w.SetGroupPending("pangeo", "Deleting", 3)
+	e.w.ResetLog()
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.View.Changes[0]; c.Action != plan.Create || !strings.Contains(c.Reason, "being deleted") {
+		t.Errorf("group change = %+v", c)
+	}
+	res, err := e.c.Apply(context.Background(), p)
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, e.progress)
+	}
+	if res.LongRunning() != 1 || !strings.Contains(e.progress.String(), "resource group pangeo: Deleting (an operation already running), waiting") {
+		t.Errorf("long-running %d, progress:\n%s", res.LongRunning(), e.progress)
+	}
+	if e.w.Group("pangeo") == nil || e.w.Cluster("pangeo", "pangeoCluster") == nil {
+		t.Error("the group and cluster were not created again")
+	}
+}

@@ -381,12 +381,40 @@ func (w *World) getGroup(_ context.Context, name string, _ *armresources.Resourc
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	g := w.groups[key(name)]
+	if p := w.pending["group:"+key(name)]; g != nil && p != nil {
+		if p.gets > 0 {
+			p.gets--
+			out := clone(g)
+			out.Properties = &armresources.ResourceGroupProperties{ProvisioningState: to.Ptr(p.state)}
+			resp.SetResponse(http.StatusOK, armresources.ResourceGroupsClientGetResponse{ResourceGroup: *out}, nil)
+			return
+		}
+		delete(w.pending, "group:"+key(name))
+		if p.state == "Deleting" {
+			delete(w.groups, key(name))
+			for k := range w.clusters {
+				if strings.HasPrefix(k, key(name)+"/") {
+					w.dropCluster(k)
+				}
+			}
+			w.others = dropIn(w.others, name)
+			g = nil
+		}
+	}
 	if g == nil {
 		errResp.SetResponseError(http.StatusNotFound, "ResourceGroupNotFound")
 		return
 	}
 	resp.SetResponse(http.StatusOK, armresources.ResourceGroupsClientGetResponse{ResourceGroup: *clone(g)}, nil)
 	return
+}
+
+// SetGroupPending makes the next gets GETs of a resource group show state;
+// a group left Deleting is gone after them, as when an earlier delete ends.
+func (w *World) SetGroupPending(name, state string, gets int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pending["group:"+key(name)] = &pending{state: state, gets: gets}
 }
 
 func (w *World) putGroup(_ context.Context, name string, rg armresources.ResourceGroup, _ *armresources.ResourceGroupsClientCreateOrUpdateOptions) (resp azfake.Responder[armresources.ResourceGroupsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
