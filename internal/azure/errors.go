@@ -27,6 +27,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the one-sentence explanation.
 func (e *Error) Error() string { return e.Sentence }
 
 // Unwrap returns the full Azure error.

@@ -277,6 +277,7 @@ func (w *World) Transport() policy.Transporter { return transport{w} }
 
 type transport struct{ w *World }
 
+// Do answers one request: a scripted fault, or the fake servers.
 func (t transport) Do(req *http.Request) (*http.Response, error) {
 	w := t.w
 	var body []byte
@@ -368,6 +369,7 @@ func (w *World) serve(req *http.Request) (*http.Response, error) {
 // router sends ARM requests to the fake server factory of their module.
 type router struct{ rs, cs policy.Transporter }
 
+// RoundTrip routes by resource provider.
 func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.Contains(req.URL.Path, "/providers/Microsoft.ContainerService/") {
 		return r.cs.Do(req)
