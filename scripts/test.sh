@@ -26,6 +26,12 @@ go vet ./...
 step "build"
 go build -o bin/dhub ./cmd/dhub
 
+step "Kubernetes test tools: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (built once, cached)"
+# Every package whose tests start a kwok control plane (internal/kube/kubetest) finds them here.
+DHUB_KUBE_TOOLS=$(scripts/kube-tools.sh) || die "building the Kubernetes test tools failed (output above)"
+export DHUB_KUBE_TOOLS
+echo "$DHUB_KUBE_TOOLS"
+
 step "unit tests"
 go test -count=1 ./...
 

@@ -45,6 +45,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -72,8 +73,8 @@ import (
 // its API server reports it.
 const Version = "v1.36.3"
 
-// Tools are the binaries a cluster needs, all in one directory.
-var Tools = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwokctl"}
+// toolNames are the binaries a cluster needs, all in one directory.
+var toolNames = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwokctl"}
 
 const (
 	startTimeout = 3 * time.Minute
@@ -86,7 +87,7 @@ const (
 // goroutines at once.
 type Cluster struct {
 	name       string
-	tools      string // directory holding Tools
+	tools      string // directory holding toolNames
 	dir        string // temporary directory owning everything of the cluster
 	workdir    string // KWOK_WORKDIR
 	kubeconfig string
@@ -185,6 +186,8 @@ func (c *Cluster) kwokctlCreate(ctx context.Context) (string, error) {
 	conf := fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
+  # Loopback only: etcd has no authentication.
+  bindAddress: 127.0.0.1
   etcdPort: %d
   etcdPeerPort: %d
   kubeApiserverPort: %d
@@ -535,6 +538,9 @@ func Main(m *testing.M, name string, cluster **Cluster) {
 }
 
 func run(m *testing.M, name string, cluster **Cluster) (code int) {
+	if !flag.Parsed() {
+		flag.Parse() // for testing.Verbose; m.Run parses again harmlessly
+	}
 	start := time.Now()
 	c, err := Start(name)
 	if err != nil {

@@ -361,7 +361,7 @@ func TestStartStopLeavesNothing(t *testing.T) {
 	t.Logf("start: %s", time.Since(start).Round(time.Millisecond))
 	dir := c.Dir()
 	running := pgrep(t, dir)
-	for _, component := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+	for _, component := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller"} {
 		found := false
 		for _, p := range running {
 			if strings.Contains(p, "/"+component+" ") {
@@ -370,6 +370,11 @@ func TestStartStopLeavesNothing(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no %s process of the cluster among %q", component, running)
+		}
+	}
+	for _, p := range running {
+		if strings.Contains(p, "0.0.0.0") {
+			t.Errorf("a component listens on all interfaces, not loopback only: %s", p)
 		}
 	}
 	if len(c.Processes()) != len(running) {

@@ -18,8 +18,9 @@ var tools struct {
 	err  error
 }
 
-// ToolsDir returns the directory holding the binaries a cluster needs (see
-// Tools): $DHUB_KUBE_TOOLS when set, else the directory scripts/kube-tools.sh
+// ToolsDir returns the directory holding the binaries a cluster needs
+// (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kwokctl):
+// $DHUB_KUBE_TOOLS when set, else the directory scripts/kube-tools.sh
 // prints after building or finding them in its cache. The script runs at most
 // once per process, under a lock shared by all processes of the machine, so
 // test packages that start together do not build the tools twice. A missing
@@ -38,7 +39,7 @@ func toolsDir() (string, error) {
 		}
 	}
 	var missing []string
-	for _, t := range Tools {
+	for _, t := range toolNames {
 		fi, err := os.Stat(filepath.Join(dir, t))
 		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 			missing = append(missing, t)
@@ -110,21 +111,4 @@ func isDhubModule(gomod []byte) bool {
 		}
 	}
 	return false
-}
-
-// Chart returns the absolute path of a test chart in
-// internal/kube/testdata/charts: "jupyterhub" (a stand-in for the JupyterHub
-// chart 4.4.0) or "dask-gateway" (for the Dask Gateway chart 2026.3.0). Their
-// values.yaml files document the keys they read and how to make an install
-// or upgrade fail on purpose.
-func Chart(name string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(root, "internal", "kube", "testdata", "charts", name)
-	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
-		return "", fmt.Errorf("kubetest: no test chart %q: %w", name, err)
-	}
-	return dir, nil
 }
