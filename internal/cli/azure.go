@@ -10,10 +10,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/pflag"
-
 	"dhub/internal/azure"
 	"dhub/internal/config"
+	"dhub/internal/kube"
 	"dhub/internal/plan"
 )
 
@@ -31,21 +30,19 @@ var azureOptions = func(h *config.Hub) (azure.Options, error) {
 	return azure.DefaultOptions(sub)
 }
 
-// afterAzureUp runs once Azure matches dhub.yaml, with the cluster's user
-// kubeconfig (kept in memory). The kubernetes target's install plugs in here.
-var afterAzureUp = func(ctx context.Context, h *config.Hub, kubeconfig []byte, o *upOptions, s Streams) error {
-	fmt.Fprintf(s.Err, "the JupyterHub and Dask Gateway install on the cluster arrives with the kubernetes target; meanwhile 'dhub kubeconfig --merge%s' gives kubectl and helm the cluster\n", fileArg(o.file))
-	return nil
-}
-
-// azureDebug is dhub's global --debug flag: the full Azure error behind a
-// one-sentence message. It lives on pflag's CommandLine set, which cobra
-// adds to the root's persistent flags; newKubeconfigCmd resets it for
-// each Run.
+// azureDebug is dhub's --debug flag (a persistent flag of the root, reset
+// by each Run): the full Azure error behind a one-sentence message.
 var azureDebug bool
 
-func init() {
-	pflag.CommandLine.BoolVar(&azureDebug, "debug", false, "show the full cloud error behind a short message")
+// clusterKubeconfig fetches the user kubeconfig of the hub's AKS cluster
+// (kept in memory), for the Kubernetes part of plan, status and smoke.
+func clusterKubeconfig(ctx context.Context, h *config.Hub, s Streams) ([]byte, error) {
+	c, err := newAzureClient(h, s)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.Kubeconfig(ctx, h)
+	return b, azureErr(err)
 }
 
 // newAzureClient builds the Azure client of h, with progress on s.Err.
@@ -81,13 +78,33 @@ func azurePlan(ctx context.Context, h *config.Hub, s Streams) (*plan.Plan, error
 	if err != nil {
 		return nil, azureErr(err)
 	}
-	return p.View, nil
+	view := p.View
+	st, err := c.Status(ctx, h)
+	if err != nil || !st.Exists {
+		// No cluster yet: both releases will be installed on the new one.
+		return view, azureErr(err)
+	}
+	kubeconfig, err := c.Kubeconfig(ctx, h)
+	if err != nil {
+		return nil, azureErr(err)
+	}
+	kc, err := kubeClient(h, kubeconfig, s)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := kc.Plan(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	view.Changes = append(view.Changes, kp.Changes...)
+	return view, nil
 }
 
 // upReport is 'dhub up -o json' for the azure target.
 type upReport struct {
-	Plan   *plan.Plan    `json:"plan"`
-	Result *azure.Result `json:"result"`
+	Plan   *plan.Plan     `json:"plan"`
+	Result *azure.Result  `json:"result"`
+	Hub    *kube.UpResult `json:"hub,omitempty"`
 }
 
 func azureUp(ctx context.Context, h *config.Hub, o *upOptions, s Streams) error {
@@ -115,14 +132,27 @@ func azureUp(ctx context.Context, h *config.Hub, o *upOptions, s Streams) error 
 	if err != nil {
 		return azureErr(err)
 	}
+	if len(res.NotApplied) > 0 {
+		var names []string
+		for _, ch := range res.NotApplied {
+			names = append(names, ch.Kind+" "+ch.Name)
+		}
+		return fmt.Errorf("not applied: %s must be replaced, which AKS cannot do in place and dhub never does by itself (the plan above says how)", strings.Join(names, ", "))
+	}
 	kubeconfig, err := c.Kubeconfig(ctx, h)
 	if err != nil {
 		return azureErr(err)
 	}
+	kc, err := kubeClient(h, kubeconfig, s)
+	if err != nil {
+		return err
+	}
+	hub, err := kc.Up(ctx, h)
+	if err != nil {
+		return err
+	}
 	if o.output == "json" {
-		if err := writeJSON(s.Out, upReport{Plan: p.View, Result: res}); err != nil {
-			return err
-		}
+		return writeJSON(s.Out, upReport{Plan: p.View, Result: res, Hub: hub})
 	} else {
 		a := h.Azure
 		if res.Writes() == 0 && len(res.Operations) == 0 {
@@ -132,14 +162,8 @@ func azureUp(ctx context.Context, h *config.Hub, o *upOptions, s Streams) error 
 				a.ResourceGroup, a.ClusterName, plural(len(a.NodePools), "node pool"), res.Writes(), res.LongRunning(), res.Seconds)
 		}
 	}
-	if len(res.NotApplied) > 0 {
-		var names []string
-		for _, ch := range res.NotApplied {
-			names = append(names, ch.Kind+" "+ch.Name)
-		}
-		return fmt.Errorf("not applied: %s must be replaced, which AKS cannot do in place and dhub never does by itself (the plan above says how)", strings.Join(names, ", "))
-	}
-	return afterAzureUp(ctx, h, kubeconfig, o, s)
+	printHubUp(s, h, hub, o.file)
+	return nil
 }
 
 func azureDown(ctx context.Context, h *config.Hub, o *downOptions, s Streams) error {
@@ -232,7 +256,14 @@ func azureStatus(ctx context.Context, h *config.Hub, o *statusOptions, s Streams
 	if !st.Ready() {
 		return &exitError{code: ExitError}
 	}
-	return nil
+	if o.output == "text" {
+		fmt.Fprintln(s.Out)
+	}
+	kubeconfig, err := c.Kubeconfig(ctx, h)
+	if err != nil {
+		return azureErr(err)
+	}
+	return kubeStatus(ctx, h, kubeconfig, o, s)
 }
 
 func bound(p *int32) string {

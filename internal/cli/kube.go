@@ -24,7 +24,7 @@ var kubeOptionsHook func(*kube.Options)
 // one dhub.yaml names (kubernetes.kubeconfig and .context).
 func kubeClient(h *config.Hub, kubeconfig []byte, s Streams) (*kube.Client, error) {
 	src := kube.Source{Kubeconfig: kubeconfig, Path: expandHome(h.Kubernetes.Kubeconfig), Context: h.Kubernetes.Context}
-	opts := kube.Options{Progress: s.Err}
+	opts := kube.Options{Progress: s.Err, Debug: azureDebug}
 	if kubeOptionsHook != nil {
 		kubeOptionsHook(&opts)
 	}
@@ -49,12 +49,7 @@ func kubernetesPlan(ctx context.Context, h *config.Hub, s Streams) (*plan.Plan, 
 }
 
 func kubernetesUp(ctx context.Context, h *config.Hub, o *upOptions, s Streams) error {
-	return kubeUp(ctx, h, nil, o, s)
-}
-
-// kubeUp installs or upgrades the hub on a cluster and prints where it is.
-func kubeUp(ctx context.Context, h *config.Hub, kubeconfig []byte, o *upOptions, s Streams) error {
-	c, err := kubeClient(h, kubeconfig, s)
+	c, err := kubeClient(h, nil, s)
 	if err != nil {
 		return err
 	}
@@ -65,22 +60,23 @@ func kubeUp(ctx context.Context, h *config.Hub, kubeconfig []byte, o *upOptions,
 	if o.output == "json" {
 		return writeJSON(s.Out, res)
 	}
+	printHubUp(s, h, res, o.file)
+	return nil
+}
+
+// printHubUp says where the hub answers after an up on a cluster.
+func printHubUp(s Streams, h *config.Hub, res *kube.UpResult, file string) {
 	if res.Changed {
 		fmt.Fprintf(s.Out, "DaskHub is up at %s (%s)\n", res.URL, res.Elapsed.Round(100_000_000))
 	} else {
 		fmt.Fprintf(s.Out, "DaskHub already up at %s (no change)\n", res.URL)
 	}
-	fmt.Fprintf(s.Out, "  namespace:   %s\n  check it:    dhub status%s\n", h.Namespace, fileArg(o.file))
-	return nil
+	fmt.Fprintf(s.Out, "  namespace:   %s\n  check it:    dhub smoke%s\n", h.Namespace, fileArg(file))
 }
 
+// kubernetesDown removes the hub from its cluster and says what it kept.
 func kubernetesDown(ctx context.Context, h *config.Hub, o *downOptions, s Streams) error {
-	return kubeDown(ctx, h, nil, o, s)
-}
-
-// kubeDown removes the hub from its cluster and says what it kept.
-func kubeDown(ctx context.Context, h *config.Hub, kubeconfig []byte, o *downOptions, s Streams) error {
-	c, err := kubeClient(h, kubeconfig, s)
+	c, err := kubeClient(h, nil, s)
 	if err != nil {
 		return err
 	}

@@ -22,8 +22,6 @@ type kubeconfigOptions struct {
 }
 
 func newKubeconfigCmd(s Streams) *cobra.Command {
-	// One Run, one fresh --debug: the flag lives on pflag's global set.
-	azureDebug = false
 	o := &kubeconfigOptions{}
 	cmd := &cobra.Command{
 		Use:   "kubeconfig",

@@ -81,6 +81,8 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	azureDebug = false
+	root.PersistentFlags().BoolVar(&azureDebug, "debug", false, "show the full cloud error behind a short message, and Helm's log")
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)

@@ -64,14 +64,18 @@ func runSmoke(ctx context.Context, o *smokeOptions, s Streams) error {
 		if runner, target, err = local.Smoke(f.Hub); err != nil {
 			return err
 		}
-	case config.TargetKubernetes:
-		c, err := kubeClient(f.Hub, nil, s)
+	default:
+		var kubeconfig []byte
+		if f.Hub.Target == config.TargetAzure {
+			if kubeconfig, err = clusterKubeconfig(ctx, f.Hub, s); err != nil {
+				return err
+			}
+		}
+		c, err := kubeClient(f.Hub, kubeconfig, s)
 		if err != nil {
 			return err
 		}
 		runner, target = c.Smoke(f.Hub)
-	default:
-		return notYet("smoke", f.Hub.Target)
 	}
 	res, err := smoke.Run(ctx, runner, target, o.Options, s.Err)
 	if res != nil {

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Source says which cluster to talk to: kubeconfig bytes held in memory (the
@@ -91,17 +92,20 @@ type Client struct {
 // request yet.
 func New(src Source, namespace string, opts Options) (*Client, error) {
 	opts.defaults()
+	// The namespace override makes Helm put objects without one in the
+	// hub's namespace, as 'helm --namespace' does.
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: src.Context, Context: clientcmdapi.Context{Namespace: namespace}}
 	var cc clientcmd.ClientConfig
 	if len(src.Kubeconfig) > 0 {
-		c, err := clientcmd.NewClientConfigFromBytes(src.Kubeconfig)
+		raw, err := clientcmd.Load(src.Kubeconfig)
 		if err != nil {
 			return nil, fmt.Errorf("read kubeconfig: %w", err)
 		}
-		cc = c
+		cc = clientcmd.NewDefaultClientConfig(*raw, overrides)
 	} else {
 		rules := clientcmd.NewDefaultClientConfigLoadingRules()
 		rules.ExplicitPath = src.Path
-		cc = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: src.Context})
+		cc = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	}
 	cfg, err := cc.ClientConfig()
 	if err != nil {

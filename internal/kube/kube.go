@@ -143,10 +143,16 @@ func (c *Client) applyRelease(ctx context.Context, cfg *action.Configuration, ch
 		in.ReleaseName, in.Namespace = ch.Name, c.namespace
 		in.WaitStrategy, in.Timeout = helmkube.HookOnlyStrategy, c.opts.ReadyTimeout
 		in.ServerSideApply = true
-		// A failed install is uninstalled: nothing half-done stays.
-		in.RollbackOnFailure = true
+		// Helm's own rollback-on-failure would also make it wait, with a
+		// bare timeout for an answer; dhub waits itself and explains.
 		if _, err := in.RunWithContext(ctx, chart, ch.release.Values); err != nil {
-			return fmt.Errorf("install release %s: %w", ch.Name, err)
+			// A failed install is uninstalled: nothing half-done stays.
+			un := action.NewUninstall(cfg)
+			un.IgnoreNotFound, un.WaitStrategy, un.Timeout = true, helmkube.HookOnlyStrategy, c.opts.ReadyTimeout
+			if _, uerr := un.Run(ch.Name); uerr != nil {
+				return fmt.Errorf("install release %s: %w (and removing what it left failed: %v)", ch.Name, err, uerr)
+			}
+			return fmt.Errorf("install release %s: %w (what it created was removed)", ch.Name, err)
 		}
 	} else {
 		fmt.Fprintf(c.opts.Progress, "release %s: upgrading revision %d (%s)\n", ch.Name, ch.have.Version, ch.Reason)
@@ -156,13 +162,12 @@ func (c *Client) applyRelease(ctx context.Context, cfg *action.Configuration, ch
 		up.ServerSideApply = "auto"
 		up.ResetValues = true
 		up.MaxHistory = 10
-		up.RollbackOnFailure = !c.opts.NoRollback
 		if _, err := up.RunWithContext(ctx, ch.Name, chart, ch.release.Values); err != nil {
-			msg := "upgrade release %s: %w"
-			if !c.opts.NoRollback {
-				msg += " (rolled back to the previous revision)"
+			if c.opts.NoRollback {
+				return fmt.Errorf("upgrade release %s: %w (kept as it is: --no-rollback)", ch.Name, err)
 			}
-			return fmt.Errorf(msg, ch.Name, err)
+			c.rollback(cfg, []releaseChangeOf{ch})
+			return fmt.Errorf("upgrade release %s: %w (rolled back to revision %d)", ch.Name, err, ch.have.Version)
 		}
 	}
 	fmt.Fprintf(c.opts.Progress, "release %s: applied in %s\n", ch.Name, time.Since(start).Round(100*time.Millisecond))
@@ -212,7 +217,9 @@ func (c *Client) ensureSecret(ctx context.Context, h *config.Hub, s *render.Secr
 	}
 	api := c.clientset.CoreV1().Secrets(c.namespace)
 	existing, err := api.Get(ctx, s.Name, metav1.GetOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
+		existing = nil
+	} else if err != nil {
 		return c.apiError("read secret "+s.Name, err)
 	}
 	data := map[string][]byte{}

@@ -1,0 +1,508 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"dhub/internal/charts"
+	"dhub/internal/config"
+	"dhub/internal/kube/kubetest"
+	"dhub/internal/plan"
+	"dhub/internal/render"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// cluster is one real control plane (kwok nodes) for the whole package.
+var cluster *kubetest.Cluster
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	for _, v := range []string{"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"} {
+		d, err := os.MkdirTemp("", "dhub-helm")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv(v, d)
+		defer os.RemoveAll(d)
+	}
+	start := time.Now()
+	c, err := kubetest.Start("dhub-kube-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "the Kubernetes test tier cannot run without its control plane:", err)
+		os.Exit(1)
+	}
+	cluster = c
+	ctx := context.Background()
+	for name, labels := range map[string]map[string]string{
+		"core-0":   {config.LabelNodePurpose: "core"},
+		"user-0":   {config.LabelNodePurpose: "user"},
+		"worker-0": {config.LabelDaskWorker: "worker"},
+	} {
+		if err := c.AddNode(ctx, name, labels, nil); err != nil {
+			fmt.Fprintln(os.Stderr, "add node:", err)
+			c.Stop()
+			os.Exit(1)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "control plane with 3 nodes ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+	code := m.Run()
+	if err := c.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the control plane:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// testHub is a recommended-profile hub for target kubernetes in namespace
+// ns, with the test charts of testdata and shared-password login.
+func testHub(t *testing.T, ns string) *config.Hub {
+	t.Helper()
+	wd, _ := os.Getwd()
+	doc := fmt.Sprintf(`name: kube-test
+target: kubernetes
+namespace: %s
+hub:
+  https: {enabled: false}
+  auth:
+    type: password
+dask:
+  workerCores: {max: 8}
+kubernetes:
+  nodeRoles: [core, user, worker]
+charts:
+  jupyterhub: {path: %s}
+  daskGateway: {path: %s}
+`, ns, filepath.Join(wd, "testdata/charts/jupyterhub"), filepath.Join(wd, "testdata/charts/dask-gateway"))
+	f, err := config.Load("dhub.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := f.Hub.Validate().Errors(); len(ps) > 0 {
+		t.Fatalf("test hub invalid: %v", ps)
+	}
+	// kwok provisions no volumes: the hub keeps its database in memory.
+	f.Hub.Charts.JupyterHub.Values = map[string]any{"hub": map[string]any{"db": map[string]any{"type": "sqlite-memory"}}}
+	return f.Hub
+}
+
+// fakeProber stands in for DNS and HTTP, which kwok's pods don't serve.
+type fakeProber struct {
+	mu  sync.Mutex
+	get func(url string) error
+	got []string
+}
+
+func (p *fakeProber) Resolve(context.Context, string) error { return nil }
+
+func (p *fakeProber) Get(_ context.Context, url string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, url)
+	if p.get != nil {
+		return p.get(url)
+	}
+	return nil
+}
+
+// newClient connects to the test cluster with short waits; progress goes
+// to the returned buffer.
+func newClient(t *testing.T, ns string, prober Prober) (*Client, *syncBuffer) {
+	t.Helper()
+	var out syncBuffer
+	if prober == nil {
+		prober = &fakeProber{}
+	}
+	c, err := New(Source{Kubeconfig: cluster.KubeconfigBytes()}, ns, Options{
+		Progress:     &out,
+		ReadyTimeout: 60 * time.Second,
+		PollInterval: 200 * time.Millisecond,
+		URLTimeout:   30 * time.Second,
+		CertTimeout:  5 * time.Second,
+		Prober:       prober,
+		CacheDir:     t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("progress:\n%s", out.String())
+		}
+	})
+	return c, &out
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// assignLoadBalancer plays the cloud's load balancer controller: it gives
+// proxy-public an address once the Service exists.
+func assignLoadBalancer(t *testing.T, ns, ip string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			if err := cluster.SetLoadBalancerIP(ctx, ns, "proxy-public", ip); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+}
+
+func down(t *testing.T, c *Client) {
+	t.Cleanup(func() {
+		if _, err := c.Down(context.Background(), true); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+}
+
+func revisions(t *testing.T, c *Client) map[string]int {
+	t.Helper()
+	cfg, err := c.actionConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, name := range []string{"jupyterhub", "dask-gateway"} {
+		rel, err := deployed(cfg, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel != nil {
+			out[name] = rel.Version
+		}
+	}
+	return out
+}
+
+func TestInstallReadyURLThenNoOp(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "install")
+	c, progress := newClient(t, h.Namespace, nil)
+	down(t, c)
+	assignLoadBalancer(t, h.Namespace, "192.0.2.10")
+
+	p, err := c.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Counts(); n[plan.Create] != 3 {
+		t.Fatalf("plan before install = %+v, want namespace and both releases created", p.Changes)
+	}
+
+	res, err := c.Up(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.URL != "http://192.0.2.10/" || !res.Changed {
+		t.Errorf("up = %+v, want the load balancer's URL", res)
+	}
+	if got := revisions(t, c); got["jupyterhub"] != 1 || got["dask-gateway"] != 1 {
+		t.Errorf("revisions = %v", got)
+	}
+	if !strings.Contains(progress.String(), "components ready") {
+		t.Errorf("no readiness progress:\n%s", progress)
+	}
+	secret, err := c.clientset.CoreV1().Secrets(h.Namespace).Get(ctx, "dhub-auth", metav1.GetOptions{})
+	if err != nil || len(secret.Data["admin-password"]) != 64 {
+		t.Fatalf("dhub-auth secret: %v, %d bytes of admin password", err, len(secret.Data["admin-password"]))
+	}
+	password := string(secret.Data["admin-password"])
+
+	p, err = c.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HasChanges() {
+		var b bytes.Buffer
+		p.WriteText(&b)
+		t.Fatalf("plan after up has changes:\n%s", b.String())
+	}
+	res, err = c.Up(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed {
+		t.Error("second up changed something")
+	}
+	if got := revisions(t, c); got["jupyterhub"] != 1 || got["dask-gateway"] != 1 {
+		t.Errorf("second up touched the releases: revisions %v", got)
+	}
+	secret, _ = c.clientset.CoreV1().Secrets(h.Namespace).Get(ctx, "dhub-auth", metav1.GetOptions{})
+	if string(secret.Data["admin-password"]) != password {
+		t.Error("second up regenerated the admin password")
+	}
+}
+
+func TestUpgradeChangedValues(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "upgrade")
+	c, _ := newClient(t, h.Namespace, nil)
+	down(t, c)
+	assignLoadBalancer(t, h.Namespace, "192.0.2.11")
+	if _, err := c.Up(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	h.JupyterHub.Image = "pangeo/pangeo-notebook:2025.09.01"
+	p, err := c.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jh plan.Change
+	for _, ch := range p.Changes {
+		if ch.Name == "jupyterhub" {
+			jh = ch
+		}
+	}
+	if jh.Action != plan.Update || !strings.Contains(jh.Detail, "+ ") || !strings.Contains(jh.Detail, "2025.09.01") {
+		t.Fatalf("jupyterhub change = %+v, want an update whose diff shows the new tag", jh)
+	}
+	if _, err := c.Up(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	// dask.image was defaulted from the old hub.image when the config was
+	// loaded, so only the jupyterhub release changes; the other is untouched.
+	if got := revisions(t, c); got["jupyterhub"] != 2 || got["dask-gateway"] != 1 {
+		t.Errorf("revisions after upgrade = %v, want jupyterhub 2, dask-gateway 1", got)
+	}
+}
+
+func TestUnschedulableNamesPodAndReason(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "unschedulable")
+	h.Charts.JupyterHub.Values["hub"].(map[string]any)["nodeSelector"] = map[string]any{"disktype": "ssd"}
+	c, _ := newClient(t, h.Namespace, nil)
+	c.opts.ReadyTimeout = 8 * time.Second
+	down(t, c)
+	assignLoadBalancer(t, h.Namespace, "192.0.2.12")
+	_, err := c.Up(ctx, h)
+	if err == nil {
+		t.Fatal("up succeeded with a hub no node can take")
+	}
+	msg := err.Error()
+	for _, want := range []string{"deployment hub (0/1 ready): pod hub-", "cannot be scheduled", "node affinity/selector"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestFailedUpgradeRolledBack(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "rollback")
+	c, progress := newClient(t, h.Namespace, nil)
+	down(t, c)
+	assignLoadBalancer(t, h.Namespace, "192.0.2.13")
+	if _, err := c.Up(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	previous := *h
+	h.Charts.JupyterHub.Values = charts.Coalesce(h.Charts.JupyterHub.Values, kubetest.FailUpgradeValues())
+	_, err := c.Up(ctx, h)
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("up with a failing upgrade: %v, want an error saying it was rolled back\n%s", err, progress)
+	}
+	cfg, _ := c.actionConfig()
+	rel, err := deployed(cfg, "jupyterhub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Info.Status != "deployed" || rel.Version < 3 {
+		t.Errorf("after rollback: revision %d %s, want a deployed rollback revision (3)", rel.Version, rel.Info.Status)
+	}
+	if !sameValues(rel.Config, renderedValues(&previous, "jupyterhub")) {
+		t.Error("the rolled-back release does not carry the previous values")
+	}
+}
+
+func TestStatusJSONGolden(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "status")
+	c, _ := newClient(t, h.Namespace, nil)
+	down(t, c)
+	assignLoadBalancer(t, h.Namespace, "192.0.2.14")
+	if _, err := c.Up(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.GetStatus(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gateway API does not answer on kwok (no process runs); keep the
+	// reason's shape, not the API server's wording.
+	if !strings.HasPrefix(st.GatewayAPI, "not answering") {
+		t.Errorf("gateway API = %q", st.GatewayAPI)
+	}
+	st.GatewayAPI = "not answering (kwok runs no process)"
+	got, _ := json.MarshalIndent(st, "", "  ")
+	golden(t, "testdata/status.golden.json", append(got, '\n'))
+}
+
+func TestDownLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "down")
+	c, _ := newClient(t, h.Namespace, nil)
+	assignLoadBalancer(t, h.Namespace, "192.0.2.15")
+	if _, err := c.Up(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "claim-alice"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: mustQuantity("1Gi")}},
+		},
+	}
+	if _, err := c.clientset.CoreV1().PersistentVolumeClaims(h.Namespace).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := c.Down(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Uninstalled) != 2 || !contains(res.Kept, "pvc claim-alice") {
+		t.Errorf("down without --delete-data = %+v, want both releases uninstalled and the volume kept", res)
+	}
+	if _, err := c.clientset.CoreV1().PersistentVolumeClaims(h.Namespace).Get(ctx, "claim-alice", metav1.GetOptions{}); err != nil {
+		t.Errorf("the user's volume is gone: %v", err)
+	}
+
+	res, err = c.Down(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(res.Deleted, "namespace "+h.Namespace) || len(res.Left) != 0 {
+		t.Errorf("down --delete-data = %+v, want the namespace deleted and nothing left", res)
+	}
+	if _, err := c.clientset.CoreV1().Namespaces().Get(ctx, h.Namespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace still there: %v", err)
+	}
+	if got := revisions(t, c); len(got) != 0 {
+		t.Errorf("releases left: %v", got)
+	}
+}
+
+func TestAutoHTTPSRecreatedOnceWithoutCertificate(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "autohttps")
+	h.JupyterHub.HTTPS = config.HTTPS{Enabled: ptr(true), ContactEmail: "admin@example.org"}
+	h.JupyterHub.Host = "hub.example.org"
+	prober := &fakeProber{}
+	c, progress := newClient(t, h.Namespace, prober)
+	down(t, c)
+	var first string
+	prober.get = func(string) error {
+		// A certificate comes only from an autohttps pod started after the
+		// first one: the guide's "recreate the autohttps pod".
+		pods, err := c.clientset.CoreV1().Pods(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=autohttps"})
+		if err != nil || len(pods.Items) == 0 {
+			return fmt.Errorf("no autohttps pod")
+		}
+		if first == "" {
+			first = pods.Items[0].Name
+		}
+		for _, p := range pods.Items {
+			if p.Name != first && p.DeletionTimestamp == nil {
+				return nil
+			}
+		}
+		return &CertError{Err: fmt.Errorf("x509: certificate signed by unknown authority")}
+	}
+	res, err := c.Up(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.URL != "https://hub.example.org/" {
+		t.Errorf("URL = %s", res.URL)
+	}
+	if !strings.Contains(progress.String(), "recreating the autohttps pod once") || !strings.Contains(progress.String(), "deleted "+first) {
+		t.Errorf("progress does not show the autohttps recreate:\n%s", progress)
+	}
+}
+
+func TestAutoHTTPSRecreateThatDoesNotHelpIsReported(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "nocert")
+	h.JupyterHub.HTTPS = config.HTTPS{Enabled: ptr(true), ContactEmail: "admin@example.org"}
+	h.JupyterHub.Host = "hub.example.org"
+	prober := &fakeProber{get: func(string) error {
+		return &CertError{Err: fmt.Errorf("x509: certificate is valid for TRAEFIK DEFAULT CERT")}
+	}}
+	c, _ := newClient(t, h.Namespace, prober)
+	down(t, c)
+	_, err := c.Up(ctx, h)
+	if err == nil || !strings.Contains(err.Error(), "still has no valid certificate after the autohttps pod was recreated") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// renderedValues is what dhub renders for one release of h.
+func renderedValues(h *config.Hub, release string) map[string]any {
+	for _, r := range render.ForKubernetes(h).Releases {
+		if r.Name == release {
+			return r.Values
+		}
+	}
+	return nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (-update rewrites it):\n got: %s\nwant: %s", path, got, want)
+	}
+}
