@@ -78,11 +78,17 @@ func azurePlan(ctx context.Context, h *config.Hub, s Streams) (*plan.Plan, error
 	if err != nil {
 		return nil, azureErr(err)
 	}
-	view := p.View
+	return withHubChanges(ctx, c, h, p.View, s)
+}
+
+// withHubChanges returns the Azure plan followed by the Helm side when the
+// cluster exists (on a new cluster both releases are simply installed).
+func withHubChanges(ctx context.Context, c *azure.Client, h *config.Hub, azurePlan *plan.Plan, s Streams) (*plan.Plan, error) {
+	view := *azurePlan
+	view.Changes = append([]plan.Change(nil), azurePlan.Changes...)
 	st, err := c.Status(ctx, h)
 	if err != nil || !st.Exists {
-		// No cluster yet: both releases will be installed on the new one.
-		return view, azureErr(err)
+		return &view, azureErr(err)
 	}
 	kubeconfig, err := c.Kubeconfig(ctx, h)
 	if err != nil {
@@ -97,7 +103,7 @@ func azurePlan(ctx context.Context, h *config.Hub, s Streams) (*plan.Plan, error
 		return nil, err
 	}
 	view.Changes = append(view.Changes, kp.Changes...)
-	return view, nil
+	return &view, nil
 }
 
 // upReport is 'dhub up -o json' for the azure target.
@@ -116,13 +122,18 @@ func azureUp(ctx context.Context, h *config.Hub, o *upOptions, s Streams) error 
 	if err != nil {
 		return azureErr(err)
 	}
+	full, err := withHubChanges(ctx, c, h, p.View, s)
+	if err != nil {
+		return err
+	}
 	view := s.Out
 	if o.output == "json" {
 		view = s.Err
 	}
-	if err := p.View.WriteText(view); err != nil {
+	if err := full.WriteText(view); err != nil {
 		return err
 	}
+	// Only changes to Azure resources are confirmed; Helm upgrades are not.
 	if p.View.HasChanges() && !o.yes {
 		if err := confirm(s, "Apply these changes to Azure?", "dhub up --yes"+fileArg(o.file)); err != nil {
 			return err
