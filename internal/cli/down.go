@@ -12,9 +12,7 @@ import (
 )
 
 type downOptions struct {
-	file   string
-	target string
-	output string
+	hubFlags
 	// yes skips the confirmation of deleting cloud resources.
 	yes bool
 	// deleteData also deletes users' volumes (PVCs) on Kubernetes.
@@ -36,20 +34,15 @@ The Python environment, secrets, users' home directories and logs stay.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDown(cmd.Context(), o, s) },
 	}
-	addFileFlag(cmd, &o.file)
-	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local)")
-	addOutputFlag(cmd, &o.output)
+	o.hubFlags.add(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "delete without asking (required when not interactive)")
 	cmd.Flags().BoolVar(&o.deleteData, "delete-data", false, "kubernetes and azure: also delete users' home volumes")
 	return cmd
 }
 
 func runDown(ctx context.Context, o *downOptions, s Streams) error {
-	f, err := loadHub(o.file, config.Target(o.target), s.Err)
+	f, err := o.load(s)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(o.output); err != nil {
 		return err
 	}
 	switch f.Hub.Target {

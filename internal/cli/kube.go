@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -23,21 +21,12 @@ var kubeOptionsHook func(*kube.Options)
 // kubeClient connects to the hub's cluster: the given kubeconfig, else the
 // one dhub.yaml names (kubernetes.kubeconfig and .context).
 func kubeClient(h *config.Hub, kubeconfig []byte, s Streams) (*kube.Client, error) {
-	src := kube.Source{Kubeconfig: kubeconfig, Path: expandHome(h.Kubernetes.Kubeconfig), Context: h.Kubernetes.Context}
+	src := kube.Source{Kubeconfig: kubeconfig, Path: config.ExpandHome(h.Kubernetes.Kubeconfig), Context: h.Kubernetes.Context}
 	opts := kube.Options{Progress: s.Err, Debug: azureDebug}
 	if kubeOptionsHook != nil {
 		kubeOptionsHook(&opts)
 	}
 	return kube.New(src, h.Namespace, opts)
-}
-
-func expandHome(p string) string {
-	if strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[2:])
-		}
-	}
-	return p
 }
 
 func kubernetesPlan(ctx context.Context, h *config.Hub, s Streams) (*plan.Plan, error) {

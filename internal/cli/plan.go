@@ -12,9 +12,7 @@ import (
 )
 
 type planOptions struct {
-	file             string
-	target           string
-	output           string
+	hubFlags
 	detailedExitcode bool
 }
 
@@ -39,19 +37,14 @@ With --detailed-exitcode the exit code says what plan found: 0 no changes,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd.Context(), o, s) },
 	}
-	addFileFlag(cmd, &o.file)
-	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local)")
-	addOutputFlag(cmd, &o.output)
+	o.hubFlags.add(cmd)
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	return cmd
 }
 
 func runPlan(ctx context.Context, o *planOptions, s Streams) error {
-	f, err := loadHub(o.file, config.Target(o.target), s.Err)
+	f, err := o.load(s)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(o.output); err != nil {
 		return err
 	}
 	p, err := makePlan(ctx, f.Hub, s)

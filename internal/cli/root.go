@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"dhub/internal/config"
 )
 
 // Streams are where a command writes: data on Out, progress and warnings on Err.
@@ -102,6 +104,27 @@ Start here:
 }
 
 const defaultFile = "dhub.yaml"
+
+// hubFlags are the flags every verb that acts on a hub shares.
+type hubFlags struct {
+	file   string
+	target string
+	output string
+}
+
+func (f *hubFlags) add(cmd *cobra.Command) {
+	addFileFlag(cmd, &f.file)
+	cmd.Flags().StringVar(&f.target, "target", "", "the target when there is no dhub.yaml (e.g. local); must agree with the file's")
+	addOutputFlag(cmd, &f.output)
+}
+
+// load checks -o, then loads and checks the hub as loadHub does.
+func (f *hubFlags) load(s Streams) (*config.File, error) {
+	if err := checkOutput(f.output); err != nil {
+		return nil, err
+	}
+	return loadHub(f.file, config.Target(f.target), s.Err)
+}
 
 // addFileFlag adds the -f flag every verb that reads dhub.yaml shares.
 func addFileFlag(cmd *cobra.Command, p *string) {

@@ -13,9 +13,7 @@ import (
 )
 
 type smokeOptions struct {
-	file   string
-	target string
-	output string
+	hubFlags
 	smoke.Options
 }
 
@@ -40,9 +38,7 @@ token from the chart's Secret; the Job is deleted afterwards.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSmoke(cmd.Context(), o, s) },
 	}
-	addFileFlag(cmd, &o.file)
-	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local)")
-	addOutputFlag(cmd, &o.output)
+	o.hubFlags.add(cmd)
 	cmd.Flags().IntVar(&o.Workers, "workers", 2, "Dask workers to scale to")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "bound for the cluster to start and its workers to join")
 	cmd.Flags().BoolVar(&o.CompareLocal, "compare-local", false, "also run the computation on a LocalCluster of the same size")
@@ -50,11 +46,8 @@ token from the chart's Secret; the Job is deleted afterwards.`,
 }
 
 func runSmoke(ctx context.Context, o *smokeOptions, s Streams) error {
-	f, err := loadHub(o.file, config.Target(o.target), s.Err)
+	f, err := o.load(s)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(o.output); err != nil {
 		return err
 	}
 	var runner smoke.Runner

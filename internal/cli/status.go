@@ -13,9 +13,7 @@ import (
 )
 
 type statusOptions struct {
-	file   string
-	target string
-	output string
+	hubFlags
 }
 
 func newStatusCmd(s Streams) *cobra.Command {
@@ -31,18 +29,13 @@ clusters running now. It changes nothing. Exit code 1 when the hub is not up.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), o, s) },
 	}
-	addFileFlag(cmd, &o.file)
-	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local)")
-	addOutputFlag(cmd, &o.output)
+	o.hubFlags.add(cmd)
 	return cmd
 }
 
 func runStatus(ctx context.Context, o *statusOptions, s Streams) error {
-	f, err := loadHub(o.file, config.Target(o.target), s.Err)
+	f, err := o.load(s)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(o.output); err != nil {
 		return err
 	}
 	switch f.Hub.Target {

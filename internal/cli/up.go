@@ -12,9 +12,7 @@ import (
 )
 
 type upOptions struct {
-	file   string
-	target string
-	output string
+	hubFlags
 	// yes skips the confirmation of a plan that changes cloud resources.
 	yes bool
 }
@@ -36,19 +34,14 @@ state directory. The admin password is generated once and kept there (0600).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), o, s) },
 	}
-	addFileFlag(cmd, &o.file)
-	cmd.Flags().StringVar(&o.target, "target", "", "the target when there is no dhub.yaml (local); must agree with the file's")
-	addOutputFlag(cmd, &o.output)
+	o.hubFlags.add(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "apply the plan without asking (required when not interactive)")
 	return cmd
 }
 
 func runUp(ctx context.Context, o *upOptions, s Streams) error {
-	f, err := loadHub(o.file, config.Target(o.target), s.Err)
+	f, err := o.load(s)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(o.output); err != nil {
 		return err
 	}
 	h := f.Hub

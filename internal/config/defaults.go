@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -186,6 +189,17 @@ func defBounds(b *Bounds, d Bounds) {
 	def(&b.Default, d.Default)
 	def(&b.Min, d.Min)
 	def(&b.Max, d.Max)
+}
+
+// ExpandHome replaces a leading ~/ of a path in dhub.yaml with the home
+// directory.
+func ExpandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+	}
+	return p
 }
 
 // def sets *p to v when *p is the zero value.

@@ -23,7 +23,7 @@ type State struct{ Dir string }
 // $XDG_STATE_HOME/dhub/<name>, else ~/.local/state/dhub/<name>.
 func StateFor(h *config.Hub) (State, error) {
 	if d := h.Local.StateDir; d != "" {
-		abs, err := filepath.Abs(expandHome(d))
+		abs, err := filepath.Abs(config.ExpandHome(d))
 		return State{Dir: abs}, err
 	}
 	base := os.Getenv("XDG_STATE_HOME")
@@ -35,15 +35,6 @@ func StateFor(h *config.Hub) (State, error) {
 		base = filepath.Join(home, ".local", "state")
 	}
 	return State{Dir: filepath.Join(base, "dhub", h.Name)}, nil
-}
-
-func expandHome(p string) string {
-	if len(p) >= 2 && p[:2] == "~/" {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[2:])
-		}
-	}
-	return p
 }
 
 // Paths inside the state directory.
