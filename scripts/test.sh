@@ -32,7 +32,7 @@ DHUB_KUBE_TOOLS=$(scripts/kube-tools.sh) || die "building the Kubernetes test to
 export DHUB_KUBE_TOOLS
 echo "$DHUB_KUBE_TOOLS"
 
-step "unit tests"
+step "unit and Kubernetes tests (each package with a control plane starts its own)"
 go test -count=1 ./...
 
 step "fuzz the config loader for ${FUZZTIME:-30s}"
