@@ -225,6 +225,7 @@ func TestInstallReadyURLThenNoOp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("install of both releases, waited until ready: %s", res.Elapsed.Round(time.Millisecond))
 	if res.URL != "http://192.0.2.10/" || !res.Changed {
 		t.Errorf("up = %+v, want the load balancer's URL", res)
 	}
@@ -249,10 +250,12 @@ func TestInstallReadyURLThenNoOp(t *testing.T) {
 		p.WriteText(&b)
 		t.Fatalf("plan after up has changes:\n%s", b.String())
 	}
+	noop := time.Now()
 	res, err = c.Up(ctx, h)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("no-op up: %s", time.Since(noop).Round(time.Millisecond))
 	if res.Changed {
 		t.Error("second up changed something")
 	}
