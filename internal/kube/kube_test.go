@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -507,5 +509,82 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (-update rewrites it):\n got: %s\nwant: %s", path, got, want)
+	}
+}
+
+// TestSmokeRunsAsAJobWithTheSingleuserImage checks the Job the smoke check
+// runs as. kwok runs no container, so the script's result can't come back;
+// the check must fail clearly and clean up after itself.
+func TestSmokeRunsAsAJobWithTheSingleuserImage(t *testing.T) {
+	ctx := context.Background()
+	h := testHub(t, "smoke")
+	c, _ := newClient(t, h.Namespace, nil)
+	down(t, c)
+	assignLoadBalancer(t, h.Namespace, "192.0.2.16")
+	if _, err := c.Up(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	runner, target := c.Smoke(h)
+	if target.HubURL != "http://proxy-public" || target.GatewayProxyAddress != "gateway://traefik-dask-gateway.smoke:80" || target.APIToken != "" {
+		t.Errorf("target = %+v", target)
+	}
+	var seen *batchv1.Job
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			jobs, err := c.clientset.BatchV1().Jobs(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=dhub-smoke"})
+			if err == nil && len(jobs.Items) > 0 {
+				seen = jobs.Items[0].DeepCopy()
+				return
+			}
+		}
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := runner.RunScript(rctx, []byte("print('hi')\n"), map[string]string{"DHUB_API_TOKEN": "", "DHUB_SMOKE_WORKERS": "2"}, io.Discard)
+	close(stop)
+	if err == nil {
+		t.Fatal("the smoke Job produced a result on kwok, which runs no container")
+	}
+	if !strings.Contains(err.Error(), "dhub-smoke-") {
+		t.Errorf("error does not name the job: %v", err)
+	}
+	if seen == nil {
+		t.Fatal("no smoke Job was created")
+	}
+	pod := seen.Spec.Template.Spec
+	ctr := pod.Containers[0]
+	if ctr.Image != h.JupyterHub.Image || pod.NodeSelector[config.LabelNodePurpose] != "user" {
+		t.Errorf("job runs %s on %v, want the singleuser image on the user pool", ctr.Image, pod.NodeSelector)
+	}
+	var token *corev1.EnvVar
+	for i, e := range ctr.Env {
+		if e.Name == "DHUB_API_TOKEN" {
+			token = &ctr.Env[i]
+		}
+	}
+	if token == nil || token.Value != "" || token.ValueFrom == nil || token.ValueFrom.SecretKeyRef.Key != "hub.services.dhub.apiToken" {
+		t.Errorf("token env = %+v, want it read from the hub Secret", token)
+	}
+	if seen.Spec.Template.Labels["component"] != "singleuser-server" {
+		t.Errorf("pod labels = %v, want those of a user's server", seen.Spec.Template.Labels)
+	}
+	// Whatever happened, the Job and its script are gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, _ := c.clientset.BatchV1().Jobs(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=dhub-smoke"})
+		cms, _ := c.clientset.CoreV1().ConfigMaps(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=dhub-smoke"})
+		if len(jobs.Items) == 0 && len(cms.Items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("smoke left %d job(s) and %d configmap(s)", len(jobs.Items), len(cms.Items))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
