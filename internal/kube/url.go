@@ -101,10 +101,12 @@ func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
 }
 
 // waitAnswer polls until host resolves and url answers, or the bound
-// passes; it returns the last error.
+// passes; it returns the last error. Once the hub answers with a
+// certificate that does not verify, it waits at most CertTimeout more.
 func (c *Client) waitAnswer(ctx context.Context, host, url string, bound time.Duration) error {
 	deadline := time.Now().Add(bound)
 	var last error
+	var certSince time.Time
 	for {
 		last = c.opts.Prober.Resolve(ctx, host)
 		if last == nil {
@@ -115,7 +117,11 @@ func (c *Client) waitAnswer(ctx context.Context, host, url string, bound time.Du
 		} else {
 			last = fmt.Errorf("%s does not resolve: %w", host, last)
 		}
-		if time.Now().After(deadline) {
+		var ce *CertError
+		if errors.As(last, &ce) && certSince.IsZero() {
+			certSince = time.Now()
+		}
+		if time.Now().After(deadline) || (!certSince.IsZero() && time.Since(certSince) > c.opts.CertTimeout) {
 			return last
 		}
 		select {
