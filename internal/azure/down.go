@@ -118,32 +118,32 @@ func (c *Client) Down(ctx context.Context, d *Deletion) (*DownResult, error) {
 	start := c.o.Now()
 	a := d.hub.Azure
 	res := &DownResult{Deleted: []string{}}
+	var resource string
+	var deleteAndWait func() error
 	switch {
 	case d.Group != "":
-		resource := KindGroup + " " + d.Group
-		err := c.retryBusy(ctx, resource, func() error {
+		resource = KindGroup + " " + d.Group
+		deleteAndWait = func() error {
 			poller, err := c.groups.BeginDelete(ctx, d.Group, nil)
 			if err != nil {
 				return err
 			}
 			_, err = waitLRO(ctx, c, poller, resource, "delete")
 			return err
-		})
-		if err != nil && !isNotFound(err) {
-			return res, explain(err, resource, a.Location)
 		}
-		res.Deleted = append(res.Deleted, resource)
 	case d.Cluster != "":
-		resource := KindCluster + " " + d.Cluster
-		err := c.retryBusy(ctx, resource, func() error {
+		resource = KindCluster + " " + d.Cluster
+		deleteAndWait = func() error {
 			poller, err := c.clusters.BeginDelete(ctx, a.ResourceGroup, d.Cluster, nil)
 			if err != nil {
 				return err
 			}
 			_, err = waitLRO(ctx, c, poller, resource, "delete")
 			return err
-		})
-		if err != nil && !isNotFound(err) {
+		}
+	}
+	if deleteAndWait != nil {
+		if err := c.retryBusy(ctx, resource, deleteAndWait); err != nil && !isNotFound(err) {
 			return res, explain(err, resource, a.Location)
 		}
 		res.Deleted = append(res.Deleted, resource)

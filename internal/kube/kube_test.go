@@ -181,6 +181,20 @@ func assignLoadBalancer(t *testing.T, ns, ip string) {
 	}()
 }
 
+// installedHub installs the test hub in namespace ns, with proxy-public at
+// ip, and removes it when the test ends.
+func installedHub(t *testing.T, ns, ip string) (*config.Hub, *Client, *syncBuffer) {
+	t.Helper()
+	h := testHub(t, ns)
+	c, progress := newClient(t, ns, nil)
+	down(t, c)
+	assignLoadBalancer(t, ns, ip)
+	if _, err := c.Up(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	return h, c, progress
+}
+
 func down(t *testing.T, c *Client) {
 	t.Cleanup(func() {
 		if _, err := c.Down(context.Background(), true); err != nil {
@@ -272,13 +286,7 @@ func TestInstallReadyURLThenNoOp(t *testing.T) {
 
 func TestUpgradeChangedValues(t *testing.T) {
 	ctx := context.Background()
-	h := testHub(t, "upgrade")
-	c, _ := newClient(t, h.Namespace, nil)
-	down(t, c)
-	assignLoadBalancer(t, h.Namespace, "192.0.2.11")
-	if _, err := c.Up(ctx, h); err != nil {
-		t.Fatal(err)
-	}
+	h, c, _ := installedHub(t, "upgrade", "192.0.2.11")
 	h.JupyterHub.Image = "pangeo/pangeo-notebook:2025.09.01"
 	p, err := c.Plan(ctx, h)
 	if err != nil {
@@ -325,13 +333,7 @@ func TestUnschedulableNamesPodAndReason(t *testing.T) {
 
 func TestFailedUpgradeRolledBack(t *testing.T) {
 	ctx := context.Background()
-	h := testHub(t, "rollback")
-	c, progress := newClient(t, h.Namespace, nil)
-	down(t, c)
-	assignLoadBalancer(t, h.Namespace, "192.0.2.13")
-	if _, err := c.Up(ctx, h); err != nil {
-		t.Fatal(err)
-	}
+	h, c, progress := installedHub(t, "rollback", "192.0.2.13")
 	previous := *h
 	h.Charts.JupyterHub.Values = charts.Coalesce(h.Charts.JupyterHub.Values, kubetest.FailUpgradeValues())
 	_, err := c.Up(ctx, h)
@@ -353,13 +355,7 @@ func TestFailedUpgradeRolledBack(t *testing.T) {
 
 func TestStatusJSONGolden(t *testing.T) {
 	ctx := context.Background()
-	h := testHub(t, "status")
-	c, _ := newClient(t, h.Namespace, nil)
-	down(t, c)
-	assignLoadBalancer(t, h.Namespace, "192.0.2.14")
-	if _, err := c.Up(ctx, h); err != nil {
-		t.Fatal(err)
-	}
+	h, c, _ := installedHub(t, "status", "192.0.2.14")
 	st, err := c.GetStatus(ctx, h)
 	if err != nil {
 		t.Fatal(err)
@@ -517,13 +513,7 @@ func golden(t *testing.T, path string, got []byte) {
 // the check must fail clearly and clean up after itself.
 func TestSmokeRunsAsAJobWithTheSingleuserImage(t *testing.T) {
 	ctx := context.Background()
-	h := testHub(t, "smoke")
-	c, _ := newClient(t, h.Namespace, nil)
-	down(t, c)
-	assignLoadBalancer(t, h.Namespace, "192.0.2.16")
-	if _, err := c.Up(ctx, h); err != nil {
-		t.Fatal(err)
-	}
+	h, c, _ := installedHub(t, "smoke", "192.0.2.16")
 	runner, target := c.Smoke(h)
 	if target.HubURL != "http://proxy-public" || target.GatewayProxyAddress != "gateway://traefik-dask-gateway.smoke:80" || target.APIToken != "" {
 		t.Errorf("target = %+v", target)
