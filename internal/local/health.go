@@ -33,14 +33,16 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// getJSON GETs url (with an optional token) into v; any non-200 is an error.
-func getJSON(ctx context.Context, url, token string, v any) error {
+// getJSON GETs url into v, with an Authorization header when auth is not
+// empty ("token X" for the hub, "jupyterhub X" for the gateway); any
+// non-200 is an error.
+func getJSON(ctx context.Context, url, auth string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "token "+token)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {

@@ -146,7 +146,7 @@ func TestGetJSON(t *testing.T) {
 	}))
 	defer srv.Close()
 	var v struct{ Version string }
-	if err := getJSON(t.Context(), srv.URL+"/ok", "tok123", &v); err != nil || v.Version != "2025.4.0" {
+	if err := getJSON(t.Context(), srv.URL+"/ok", "token tok123", &v); err != nil || v.Version != "2025.4.0" {
 		t.Errorf("getJSON = %+v, %v", v, err)
 	}
 	if gotAuth.Load() != "token tok123" {

@@ -83,6 +83,7 @@ func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 			gwC.Detail = "runs but does not answer: " + err.Error()
 		} else {
 			gwC.Version = v.Version
+			gwC.Detail = listClusters(ctx, st, rt.Ports.GatewayProxy)
 		}
 	} else {
 		gwC.Detail = "not running"
@@ -98,6 +99,21 @@ func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 	}
 	sort.Strings(s.Clusters)
 	return s, nil
+}
+
+// listClusters is the guide's gateway.list_clusters() check: the gateway's
+// API, authenticated through the hub with dhub's service token.
+func listClusters(ctx context.Context, st State, port int) string {
+	token, err := st.readSecret(SecretDhubToken)
+	if err != nil {
+		return "list_clusters not checked: " + err.Error()
+	}
+	var clusters map[string]any
+	url := fmt.Sprintf("http://127.0.0.1:%d/services/dask-gateway/api/v1/clusters/", port)
+	if err := getJSON(ctx, url, "jupyterhub "+token, &clusters); err != nil {
+		return "list_clusters fails: " + err.Error()
+	}
+	return fmt.Sprintf("list_clusters works (authenticated through the hub; %d of dhub's own)", len(clusters))
 }
 
 // SmokeRunner runs the smoke script with the hub's own Python environment.

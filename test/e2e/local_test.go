@@ -121,6 +121,7 @@ type status struct {
 		Running bool   `json:"running"`
 		Pid     int    `json:"pid"`
 		Version string `json:"version"`
+		Detail  string `json:"detail"`
 	} `json:"components"`
 	Clusters []string `json:"daskClusters"`
 }
@@ -153,6 +154,9 @@ func TestLocalLifecycle(t *testing.T) {
 		if !c.Running || c.Pid == 0 {
 			t.Errorf("component %s not running: %+v", c.Name, c)
 		}
+	}
+	if !strings.HasPrefix(st.Components[2].Detail, "list_clusters works") {
+		t.Errorf("the guide's list_clusters() check: %q", st.Components[2].Detail)
 	}
 	if st.Components[0].Version != "5.5.0" || st.Components[2].Version != "2026.3.0" {
 		t.Errorf("versions = %s / %s, want jupyterhub 5.5.0, dask-gateway 2026.3.0", st.Components[0].Version, st.Components[2].Version)
