@@ -28,9 +28,20 @@ config first, exactly as 'dhub validate' does. A second run changes nothing.
 Target local: the first run creates a Python environment in the hub's state
 directory (about a minute); later runs reuse it. JupyterHub and Dask Gateway
 run in the background, outliving the terminal; logs and pid files are in the
-state directory. The admin password is generated once and kept there (0600).`,
+state directory. The admin password is generated once and kept there (0600).
+
+Target kubernetes: installs or upgrades the jupyterhub and dask-gateway Helm
+releases (only what changed), waits until every component is ready, naming
+the pod and the reason when one is not, and prints the hub's URL. A failed
+upgrade is rolled back.
+
+Target azure: shows the plan of Azure changes and asks (--yes skips the
+question; without a terminal it is required), creates or updates the
+resource group, the AKS cluster and its node pools, then does the
+kubernetes steps on that cluster.`,
 		Example: `  dhub up --target local          # no dhub.yaml needed: the defaults
-  dhub up -f dhub.yaml -o json`,
+  dhub up -f dhub.yaml -o json
+  dhub up -f azure.yaml --yes     # unattended, e.g. in CI`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), o, s) },
 	}
