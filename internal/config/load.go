@@ -104,6 +104,7 @@ var lineRE = regexp.MustCompile(`^line (\d+):`)
 // LoadError lists every decoding problem of a file, each as "file:line: message".
 type LoadError struct{ Messages []string }
 
+// Error lists the messages, one per line.
 func (e *LoadError) Error() string { return strings.Join(e.Messages, "\n") }
 
 type unknownField struct {

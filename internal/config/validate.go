@@ -16,6 +16,7 @@ type Problem struct {
 	Warning bool
 }
 
+// String is "path: message", with "warning:" before a warning's message.
 func (p Problem) String() string {
 	if p.Warning {
 		return fmt.Sprintf("%s: warning: %s", p.Path, p.Message)

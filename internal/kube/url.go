@@ -28,6 +28,7 @@ type Prober interface {
 // CertError is a TLS certificate that does not verify.
 type CertError struct{ Err error }
 
+// Error says the certificate is not valid, and why.
 func (e *CertError) Error() string { return "certificate not valid: " + e.Err.Error() }
 
 // httpProber uses the system resolver and real requests.

@@ -37,18 +37,40 @@ func StateFor(h *config.Hub) (State, error) {
 	return State{Dir: filepath.Join(base, "dhub", h.Name)}, nil
 }
 
-// Paths inside the state directory.
-func (s State) Venv() string                  { return filepath.Join(s.Dir, "venv") }
-func (s State) Secrets() string               { return filepath.Join(s.Dir, "secrets") }
-func (s State) ConfigDir() string             { return filepath.Join(s.Dir, "config") }
-func (s State) Logs() string                  { return filepath.Join(s.Dir, "logs") }
-func (s State) Run() string                   { return filepath.Join(s.Dir, "run") }
-func (s State) Clusters() string              { return filepath.Join(s.Dir, "dask-clusters") }
-func (s State) Log(name string) string        { return filepath.Join(s.Logs(), name+".log") }
-func (s State) PidFile(name string) string    { return filepath.Join(s.Run(), name+".pid") }
-func (s State) Secret(name string) string     { return filepath.Join(s.Secrets(), name) }
-func (s State) Python() string                { return filepath.Join(s.Venv(), "bin", "python") }
-func (s State) Bin(name string) string        { return filepath.Join(s.Venv(), "bin", name) }
+// Venv is the Python environment.
+func (s State) Venv() string { return filepath.Join(s.Dir, "venv") }
+
+// Secrets is the owner-only directory of tokens and passwords.
+func (s State) Secrets() string { return filepath.Join(s.Dir, "secrets") }
+
+// ConfigDir holds the rendered configuration files.
+func (s State) ConfigDir() string { return filepath.Join(s.Dir, "config") }
+
+// Logs holds one log per process.
+func (s State) Logs() string { return filepath.Join(s.Dir, "logs") }
+
+// Run holds pid files and the running hub's ports.
+func (s State) Run() string { return filepath.Join(s.Dir, "run") }
+
+// Clusters holds the working directories of Dask clusters.
+func (s State) Clusters() string { return filepath.Join(s.Dir, "dask-clusters") }
+
+// Log is the log file of a process.
+func (s State) Log(name string) string { return filepath.Join(s.Logs(), name+".log") }
+
+// PidFile is the pid file of a process.
+func (s State) PidFile(name string) string { return filepath.Join(s.Run(), name+".pid") }
+
+// Secret is the file of one secret.
+func (s State) Secret(name string) string { return filepath.Join(s.Secrets(), name) }
+
+// Python is the environment's interpreter.
+func (s State) Python() string { return filepath.Join(s.Venv(), "bin", "python") }
+
+// Bin is a program installed in the environment.
+func (s State) Bin(name string) string { return filepath.Join(s.Venv(), "bin", name) }
+
+// ConfigFile is one rendered configuration file.
 func (s State) ConfigFile(name string) string { return filepath.Join(s.ConfigDir(), name) }
 
 // Secret names in the secrets directory; the rendered config files read them.
