@@ -4,7 +4,7 @@
 #   FUZZTIME  how long the config loader is fuzzed (default 30s)
 # Tiers: unit (config, charts, render, cli, local, smoke), fuzz, and end to
 # end on the local target (real JupyterHub, Dask Gateway and Dask from PyPI in
-# a Python environment dhub builds; needs python3 3.10+).
+# a Python environment dhub builds; needs python3 3.11+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +12,9 @@ step() { printf '\n== %s\n' "$*"; }
 die() { printf 'test: %s\n' "$*" >&2; exit 1; }
 
 command -v go >/dev/null || die "Go 1.26 or newer is required on PATH"
-command -v python3 >/dev/null || die "python3 (3.10 or newer) is required: the local target's end-to-end tier runs it"
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
-  die "python3 is $(python3 -V 2>&1); the local target needs 3.10 or newer"
+command -v python3 >/dev/null || die "python3 (3.11 or newer) is required: the local target's end-to-end tier runs it"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+  die "python3 is $(python3 -V 2>&1); the local target needs 3.11 or newer"
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))

@@ -99,7 +99,7 @@ local:
   host: {{.Hub.Local.Host}}
   port: {{.Hub.Local.Port}}
   # stateDir: ~/.local/state/dhub/{{.Hub.Name}}   # Python environment, secrets, logs
-  python: {{.Hub.Local.Python}}                 # 3.10 or newer
+  python: {{.Hub.Local.Python}}                 # 3.11 or newer
 {{- end}}
 
 hub:

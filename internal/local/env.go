@@ -22,7 +22,7 @@ import (
 var Requirements string
 
 // minPython is the oldest Python the pinned packages support.
-const minPython = "3.10"
+const minPython = "3.11"
 
 // envMarker records which requirements (and interpreter) an environment was
 // built from. It is written last, so an interrupted install is redone.
@@ -67,7 +67,7 @@ func EnsureEnv(ctx context.Context, dir, python string, progress io.Writer) (ins
 // and checks that the interpreter is new enough.
 func envFingerprint(ctx context.Context, python string) (string, error) {
 	out, err := exec.CommandContext(ctx, python, "-c",
-		"import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.version_info >= (3, 10))").Output()
+		"import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.version_info >= (3, 11))").Output()
 	if err != nil {
 		// A bare name not on PATH is an *exec.Error; a path that does not
 		// exist fails to start with ENOENT.

@@ -55,7 +55,7 @@ func TestEnvFingerprintTooOld(t *testing.T) {
 		t.Fatal("Python 3.9 was accepted")
 	}
 	msg := err.Error()
-	for _, want := range []string{"local.python", old, "Python 3.9.1", "needs 3.10 or newer"} {
+	for _, want := range []string{"local.python", old, "Python 3.9.1", "needs 3.11 or newer"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("err = %q, want it to contain %q", msg, want)
 		}
@@ -232,7 +232,7 @@ func TestEnsureEnvRefusesOldPython(t *testing.T) {
 	python := fakePython(t, "3.9.1", false, filepath.Join(tmp, "calls"))
 	venv := filepath.Join(tmp, "venv")
 	_, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "needs 3.10 or newer") {
+	if err == nil || !strings.Contains(err.Error(), "needs 3.11 or newer") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(venv); err == nil {
