@@ -105,11 +105,7 @@ func kubeStatus(ctx context.Context, h *config.Hub, kubeconfig []byte, o *status
 	if err != nil {
 		return err
 	}
-	if o.output == "json" {
-		if err := writeJSON(s.Out, st); err != nil {
-			return err
-		}
-	} else {
+	return reportStatus(s, o.output, st, st.Up, func() {
 		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "RELEASE\tCHART\tVERSION\tREVISION\tSTATUS")
 		for _, r := range st.Releases {
@@ -126,9 +122,5 @@ func kubeStatus(ctx context.Context, h *config.Hub, kubeconfig []byte, o *status
 		tw.Flush()
 		fmt.Fprintf(s.Out, "\nhub URL:       %s %s\ngateway API:   %s\ndask clusters: %d %s\n",
 			dash(st.URL), st.URLState, st.GatewayAPI, len(st.DaskClusters), strings.Join(st.DaskClusters, " "))
-	}
-	if !st.Up {
-		return &exitError{code: ExitError}
-	}
-	return nil
+	})
 }

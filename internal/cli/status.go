@@ -48,11 +48,7 @@ func runStatus(ctx context.Context, o *statusOptions, s Streams) error {
 	if err != nil {
 		return err
 	}
-	if o.output == "json" {
-		if err := writeJSON(s.Out, st); err != nil {
-			return err
-		}
-	} else {
+	return reportStatus(s, o.output, st, st.Up, func() {
 		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "COMPONENT\tSTATE\tPID\tVERSION\tDETAIL")
 		for _, c := range st.Components {
@@ -68,8 +64,20 @@ func runStatus(ctx context.Context, o *statusOptions, s Streams) error {
 		tw.Flush()
 		fmt.Fprintf(s.Out, "\nhub URL:       %s\nstate:         %s\ndask clusters: %d %s\n",
 			st.URL, st.StateDir, len(st.Clusters), strings.Join(st.Clusters, " "))
+	})
+}
+
+// reportStatus writes st as JSON with -o json, else calls text; then it
+// fails with exit code 1 (and no message) when the hub is not up.
+func reportStatus(s Streams, output string, st any, up bool, text func()) error {
+	if output == "json" {
+		if err := writeJSON(s.Out, st); err != nil {
+			return err
+		}
+	} else {
+		text()
 	}
-	if !st.Up {
+	if !up {
 		return &exitError{code: ExitError}
 	}
 	return nil
