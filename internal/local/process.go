@@ -18,6 +18,9 @@ type proc struct {
 	Name  string
 	Pid   int
 	Start string
+	// Cwd and Args are known for processes found by hubProcesses.
+	Cwd  string
+	Args []string
 }
 
 // startDetached starts a program in a session of its own, so closing the
@@ -150,14 +153,11 @@ func hubProcesses(dir string) []proc {
 		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		if !within(cwd, dir) && !anyWithin(args, dir) {
-			continue
-		}
-		p := proc{Name: filepath.Base(args[0]), Pid: pid, Start: startTime(pid)}
+		p := proc{Name: filepath.Base(args[0]), Pid: pid, Start: startTime(pid), Cwd: cwd, Args: args}
 		if len(args) > 1 {
 			p.Name = filepath.Base(args[0]) + " " + filepath.Base(args[1])
 		}
-		if p.alive() {
+		if p.in(dir) && p.alive() {
 			out = append(out, p)
 		}
 	}
@@ -167,6 +167,10 @@ func hubProcesses(dir string) []proc {
 func within(path, dir string) bool {
 	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
 }
+
+// in reports whether the process's working directory or an argument lies
+// in dir.
+func (p proc) in(dir string) bool { return within(p.Cwd, dir) || anyWithin(p.Args, dir) }
 
 func anyWithin(args []string, dir string) bool {
 	for _, a := range args {

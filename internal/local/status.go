@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"dhub/internal/config"
 	"dhub/internal/plan"
@@ -65,8 +66,9 @@ func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 	// The proxy is JupyterHub's child; it is up when the hub's public port
 	// serves the hub's API (the proxy routes it).
 	proxyC := Component{Name: "proxy", Detail: "not answering on " + hub}
-	for _, p := range hubProcesses(st.Dir) {
-		if filepath.Base(p.Name) == "python configurable-http-proxy" || filepath.Base(p.Name) == "configurable-http-proxy" {
+	all := hubProcesses(st.Dir)
+	for _, p := range all {
+		if strings.Contains(p.Name, "configurable-http-proxy") {
 			proxyC.Pid = p.Pid
 		}
 	}
@@ -91,10 +93,15 @@ func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 	s.Components = []Component{hubC, proxyC, gwC}
 	s.Up = hubC.Version != "" && gwC.Version != ""
 
+	// A cluster runs while a process lies in its working directory.
 	entries, _ := os.ReadDir(st.Clusters())
 	for _, e := range entries {
-		if e.IsDir() && len(hubProcesses(filepath.Join(st.Clusters(), e.Name()))) > 0 {
-			s.Clusters = append(s.Clusters, e.Name())
+		dir := filepath.Join(st.Clusters(), e.Name())
+		for _, p := range all {
+			if e.IsDir() && p.in(dir) {
+				s.Clusters = append(s.Clusters, e.Name())
+				break
+			}
 		}
 	}
 	sort.Strings(s.Clusters)
