@@ -37,7 +37,11 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*plan.Plan, error) {
 		return nil, c.apiError("read namespace "+c.namespace, err)
 	}
 	p.Add(ns)
-	changes, err := c.releaseChanges(ctx, render.ForKubernetes(h))
+	cfg, err := c.actionConfig()
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.releaseChanges(cfg, render.ForKubernetes(h))
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +57,7 @@ type releaseChangeOf struct {
 	have    *releasev1.Release
 }
 
-func (c *Client) releaseChanges(ctx context.Context, k *render.Kubernetes) ([]releaseChangeOf, error) {
-	cfg, err := c.actionConfig()
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) releaseChanges(cfg *action.Configuration, k *render.Kubernetes) ([]releaseChangeOf, error) {
 	var out []releaseChangeOf
 	for _, r := range k.Releases {
 		have, err := deployed(cfg, r.Name)
@@ -89,11 +89,11 @@ func (c *Client) Up(ctx context.Context, h *config.Hub) (*UpResult, error) {
 	if err := c.ensureSecret(ctx, h, k.Secret); err != nil {
 		return nil, err
 	}
-	changes, err := c.releaseChanges(ctx, k)
+	cfg, err := c.actionConfig()
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := c.actionConfig()
+	changes, err := c.releaseChanges(cfg, k)
 	if err != nil {
 		return nil, err
 	}
