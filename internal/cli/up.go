@@ -85,11 +85,6 @@ func runUp(ctx context.Context, o *upOptions, s Streams) error {
 	return nil
 }
 
-// notYet is the error of a verb whose target arrives in a later build.
-func notYet(verb string, t config.Target) error {
-	return fmt.Errorf("'dhub %s' for target %s is not in this build of dhub yet; the local target works now", verb, t)
-}
-
 // fileArg repeats -f in suggested commands when the file is not the default.
 func fileArg(file string) string {
 	if file == defaultFile {
