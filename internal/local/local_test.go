@@ -336,9 +336,10 @@ func TestDownIgnoresARecycledPid(t *testing.T) {
 	}
 }
 
-func TestDownRefusesWhileLocked(t *testing.T) {
-	h := testHub(t)
-	st, _ := StateFor(h)
+// holdLock takes the state directory's lock for the rest of the test, as
+// another dhub command would.
+func holdLock(t *testing.T, st State) {
+	t.Helper()
 	if err := st.prepare(); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,13 @@ func TestDownRefusesWhileLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
+	t.Cleanup(unlock)
+}
+
+func TestDownRefusesWhileLocked(t *testing.T) {
+	h := testHub(t)
+	st, _ := StateFor(h)
+	holdLock(t, st)
 	if _, err := Down(t.Context(), h, Options{}); err == nil || !strings.Contains(err.Error(), "another dhub command") {
 		t.Errorf("err = %v", err)
 	}
@@ -433,14 +440,7 @@ func TestUpChecksPasswordsBeforeStarting(t *testing.T) {
 
 func TestUpRefusesWhileLocked(t *testing.T) {
 	h, st := upReady(t)
-	if err := st.prepare(); err != nil {
-		t.Fatal(err)
-	}
-	unlock, err := st.lock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
+	holdLock(t, st)
 	if _, err := Up(t.Context(), h, Options{}); err == nil || !strings.Contains(err.Error(), "another dhub command is working on") {
 		t.Errorf("err = %v", err)
 	}
