@@ -3,6 +3,7 @@ package azure_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -367,5 +368,64 @@ func TestGroupStillBeingDeletedIsWaitedForThenCreated(t *testing.T) {
 	}
 	if e.w.Group("pangeo") == nil || e.w.Cluster("pangeo", "pangeoCluster") == nil {
 		t.Error("the group and cluster were not created again")
+	}
+}
+
+func TestClusterFoundUpdatingIsWaitedForThenPlannedAgain(t *testing.T) {
+	e := newEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	e.up(t, h)
+	h.Azure.NodePools = append(h.Azure.NodePools, config.NodePool{
+		Name: "highmem", Role: config.RoleUser, VMSize: "Standard_E16s_v5", Count: ptr(0),
+		Autoscale: &config.Autoscale{Min: 0, Max: 4},
+	})
+	// Another client's update runs for the plan's read and one more.
+	e.w.SetPending("pangeo", "pangeoCluster", "", "Updating", 2)
+	e.w.ResetLog()
+	e.progress.Reset()
+	_, res := e.up(t, h)
+	var ops []string
+	for _, o := range res.Operations {
+		ops = append(ops, fmt.Sprintf("%s %s long=%v", o.Action, o.Resource, o.LongRunning))
+	}
+	equal(t, "operations", ops, []string{
+		"wait managed cluster pangeoCluster long=false",
+		"create node pool highmem long=true",
+	})
+	for _, want := range []string{
+		"managed cluster pangeoCluster: the running operation finished; planning again\n",
+		"  create node pool highmem: ",
+	} {
+		if !strings.Contains(e.progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, e.progress)
+		}
+	}
+}
+
+func TestClusterThatKeepsChangingStopsAfterThreeWaits(t *testing.T) {
+	e := newEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	e.up(t, h)
+	// Every plan finds an operation running, and every wait sees it end.
+	e.w.SetPending("pangeo", "pangeoCluster", "", "Updating", 1)
+	e.w.ResetLog()
+	gets := 0
+	e.w.OnRequest = func(r azurefake.Request) {
+		if r.Method == "GET" && strings.HasSuffix(strings.SplitN(r.Path, "?", 2)[0], "managedClusters/pangeoCluster") {
+			if gets++; gets%2 == 0 {
+				e.w.SetPending("pangeo", "pangeoCluster", "", "Updating", 1)
+			}
+		}
+	}
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.c.Apply(context.Background(), p)
+	if err == nil || err.Error() != "managed cluster pangeoCluster: still changing after 3 waits; run 'dhub up' again later" {
+		t.Fatalf("apply err = %v", err)
+	}
+	if len(res.Operations) != 3 || res.Writes() != 0 || len(e.w.Writes()) != 0 {
+		t.Errorf("operations %+v, writes %v", res.Operations, paths(e.w.Writes()))
 	}
 }
