@@ -89,78 +89,27 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
 	return res, err
 }
 
-// run executes the steps of p and returns the plan it finished with (a
-// wait for another operation ends with a fresh plan).
+// run executes the steps of p, one after another, and returns the plan it
+// finished with (a wait for another operation ends with a fresh plan).
 func (c *Client) run(ctx context.Context, p *Plan, res *Result, depth int) (*Plan, error) {
 	h := p.hub
-	a := h.Azure
-	group := KindGroup + " " + a.ResourceGroup
-	cluster := KindCluster + " " + a.ClusterName
 	for _, s := range p.steps {
 		var err error
 		switch s.kind {
 		case stepWaitGroupGone:
-			err = c.record(res, group, "wait", false, func() error {
-				return c.waitUntil(ctx, group, func() (string, bool, error) {
-					g, err := c.groups.Get(ctx, a.ResourceGroup, nil)
-					if isNotFound(err) {
-						return "", true, nil
-					}
-					if err != nil {
-						return "", false, err
-					}
-					return deref(g.Properties.ProvisioningState), false, nil
-				}, func(state string) bool { return false })
-			})
-			err = explain(err, group, a.Location)
+			err = c.waitGroupGone(ctx, h.Azure, res)
 		case stepCreateGroup:
-			err = c.record(res, group, "create", false, func() error {
-				return explain(c.retryBusy(ctx, group, func() error {
-					_, err := c.groups.CreateOrUpdate(ctx, a.ResourceGroup, desiredGroup(h), nil)
-					return err
-				}), group, a.Location)
-			})
+			err = c.createGroup(ctx, h, res)
 		case stepWaitCluster:
-			if depth > 2 {
-				return p, fmt.Errorf("%s: still changing after %d waits; run 'dhub up' again later", cluster, depth)
-			}
-			err = c.record(res, cluster, "wait", false, func() error { return c.waitCluster(ctx, a) })
-			if err != nil {
-				return p, explain(err, cluster, a.Location)
-			}
-			np, err := c.Plan(ctx, h)
-			if err != nil {
-				return p, err
-			}
-			fmt.Fprintf(c.o.Progress, "%s: the running operation finished; planning again\n", cluster)
-			for _, ch := range np.View.Changes {
-				if ch.Action != plan.NoOp {
-					fmt.Fprintf(c.o.Progress, "  %s %s %s: %s\n", ch.Action, ch.Kind, ch.Name, ch.Reason)
-				}
-			}
-			return c.run(ctx, np, res, depth+1)
+			return c.waitClusterThenReplan(ctx, p, res, depth)
 		case stepCreateCluster:
-			err = c.record(res, cluster, "create", true, func() error {
-				return c.putCluster(ctx, a, "create", desiredCluster(h))
-			})
+			err = c.createCluster(ctx, h, res)
 		case stepUpdateCluster:
-			err = c.record(res, cluster, "update", true, func() error {
-				return explain(c.updateCluster(ctx, h), cluster, a.Location)
-			})
+			err = c.updateCluster(ctx, h, res)
 		case stepPutPool:
-			pool := KindPool + " " + s.pool
-			action := "update"
-			if !poolExists(p, s.pool) {
-				action = "create"
-			}
-			err = c.record(res, pool, action, true, func() error {
-				return explain(c.putPool(ctx, h, s.pool, action == "create"), pool, a.Location)
-			})
+			err = c.putPool(ctx, h, s.pool, !poolExists(p, s.pool), res)
 		case stepDeletePool:
-			pool := KindPool + " " + s.pool
-			err = c.record(res, pool, "delete", true, func() error {
-				return explain(c.deletePool(ctx, a, s.pool), pool, a.Location)
-			})
+			err = c.deletePool(ctx, h.Azure, s.pool, res)
 		}
 		if err != nil {
 			return p, err
@@ -179,17 +128,117 @@ func poolExists(p *Plan, name string) bool {
 	return false
 }
 
-// record runs one operation, timing it and adding it to res.
-func (c *Client) record(res *Result, resource, action string, long bool, f func() error) error {
+// record runs the operation of one step, timing it and adding op to res
+// when it succeeds. A failure comes back explained here, so that no step
+// explains its own (explain leaves an error already explained as it is).
+func (c *Client) record(res *Result, op Operation, location string, f func() error) error {
 	start := c.o.Now()
-	err := f()
-	if err == nil {
-		res.Operations = append(res.Operations, Operation{Resource: resource, Action: action, LongRunning: long,
-			Seconds: c.o.Now().Sub(start).Seconds()})
+	if err := f(); err != nil {
+		return explain(err, op.Resource, location)
 	}
-	return err
+	op.Seconds = c.o.Now().Sub(start).Seconds()
+	res.Operations = append(res.Operations, op)
+	return nil
 }
 
+// waitGroupGone waits until the resource group an earlier 'down' is
+// deleting is gone, so that it can be created again.
+func (c *Client) waitGroupGone(ctx context.Context, a config.Azure, res *Result) error {
+	group := KindGroup + " " + a.ResourceGroup
+	return c.record(res, Operation{Resource: group, Action: "wait"}, a.Location, func() error {
+		return c.waitUntil(ctx, group, func() (string, bool, error) {
+			g, err := c.groups.Get(ctx, a.ResourceGroup, nil)
+			if isNotFound(err) {
+				return "", true, nil
+			}
+			if err != nil {
+				return "", false, err
+			}
+			return deref(g.Properties.ProvisioningState), false, nil
+		}, func(state string) bool { return false })
+	})
+}
+
+// createGroup creates the resource group; the request is synchronous.
+func (c *Client) createGroup(ctx context.Context, h *config.Hub, res *Result) error {
+	a := h.Azure
+	group := KindGroup + " " + a.ResourceGroup
+	return c.record(res, Operation{Resource: group, Action: "create"}, a.Location, func() error {
+		return c.retryBusy(ctx, group, func() error {
+			_, err := c.groups.CreateOrUpdate(ctx, a.ResourceGroup, desiredGroup(h), nil)
+			return err
+		})
+	})
+}
+
+// waitClusterThenReplan waits for an operation dhub did not start to end
+// on the cluster, then plans again and runs that plan, since the operation
+// may have changed what is left to do. depth counts the waits so far:
+// a cluster that keeps changing stops dhub after three.
+func (c *Client) waitClusterThenReplan(ctx context.Context, p *Plan, res *Result, depth int) (*Plan, error) {
+	a := p.hub.Azure
+	cluster := KindCluster + " " + a.ClusterName
+	if depth > 2 {
+		return p, fmt.Errorf("%s: still changing after %d waits; run 'dhub up' again later", cluster, depth)
+	}
+	err := c.record(res, Operation{Resource: cluster, Action: "wait"}, a.Location, func() error {
+		return c.waitCluster(ctx, a)
+	})
+	if err != nil {
+		return p, err
+	}
+	np, err := c.Plan(ctx, p.hub)
+	if err != nil {
+		return p, err
+	}
+	fmt.Fprintf(c.o.Progress, "%s: the running operation finished; planning again\n", cluster)
+	for _, ch := range np.View.Changes {
+		if ch.Action != plan.NoOp {
+			fmt.Fprintf(c.o.Progress, "  %s %s %s: %s\n", ch.Action, ch.Kind, ch.Name, ch.Reason)
+		}
+	}
+	return c.run(ctx, np, res, depth+1)
+}
+
+// createCluster creates the managed cluster with all its pools, in one
+// request.
+func (c *Client) createCluster(ctx context.Context, h *config.Hub, res *Result) error {
+	a := h.Azure
+	cluster := KindCluster + " " + a.ClusterName
+	return c.record(res, Operation{Resource: cluster, Action: "create", LongRunning: true}, a.Location, func() error {
+		return c.putCluster(ctx, a, "create", desiredCluster(h))
+	})
+}
+
+// updateCluster reads the cluster, changes the fields dhub manages and
+// writes it back, so that everything else (its pools included) stays.
+func (c *Client) updateCluster(ctx context.Context, h *config.Hub, res *Result) error {
+	a := h.Azure
+	cluster := KindCluster + " " + a.ClusterName
+	return c.record(res, Operation{Resource: cluster, Action: "update", LongRunning: true}, a.Location, func() error {
+		cur, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
+		if err != nil {
+			return err
+		}
+		mc := cur.ManagedCluster
+		if mc.Properties == nil {
+			mc.Properties = &armcontainerservice.ManagedClusterProperties{}
+		}
+		if a.KubernetesVersion != "" {
+			mc.Properties.KubernetesVersion = to.Ptr(a.KubernetesVersion)
+		}
+		if mc.Tags == nil {
+			mc.Tags = map[string]*string{}
+		}
+		maps.Copy(mc.Tags, tags(h, false))
+		mc.Properties.ProvisioningState = nil
+		mc.Properties.PowerState = nil
+		return c.putCluster(ctx, a, "update", mc)
+	})
+}
+
+// putCluster writes mc, trying again while the cluster is busy, and waits
+// for the operation to end.
 func (c *Client) putCluster(ctx context.Context, a config.Azure, verb string, mc armcontainerservice.ManagedCluster) error {
 	resource := KindCluster + " " + a.ClusterName
 	var poller *runtime.Poller[armcontainerservice.ManagedClustersClientCreateOrUpdateResponse]
@@ -199,41 +248,45 @@ func (c *Client) putCluster(ctx context.Context, a config.Azure, verb string, mc
 		return err
 	})
 	if err != nil {
-		return explain(err, resource, a.Location)
-	}
-	_, err = waitLRO(ctx, c, poller, resource, verb)
-	return explain(err, resource, a.Location)
-}
-
-// updateCluster reads the cluster, changes the fields dhub manages and
-// writes it back, so that everything else (its pools included) stays.
-func (c *Client) updateCluster(ctx context.Context, h *config.Hub) error {
-	a := h.Azure
-	cur, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
-	if err != nil {
 		return err
 	}
-	mc := cur.ManagedCluster
-	if mc.Properties == nil {
-		mc.Properties = &armcontainerservice.ManagedClusterProperties{}
-	}
-	if a.KubernetesVersion != "" {
-		mc.Properties.KubernetesVersion = to.Ptr(a.KubernetesVersion)
-	}
-	if mc.Tags == nil {
-		mc.Tags = map[string]*string{}
-	}
-	maps.Copy(mc.Tags, tags(h, false))
-	mc.Properties.ProvisioningState = nil
-	mc.Properties.PowerState = nil
-	return c.putCluster(ctx, a, "update", mc)
+	_, err = waitLRO(ctx, c, poller, resource, verb)
+	return err
 }
 
-// putPool creates a pool, or reads it and changes the fields dhub manages
-// (mode, autoscale, count, labels, taints) and writes it back.
-func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create bool) error {
+// putPool creates pool name through the agent pools API, or updates the
+// fields dhub manages on it.
+func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create bool, res *Result) error {
 	a := h.Azure
 	resource := KindPool + " " + name
+	action := "update"
+	if create {
+		action = "create"
+	}
+	return c.record(res, Operation{Resource: resource, Action: action, LongRunning: true}, a.Location, func() error {
+		body, err := c.poolBody(ctx, h, name, create)
+		if err != nil {
+			return err
+		}
+		var poller *runtime.Poller[armcontainerservice.AgentPoolsClientCreateOrUpdateResponse]
+		err = c.retryBusy(ctx, resource, func() error {
+			var err error
+			poller, err = c.pools.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, name, body, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		_, err = waitLRO(ctx, c, poller, resource, action)
+		return err
+	})
+}
+
+// poolBody is the agent pool to write: the desired one for a new pool;
+// for an existing one, what Azure has (read once no operation runs on it)
+// with the fields dhub manages merged in, so that AKS's own settings stay.
+func (c *Client) poolBody(ctx context.Context, h *config.Hub, name string, create bool) (armcontainerservice.AgentPool, error) {
+	a := h.Azure
 	var np config.NodePool
 	for _, p := range a.NodePools {
 		if p.Name == name {
@@ -241,34 +294,22 @@ func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create
 		}
 	}
 	want := desiredPool(h, np)
-	body := armcontainerservice.AgentPool{Properties: want}
-	verb := "create"
-	if !create {
-		verb = "update"
-		if err := c.waitPool(ctx, a, name); err != nil {
-			return err
-		}
-		cur, err := c.pools.Get(ctx, a.ResourceGroup, a.ClusterName, name, nil)
-		if err != nil {
-			return err
-		}
-		body = cur.AgentPool
-		if body.Properties == nil {
-			body.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
-		}
-		mergePool(body.Properties, want)
+	if create {
+		return armcontainerservice.AgentPool{Properties: want}, nil
 	}
-	var poller *runtime.Poller[armcontainerservice.AgentPoolsClientCreateOrUpdateResponse]
-	err := c.retryBusy(ctx, resource, func() error {
-		var err error
-		poller, err = c.pools.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, name, body, nil)
-		return err
-	})
+	if err := c.waitPool(ctx, a, name); err != nil {
+		return armcontainerservice.AgentPool{}, err
+	}
+	cur, err := c.pools.Get(ctx, a.ResourceGroup, a.ClusterName, name, nil)
 	if err != nil {
-		return explain(err, resource, a.Location)
+		return armcontainerservice.AgentPool{}, err
 	}
-	_, err = waitLRO(ctx, c, poller, resource, verb)
-	return explain(err, resource, a.Location)
+	body := cur.AgentPool
+	if body.Properties == nil {
+		body.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
+	}
+	mergePool(body.Properties, want)
+	return body, nil
 }
 
 // mergePool sets on got the fields of want that AKS changes in place,
@@ -313,28 +354,28 @@ func mergePool(got, want *armcontainerservice.ManagedClusterAgentPoolProfileProp
 	got.ETag = nil
 }
 
-func (c *Client) deletePool(ctx context.Context, a config.Azure, name string) error {
+// deletePool deletes pool name once no operation runs on it; a pool
+// already gone counts as deleted.
+func (c *Client) deletePool(ctx context.Context, a config.Azure, name string, res *Result) error {
 	resource := KindPool + " " + name
-	if err := c.waitPool(ctx, a, name); err != nil {
-		return err
-	}
-	var poller *runtime.Poller[armcontainerservice.AgentPoolsClientDeleteResponse]
-	err := c.retryBusy(ctx, resource, func() error {
-		var err error
-		poller, err = c.pools.BeginDelete(ctx, a.ResourceGroup, a.ClusterName, name, nil)
+	return c.record(res, Operation{Resource: resource, Action: "delete", LongRunning: true}, a.Location, func() error {
+		if err := c.waitPool(ctx, a, name); err != nil {
+			return err
+		}
+		var poller *runtime.Poller[armcontainerservice.AgentPoolsClientDeleteResponse]
+		err := c.retryBusy(ctx, resource, func() error {
+			var err error
+			poller, err = c.pools.BeginDelete(ctx, a.ResourceGroup, a.ClusterName, name, nil)
+			return err
+		})
+		if err == nil {
+			_, err = waitLRO(ctx, c, poller, resource, "delete")
+		}
+		if isNotFound(err) {
+			return nil
+		}
 		return err
 	})
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return explain(err, resource, a.Location)
-	}
-	_, err = waitLRO(ctx, c, poller, resource, "delete")
-	if isNotFound(err) {
-		return nil
-	}
-	return explain(err, resource, a.Location)
 }
 
 // waitCluster waits until no operation runs on the cluster (or it is gone).
