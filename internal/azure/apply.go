@@ -241,17 +241,9 @@ func (c *Client) updateCluster(ctx context.Context, h *config.Hub, res *Result) 
 // for the operation to end.
 func (c *Client) putCluster(ctx context.Context, a config.Azure, verb string, mc armcontainerservice.ManagedCluster) error {
 	resource := KindCluster + " " + a.ClusterName
-	var poller *runtime.Poller[armcontainerservice.ManagedClustersClientCreateOrUpdateResponse]
-	err := c.retryBusy(ctx, resource, func() error {
-		var err error
-		poller, err = c.clusters.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, mc, nil)
-		return err
+	return startAndWait(ctx, c, resource, verb, func() (*runtime.Poller[armcontainerservice.ManagedClustersClientCreateOrUpdateResponse], error) {
+		return c.clusters.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, mc, nil)
 	})
-	if err != nil {
-		return err
-	}
-	_, err = waitLRO(ctx, c, poller, resource, verb)
-	return err
 }
 
 // putPool creates pool name through the agent pools API, or updates the
@@ -268,17 +260,9 @@ func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create
 		if err != nil {
 			return err
 		}
-		var poller *runtime.Poller[armcontainerservice.AgentPoolsClientCreateOrUpdateResponse]
-		err = c.retryBusy(ctx, resource, func() error {
-			var err error
-			poller, err = c.pools.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, name, body, nil)
-			return err
+		return startAndWait(ctx, c, resource, action, func() (*runtime.Poller[armcontainerservice.AgentPoolsClientCreateOrUpdateResponse], error) {
+			return c.pools.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, name, body, nil)
 		})
-		if err != nil {
-			return err
-		}
-		_, err = waitLRO(ctx, c, poller, resource, action)
-		return err
 	})
 }
 
@@ -362,15 +346,9 @@ func (c *Client) deletePool(ctx context.Context, a config.Azure, name string, re
 		if err := c.waitPool(ctx, a, name); err != nil {
 			return err
 		}
-		var poller *runtime.Poller[armcontainerservice.AgentPoolsClientDeleteResponse]
-		err := c.retryBusy(ctx, resource, func() error {
-			var err error
-			poller, err = c.pools.BeginDelete(ctx, a.ResourceGroup, a.ClusterName, name, nil)
-			return err
+		err := startAndWait(ctx, c, resource, "delete", func() (*runtime.Poller[armcontainerservice.AgentPoolsClientDeleteResponse], error) {
+			return c.pools.BeginDelete(ctx, a.ResourceGroup, a.ClusterName, name, nil)
 		})
-		if err == nil {
-			_, err = waitLRO(ctx, c, poller, resource, "delete")
-		}
 		if isNotFound(err) {
 			return nil
 		}
@@ -461,6 +439,22 @@ func (c *Client) retryBusy(ctx context.Context, resource string, f func() error)
 		}
 		d = min(2*d, 8*c.o.ConflictWait)
 	}
+}
+
+// startAndWait starts a long-running operation on resource, trying again
+// while Azure answers that another one runs on it, and waits for it to end.
+func startAndWait[T any](ctx context.Context, c *Client, resource, verb string, start func() (*runtime.Poller[T], error)) error {
+	var poller *runtime.Poller[T]
+	err := c.retryBusy(ctx, resource, func() error {
+		var err error
+		poller, err = start()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = waitLRO(ctx, c, poller, resource, verb)
+	return err
 }
 
 // waitLRO polls a long-running operation until it ends, reporting its state
