@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 
 	"dhub/internal/config"
+	"dhub/internal/plan"
 )
 
 // systemPrefix marks the node labels and taints AKS adds by itself (for
@@ -215,7 +216,7 @@ func describePool(pp *armcontainerservice.ManagedClusterAgentPoolProfileProperti
 	if deref(pp.EnableAutoScaling) {
 		parts = append(parts, fmt.Sprintf("autoscale %d..%d (%d at start)", deref(pp.MinCount), deref(pp.MaxCount), deref(pp.Count)))
 	} else {
-		parts = append(parts, plural(int(deref(pp.Count)), "node"))
+		parts = append(parts, plan.Count(int(deref(pp.Count)), "node"))
 	}
 	if l := userLabels(pp.NodeLabels); len(l) > 0 {
 		parts = append(parts, "labels "+joinMap(l))
@@ -262,13 +263,6 @@ func joinMap(m map[string]string) string {
 		parts[i] = k + "=" + m[k]
 	}
 	return strings.Join(parts, ",")
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // deref returns *p, or the zero value for nil.

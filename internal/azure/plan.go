@@ -27,7 +27,15 @@ type Plan struct {
 	View  *plan.Plan
 	hub   *config.Hub
 	steps []step
+	// clusterState is the managed cluster's provisioningState when it
+	// exists and is not being deleted, else "".
+	clusterState string
 }
+
+// ClusterState is the managed cluster's provisioningState (Succeeded,
+// Creating, Failed...) as Plan found it, or "" when there is none to use:
+// it does not exist or is being deleted.
+func (p *Plan) ClusterState() string { return p.clusterState }
 
 type stepKind int
 
@@ -106,6 +114,7 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	if cluster.Properties == nil {
 		cluster.Properties = &armcontainerservice.ManagedClusterProperties{}
 	}
+	p.clusterState = deref(cluster.Properties.ProvisioningState)
 	p.planCluster(cluster)
 	p.planPools(cluster)
 	return p, nil
@@ -173,7 +182,7 @@ func (p *Plan) planNewCluster(why string) {
 		steps = nil // the plan made after the wait creates it
 	}
 	p.add(plan.Change{Kind: KindCluster, Name: a.ClusterName, Action: plan.Create,
-		Reason: fmt.Sprintf("%s; created with its %s in one request", why, plural(len(a.NodePools), "node pool")),
+		Reason: fmt.Sprintf("%s; created with its %s in one request", why, plan.Count(len(a.NodePools), "node pool")),
 		Detail: fmt.Sprintf("location %s, Kubernetes version %s, network %s, identity SystemAssigned, DNS prefix %s",
 			a.Location, version, describeNetwork(want.Properties.NetworkProfile), deref(want.Properties.DNSPrefix)),
 	}, steps...)

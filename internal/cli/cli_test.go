@@ -7,36 +7,62 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dhub/internal/deploy"
 )
 
-// run executes dhub in dir and returns its exit code, stdout and stderr.
-func run(t *testing.T, dir string, args ...string) (int, string, string) {
+// run executes dhub and returns its exit code, stdout and stderr. Paths
+// must be absolute: tests that use it run in parallel.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return runWith(t, deploy.Options{}, args...)
+}
+
+// runWith is run with the targets' options given.
+func runWith(t *testing.T, o deploy.Options, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := RunWith(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, o)
+	return code, out.String(), errb.String()
+}
+
+// runIn executes dhub in dir, for what depends on the working directory
+// (the default dhub.yaml); such tests cannot run in parallel.
+func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	code := Run(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
-	return code, out.String(), errb.String()
+	return run(t, args...)
+}
+
+// writeHub writes a dhub.yaml into a new directory and returns its path.
+func writeHub(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dhub.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestInitThenValidate(t *testing.T) {
 	dir := t.TempDir()
-	code, _, stderr := run(t, dir, "init")
+	code, _, stderr := runIn(t, dir, "init")
 	if code != 0 {
 		t.Fatalf("init: exit %d: %s", code, stderr)
 	}
 	if !strings.Contains(stderr, "wrote dhub.yaml") {
 		t.Errorf("init stderr = %q, want it to say what it wrote", stderr)
 	}
-	code, stdout, stderr := run(t, dir, "validate")
+	code, stdout, stderr := runIn(t, dir, "validate")
 	if code != 0 || !strings.Contains(stdout, "is valid: hub pangeo-hub, target local") {
 		t.Fatalf("validate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	// A second init must not overwrite the user's edits.
-	code, _, stderr = run(t, dir, "init")
+	code, _, stderr = runIn(t, dir, "init")
 	if code != 1 || !strings.Contains(stderr, "--force") {
 		t.Errorf("second init: exit %d, stderr %q; want refusal naming --force", code, stderr)
 	}
-	if code, _, stderr := run(t, dir, "init", "--force", "--target", "azure", "--profile", "simple"); code != 0 {
+	if code, _, stderr := runIn(t, dir, "init", "--force", "--target", "azure", "--profile", "simple"); code != 0 {
 		t.Fatalf("init --force: exit %d: %s", code, stderr)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "dhub.yaml"))
@@ -46,22 +72,23 @@ func TestInitThenValidate(t *testing.T) {
 }
 
 func TestInitToStdoutAndBadFlags(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	code, stdout, _ := run(t, dir, "init", "-f", "-", "--target", "kubernetes")
+	code, stdout, _ := run(t, "init", "-f", "-", "--target", "kubernetes")
 	if code != 0 || !strings.Contains(stdout, "target: kubernetes") {
 		t.Fatalf("init -f -: exit %d, stdout %q", code, stdout)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "dhub.yaml")); err == nil {
-		t.Error("init -f - wrote dhub.yaml")
-	}
-	code, _, stderr := run(t, dir, "init", "--target", "gcp")
+	code, _, stderr := run(t, "init", "-f", filepath.Join(dir, "dhub.yaml"), "--target", "gcp")
 	if code != 1 || !strings.Contains(stderr, `target "gcp" is not one of`) {
 		t.Errorf("bad target: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dhub.yaml")); err == nil {
+		t.Error("init with a bad target wrote dhub.yaml")
 	}
 }
 
 func TestValidateReportsEveryProblemWithLine(t *testing.T) {
-	dir := t.TempDir()
+	t.Parallel()
 	cfg := `apiVersion: dhub/v1alpha1
 kind: Hub
 name: pangeo-hub
@@ -79,8 +106,8 @@ hub:
 dask:
   workerCores: {default: 40, min: 1, max: 16}
 `
-	os.WriteFile(filepath.Join(dir, "dhub.yaml"), []byte(cfg), 0o644)
-	code, _, stderr := run(t, dir, "validate")
+	path := writeHub(t, cfg)
+	code, _, stderr := run(t, "validate", "-f", path)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %q", code, stderr)
 	}
@@ -96,16 +123,16 @@ dask:
 }
 
 func TestValidateUnknownKey(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "dhub.yaml"), []byte("name: x\nazure:\n  nodePool: []\n"), 0o644)
-	code, _, stderr := run(t, dir, "validate")
+	t.Parallel()
+	path := writeHub(t, "name: x\nazure:\n  nodePool: []\n")
+	code, _, stderr := run(t, "validate", "-f", path)
 	if code != 1 || !strings.Contains(stderr, `dhub.yaml:3: azure.nodePool: unknown field; did you mean "nodePools"?`) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
 
 func TestValidateMissingFile(t *testing.T) {
-	code, _, stderr := run(t, t.TempDir(), "validate")
+	code, _, stderr := runIn(t, t.TempDir(), "validate")
 	if code != 1 || !strings.Contains(stderr, "dhub.yaml not found: 'dhub init' writes one") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
@@ -114,14 +141,14 @@ func TestValidateMissingFile(t *testing.T) {
 func TestRenderRedactsAndWritesOwnerOnlyFiles(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("DHUB_AZUREAD_CLIENT_SECRET", "S3CR3T-SENTINEL")
-	if code, _, stderr := run(t, dir, "init", "--target", "azure", "--email", "a@example.org",
+	if code, _, stderr := runIn(t, dir, "init", "--target", "azure", "--email", "a@example.org",
 		"--tenant-id", "11111111-1111-1111-1111-111111111111", "--client-id", "22222222-2222-2222-2222-222222222222"); code != 0 {
 		t.Fatal(stderr)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "dhub.yaml"))
 	os.WriteFile(filepath.Join(dir, "dhub.yaml"), bytes.Replace(b, []byte("allowAll: false"), []byte("allowAll: true"), 1), 0o644)
 
-	code, stdout, stderr := run(t, dir, "render")
+	code, stdout, stderr := runIn(t, dir, "render")
 	if code != 0 {
 		t.Fatalf("render: exit %d: %s", code, stderr)
 	}
@@ -135,7 +162,7 @@ func TestRenderRedactsAndWritesOwnerOnlyFiles(t *testing.T) {
 		}
 	}
 
-	code, _, stderr = run(t, dir, "render", "-o", "out", "--show-secrets")
+	code, _, stderr = runIn(t, dir, "render", "-o", "out", "--show-secrets")
 	if code != 0 {
 		t.Fatalf("render -o: exit %d: %s", code, stderr)
 	}
@@ -161,20 +188,21 @@ func TestUpUsesDefaultsWithoutConfigAndRefusesTargetMismatch(t *testing.T) {
 	// before starting anything.
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	t.Setenv("PATH", t.TempDir())
-	code, _, stderr := run(t, dir, "up", "--target", "local")
+	code, _, stderr := runIn(t, dir, "up", "--target", "local")
 	if code != 1 || !strings.Contains(stderr, "using the defaults of target local") ||
 		!strings.Contains(stderr, "local.python: python3 not found") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
-	run(t, dir, "init", "--target", "azure", "--profile", "simple")
-	code, _, stderr = run(t, dir, "up", "--target", "local")
+	runIn(t, dir, "init", "--target", "azure", "--profile", "simple")
+	code, _, stderr = runIn(t, dir, "up", "--target", "local")
 	if code != 1 || !strings.Contains(stderr, "dhub.yaml is for target azure, not local") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
 
 func TestVersionJSON(t *testing.T) {
-	code, stdout, _ := run(t, t.TempDir(), "version", "-o", "json")
+	t.Parallel()
+	code, stdout, _ := run(t, "version", "-o", "json")
 	var v VersionInfo
 	if code != 0 || json.Unmarshal([]byte(stdout), &v) != nil {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
@@ -185,7 +213,8 @@ func TestVersionJSON(t *testing.T) {
 }
 
 func TestUnknownCommand(t *testing.T) {
-	code, _, stderr := run(t, t.TempDir(), "frobnicate")
+	t.Parallel()
+	code, _, stderr := run(t, "frobnicate")
 	if code != 1 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
@@ -199,8 +228,35 @@ func TestTargetFlagFillsAFileWithoutTarget(t *testing.T) {
 	// which only the kubernetes target does.
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
 	t.Setenv("HOME", t.TempDir())
-	code, _, stderr := run(t, dir, "up", "--target", "kubernetes")
+	code, _, stderr := runIn(t, dir, "up", "--target", "kubernetes")
 	if code != 1 || !strings.Contains(stderr, "no kubeconfig: set kubernetes.kubeconfig") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestEveryHubVerbRefusesAnUnknownTarget: one error, the same in every
+// verb, before anything is done.
+func TestEveryHubVerbRefusesAnUnknownTarget(t *testing.T) {
+	t.Parallel()
+	path := writeHub(t, "name: lab\ntarget: gcp\n")
+	for _, verb := range []string{"validate", "render", "plan", "up", "status", "smoke", "down", "kubeconfig"} {
+		code, stdout, stderr := run(t, verb, "-f", path)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, `target: "gcp" is not one of local, kubernetes, azure`) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", verb, code, stdout, stderr)
+		}
+	}
+}
+
+func TestKubeconfigIsForAzure(t *testing.T) {
+	t.Parallel()
+	for target, why := range map[string]string{
+		"local":                       "target local runs no cluster",
+		"kubernetes\nprofile: simple": "target kubernetes uses the kubeconfig you already have",
+	} {
+		path := writeHub(t, "name: lab\ntarget: "+target+"\n")
+		code, stdout, stderr := run(t, "kubeconfig", "-f", path)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "'dhub kubeconfig' is for target azure") || !strings.Contains(stderr, why) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", target, code, stdout, stderr)
+		}
 	}
 }

@@ -2,74 +2,82 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"dhub/internal/config"
-	"dhub/internal/local"
+	"dhub/internal/deploy"
 )
 
 type downOptions struct {
 	hubFlags
-	// yes skips the confirmation of deleting cloud resources.
+	// yes skips the confirmation of deleting what the plan shows.
 	yes bool
 	// deleteData also deletes users' volumes (PVCs) on Kubernetes.
 	deleteData bool
 }
 
-func newDownCmd(s Streams) *cobra.Command {
+func newDownCmd(e *env) *cobra.Command {
 	o := &downOptions{}
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Stop the hub; keep what users made",
-		Long: `down stops everything dhub started for the hub. Target local: Dask Gateway
-first (it stops its clusters), then JupyterHub (it stops its proxy and users'
-servers), each gracefully and then forcibly after a bound, then any process
-still running in the state directory. It then checks that none is left.
-The Python environment, secrets, users' home directories and logs stay.`,
+		Short: "Remove the hub; keep what users made",
+		Long: `down shows what it will remove and keep, then removes only what dhub made for
+the hub. Where it deletes something it asks first (--yes skips the question;
+without a terminal it is required).
+
+Target local: stops Dask Gateway first (it stops its clusters), then
+JupyterHub (it stops its proxy and users' servers), each gracefully and then
+forcibly after a bound, then any process still running in the state
+directory, and checks that none is left. The Python environment, secrets,
+users' home directories and logs stay. It does not ask: nothing is deleted.
+
+Target kubernetes: uninstalls both releases, stops users' servers and Dask
+clusters, deletes the dhub-auth Secret; users' home volumes only with
+--delete-data; the namespace when dhub created it and keeps nothing in it.
+
+Target azure: deletes the resource group when dhub created it for this hub
+and it holds nothing else, otherwise only the managed cluster (the hub and
+users' volumes go with it); then lists what is still tagged with the hub.`,
 		Example: `  dhub down
-  dhub down --target local        # the hub 'dhub up --target local' started`,
+  dhub down --target local        # the hub 'dhub up --target local' started
+  dhub down -f azure.yaml --yes   # unattended`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDown(cmd.Context(), o, s) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDown(cmd.Context(), o, e) },
 	}
 	o.hubFlags.add(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "delete without asking (required when not interactive)")
-	cmd.Flags().BoolVar(&o.deleteData, "delete-data", false, "kubernetes and azure: also delete users' home volumes")
+	cmd.Flags().BoolVar(&o.deleteData, "delete-data", false, "kubernetes: also delete users' home volumes")
 	return cmd
 }
 
-func runDown(ctx context.Context, o *downOptions, s Streams) error {
-	f, err := o.load(s)
+func runDown(ctx context.Context, o *downOptions, e *env) error {
+	_, t, err := o.load(e)
 	if err != nil {
 		return err
 	}
-	switch f.Hub.Target {
-	case config.TargetKubernetes:
-		return kubernetesDown(ctx, f.Hub, o, s)
-	case config.TargetAzure:
-		return azureDown(ctx, f.Hub, o, s)
+	p, err := t.PlanDown(ctx, deploy.DownOptions{DeleteData: o.deleteData})
+	if err != nil {
+		return err
 	}
-	res, err := local.Down(ctx, f.Hub, local.Options{Progress: s.Err})
-	if res != nil && o.output == "json" {
-		if jerr := writeJSON(s.Out, res); jerr != nil {
-			return jerr
+	if err := p.View.WriteText(o.planView(e)); err != nil {
+		return err
+	}
+	if p.Confirm != "" && !o.yes {
+		if err := confirm(e.Streams, p.Confirm, "dhub down --yes"+o.args()); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return err
-	}
-	if o.output == "text" {
-		if len(res.Stopped) == 0 {
-			fmt.Fprintln(s.Out, "nothing was running")
+	res, err := p.Apply(ctx)
+	if res != nil {
+		var werr error
+		if o.output == "json" {
+			werr = writeJSON(e.Out, res)
 		} else {
-			fmt.Fprintf(s.Out, "stopped: %s\n", strings.Join(res.Stopped, ", "))
+			werr = res.WriteText(e.Out)
 		}
-		if len(res.Forced) > 0 {
-			fmt.Fprintf(s.Out, "killed after the grace period: %s\n", strings.Join(res.Forced, ", "))
+		if err == nil {
+			err = werr
 		}
-		fmt.Fprintf(s.Out, "no process of the hub is left; kept %s (environment, secrets, homes, logs)\n", res.StateDir)
 	}
-	return nil
+	return err
 }

@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"dhub/internal/azure"
-	"dhub/internal/config"
+	"dhub/internal/deploy"
 )
 
 type kubeconfigOptions struct {
@@ -21,7 +16,7 @@ type kubeconfigOptions struct {
 	kubeconfig string
 }
 
-func newKubeconfigCmd(s Streams) *cobra.Command {
+func newKubeconfigCmd(e *env) *cobra.Command {
 	o := &kubeconfigOptions{}
 	cmd := &cobra.Command{
 		Use:   "kubeconfig",
@@ -39,7 +34,7 @@ does not write.`,
 		Example: `  dhub kubeconfig > pangeo.kubeconfig && KUBECONFIG=pangeo.kubeconfig kubectl get nodes
   dhub kubeconfig --merge && kubectl get nodes`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runKubeconfig(cmd.Context(), o, s) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runKubeconfig(cmd.Context(), o, e) },
 	}
 	addFileFlag(cmd, &o.file)
 	cmd.Flags().BoolVar(&o.merge, "merge", false, "merge into your kubeconfig instead of printing")
@@ -47,108 +42,50 @@ does not write.`,
 	return cmd
 }
 
-func runKubeconfig(ctx context.Context, o *kubeconfigOptions, s Streams) error {
-	f, err := loadHub(o.file, "", s.Err)
+func runKubeconfig(ctx context.Context, o *kubeconfigOptions, e *env) error {
+	f, err := loadHub(o.file, "", e.Err)
 	if err != nil {
 		return err
 	}
-	h := f.Hub
-	if h.Target != config.TargetAzure {
-		return fmt.Errorf("'dhub kubeconfig' is for target azure; target %s uses the kubeconfig you already have", h.Target)
-	}
-	c, err := newAzureClient(h, s)
+	t, err := e.target(f.Hub)
 	if err != nil {
 		return err
 	}
-	kc, err := c.Kubeconfig(ctx, h)
+	kc, err := t.Kubeconfig(ctx)
+	if errors.Is(err, deploy.ErrNoKubeconfig) {
+		return fmt.Errorf("'dhub kubeconfig' is for target azure: %w", err)
+	}
 	if err != nil {
-		return azureErr(err)
+		return err
 	}
 	if !o.merge {
-		if isTerminal(s.Out) {
-			fmt.Fprintln(s.Err, "note: this kubeconfig holds a credential for the cluster")
+		if isTerminal(e.Out) {
+			fmt.Fprintln(e.Err, "note: this kubeconfig holds a credential for the cluster")
 		}
-		_, err := s.Out.Write(kc)
+		_, err := e.Out.Write(kc)
 		return err
 	}
 	path := o.kubeconfig
 	if path == "" {
-		path = defaultKubeconfigPath()
+		path = deploy.DefaultKubeconfigPath()
 	}
 	if path == "" {
 		return errors.New("no kubeconfig path: pass --kubeconfig, or set KUBECONFIG or HOME")
 	}
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read kubeconfig: %w", err)
-	}
-	name := azure.ContextName(h)
-	merged, changes, err := azure.MergeKubeconfig(old, kc, name)
+	res, err := deploy.MergeKubeconfig(path, f.Hub.Name, kc)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if len(changes) == 0 {
-		fmt.Fprintf(s.Out, "%s already has context %s with these credentials: not written\n", path, name)
-		return nil
-	}
-	backup := ""
-	if old != nil {
-		backup = fmt.Sprintf("%s.dhub-backup-%s", path, time.Now().UTC().Format("20060102T150405Z"))
-		if err := os.WriteFile(backup, old, 0o600); err != nil {
-			return fmt.Errorf("back up kubeconfig: %w", err)
-		}
-	}
-	if err := writeFileAtomic(path, merged, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Out, "merged the credentials of managed cluster %s into %s:\n", h.Azure.ClusterName, path)
-	for _, ch := range changes {
-		fmt.Fprintf(s.Out, "  %s\n", ch)
+	if len(res.Changes) == 0 {
+		fmt.Fprintf(e.Out, "%s already has context %s with these credentials: not written\n", path, res.Context)
+		return nil
 	}
-	if backup != "" {
-		fmt.Fprintf(s.Out, "the previous file is in %s\n", backup)
+	fmt.Fprintf(e.Out, "merged the credentials of the hub's cluster into %s:\n", path)
+	for _, ch := range res.Changes {
+		fmt.Fprintf(e.Out, "  %s\n", ch)
 	}
-	return nil
-}
-
-// defaultKubeconfigPath is KUBECONFIG's first file, else ~/.kube/config.
-func defaultKubeconfigPath() string {
-	if list := filepath.SplitList(os.Getenv("KUBECONFIG")); len(list) > 0 && list[0] != "" {
-		return list[0]
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".kube", "config")
-	}
-	return ""
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it over path, so a reader sees the old file or the new one, never half.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("write kubeconfig: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".dhub-*")
-	if err != nil {
-		return fmt.Errorf("write kubeconfig: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename there is nothing to remove
-	err = tmp.Chmod(perm)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write kubeconfig: %w", err)
+	if res.Backup != "" {
+		fmt.Fprintf(e.Out, "the previous file is in %s\n", res.Backup)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dhub/internal/config"
+	"dhub/internal/deploy"
 )
 
 // Streams are where a command writes: data on Out, progress and warnings on Err.
@@ -43,9 +44,14 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 // Run executes dhub with args (without the program name) and returns the
-// process exit code.
-func Run(args []string, s Streams) int {
-	root := newRoot(s)
+// process exit code. Its targets reach the real world.
+func Run(args []string, s Streams) int { return RunWith(args, s, deploy.Options{}) }
+
+// RunWith is Run with the targets' options given: tests point them at an
+// in-memory Azure and a test cluster. Nothing is shared between two runs,
+// so runs may go on in parallel.
+func RunWith(args []string, s Streams, o deploy.Options) int {
+	root := newRoot(&env{Streams: s, deploy: o})
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -62,7 +68,26 @@ func Run(args []string, s Streams) int {
 	return code
 }
 
-func newRoot(s Streams) *cobra.Command {
+// env is what every verb of one run shares: the streams, the targets'
+// options and the global --debug flag.
+type env struct {
+	Streams
+	deploy deploy.Options
+	debug  bool
+}
+
+// target connects to the hub's target, with progress on stderr.
+func (e *env) target(h *config.Hub) (deploy.Target, error) {
+	o := e.deploy
+	o.Debug = e.debug
+	if o.Progress == nil {
+		o.Progress = e.Err
+	}
+	return deploy.New(h, o)
+}
+
+func newRoot(e *env) *cobra.Command {
+	s := e.Streams
 	root := &cobra.Command{
 		Use:   "dhub",
 		Short: "Stand up and run a DaskHub: JupyterHub with Dask Gateway",
@@ -83,8 +108,7 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	azureDebug = false
-	root.PersistentFlags().BoolVar(&azureDebug, "debug", false, "show the full cloud error behind a short message, and Helm's log")
+	root.PersistentFlags().BoolVar(&e.debug, "debug", false, "show the full cloud error behind a short message, and Helm's log")
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
@@ -92,12 +116,12 @@ Start here:
 		newInitCmd(s),
 		newValidateCmd(s),
 		newRenderCmd(s),
-		newPlanCmd(s),
-		newUpCmd(s),
-		newStatusCmd(s),
-		newSmokeCmd(s),
-		newDownCmd(s),
-		newKubeconfigCmd(s),
+		newPlanCmd(e),
+		newUpCmd(e),
+		newStatusCmd(e),
+		newSmokeCmd(e),
+		newDownCmd(e),
+		newKubeconfigCmd(e),
 		newVersionCmd(s),
 	)
 	return root
@@ -118,12 +142,40 @@ func (f *hubFlags) add(cmd *cobra.Command) {
 	addOutputFlag(cmd, &f.output)
 }
 
-// load checks -o, then loads and checks the hub as loadHub does.
-func (f *hubFlags) load(s Streams) (*config.File, error) {
+// load checks -o, then loads and checks the hub as loadHub does, and
+// connects to its target.
+func (f *hubFlags) load(e *env) (*config.Hub, deploy.Target, error) {
 	if err := checkOutput(f.output); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return loadHub(f.file, config.Target(f.target), s.Err)
+	file, err := loadHub(f.file, config.Target(f.target), e.Err)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := e.target(file.Hub)
+	return file.Hub, t, err
+}
+
+// args repeats -f and --target in a suggested command, so it acts on the
+// same hub: "dhub smoke" + f.args().
+func (f *hubFlags) args() string {
+	s := ""
+	if f.file != defaultFile {
+		s += " -f " + f.file
+	}
+	if f.target != "" {
+		s += " --target " + f.target
+	}
+	return s
+}
+
+// planView is where a plan shown before acting goes: stdout, unless
+// stdout carries JSON.
+func (f *hubFlags) planView(e *env) io.Writer {
+	if f.output == "json" {
+		return e.Err
+	}
+	return e.Out
 }
 
 // addFileFlag adds the -f flag every verb that reads dhub.yaml shares.

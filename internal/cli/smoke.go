@@ -7,8 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dhub/internal/config"
-	"dhub/internal/local"
 	"dhub/internal/smoke"
 )
 
@@ -17,7 +15,7 @@ type smokeOptions struct {
 	smoke.Options
 }
 
-func newSmokeCmd(s Streams) *cobra.Command {
+func newSmokeCmd(e *env) *cobra.Command {
 	o := &smokeOptions{}
 	cmd := &cobra.Command{
 		Use:   "smoke",
@@ -29,14 +27,14 @@ it, computes a sum of squares whose result it checks, and shuts the cluster
 down even on failure. It prints the time of each phase: hub login, cluster
 start, workers ready, compute, shutdown. Exit code 1 when any step fails.
 
-On Kubernetes the check runs in the cluster as a Job with the hub's
-singleuser image, where users' notebooks run, reading dhub's hub service
-token from the chart's Secret; the Job is deleted afterwards.`,
+On Kubernetes (and Azure) the check runs in the cluster as a Job with the
+hub's singleuser image, where users' notebooks run, reading dhub's hub
+service token from the chart's Secret; the Job is deleted afterwards.`,
 		Example: `  dhub smoke
   dhub smoke --workers 4 -o json
   dhub smoke --compare-local       # also time the computation on a plain LocalCluster`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runSmoke(cmd.Context(), o, s) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSmoke(cmd.Context(), o, e) },
 	}
 	o.hubFlags.add(cmd)
 	cmd.Flags().IntVar(&o.Workers, "workers", 2, "Dask workers to scale to")
@@ -45,39 +43,19 @@ token from the chart's Secret; the Job is deleted afterwards.`,
 	return cmd
 }
 
-func runSmoke(ctx context.Context, o *smokeOptions, s Streams) error {
-	f, err := o.load(s)
+func runSmoke(ctx context.Context, o *smokeOptions, e *env) error {
+	_, t, err := o.load(e)
 	if err != nil {
 		return err
 	}
-	var runner smoke.Runner
-	var target smoke.Target
-	switch f.Hub.Target {
-	case config.TargetLocal:
-		if runner, target, err = local.Smoke(f.Hub); err != nil {
-			return err
-		}
-	default:
-		var kubeconfig []byte
-		if f.Hub.Target == config.TargetAzure {
-			if kubeconfig, err = clusterKubeconfig(ctx, f.Hub, s); err != nil {
-				return err
-			}
-		}
-		c, err := kubeClient(f.Hub, kubeconfig, s)
-		if err != nil {
-			return err
-		}
-		runner, target = c.Smoke(f.Hub)
-	}
-	res, err := smoke.Run(ctx, runner, target, o.Options, s.Err)
+	res, err := t.Smoke(ctx, o.Options)
 	if res != nil {
 		if o.output == "json" {
-			if jerr := writeJSON(s.Out, res); jerr != nil {
+			if jerr := writeJSON(e.Out, res); jerr != nil {
 				return jerr
 			}
 		} else {
-			printSmoke(s, res)
+			printSmoke(e.Streams, res)
 		}
 	}
 	return err
@@ -88,7 +66,11 @@ func printSmoke(s Streams, r *smoke.Result) {
 	if !r.OK {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(s.Out, "smoke %s: user %s, cluster %s, %d worker(s)\n", verdict, r.User, dash(r.Cluster), r.Workers)
+	cluster := r.Cluster
+	if cluster == "" {
+		cluster = "-"
+	}
+	fmt.Fprintf(s.Out, "smoke %s: user %s, cluster %s, %d worker(s)\n", verdict, r.User, cluster, r.Workers)
 	for _, p := range r.Phases {
 		mark := "ok"
 		if !p.OK {

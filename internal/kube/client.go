@@ -5,6 +5,7 @@
 package kube
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,10 @@ type Options struct {
 	CertTimeout time.Duration
 	// Prober checks the hub's URL; nil means real HTTP requests.
 	Prober Prober
+	// ServiceGet GETs a path from a Service of the hub's namespace (the
+	// gateway API's health); nil means through the API server's service
+	// proxy. Tests stand in for the pods a kwok cluster does not run.
+	ServiceGet func(ctx context.Context, service, port, path string) ([]byte, error)
 	// CacheDir holds downloaded charts; empty means the user cache dir.
 	CacheDir string
 	// NoRollback keeps a failed upgrade instead of rolling it back.
@@ -77,6 +82,7 @@ func (o *Options) defaults() {
 	if o.Prober == nil {
 		o.Prober = httpProber{}
 	}
+
 }
 
 // Client talks to one cluster and namespace for one hub.
@@ -123,13 +129,17 @@ func New(src Source, namespace string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{
+	c := &Client{
 		namespace: namespace,
 		opts:      opts,
 		getter:    &restGetter{loader: cc, config: cfg},
 		clientset: cs,
 		dynamic:   dyn,
-	}, nil
+	}
+	if c.opts.ServiceGet == nil {
+		c.opts.ServiceGet = c.serviceProxyGet
+	}
+	return c, nil
 }
 
 // Clientset returns the client-go clientset of the cluster.

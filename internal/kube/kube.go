@@ -2,8 +2,6 @@ package kube
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -27,28 +25,77 @@ const (
 	labelHub       = "dhub.io/hub"
 )
 
-// Plan compares the rendered releases with the deployed ones, reading only.
-func (c *Client) Plan(ctx context.Context, h *config.Hub) (*plan.Plan, error) {
-	p := &plan.Plan{Hub: h.Name, Target: string(h.Target)}
+// Plan is what Apply will do on the cluster, decided with reads only: the
+// namespace, the dhub-auth Secret and each Helm release.
+type Plan struct {
+	// View is the plan as the user sees it.
+	View            *plan.Plan
+	hub             *config.Hub
+	rendered        *render.Kubernetes
+	createNamespace bool
+	secret          *secretPlan
+	releases        []releaseChangeOf
+}
+
+// Plan compares the rendered releases and Secret with what the cluster
+// holds. It reads only (referenced secrets are resolved, nothing is
+// written), and fails when a referenced secret cannot be read.
+func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
+	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, rendered: render.ForKubernetes(h)}
 	ns := plan.Change{Kind: "namespace", Name: c.namespace, Action: plan.NoOp, Reason: "exists"}
 	if _, err := c.clientset.CoreV1().Namespaces().Get(ctx, c.namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		p.createNamespace = true
 		ns.Action, ns.Reason = plan.Create, "does not exist"
 	} else if err != nil {
 		return nil, c.apiError("read namespace "+c.namespace, err)
 	}
-	p.Add(ns)
+	p.View.Add(ns)
+	var existing *corev1.Secret
+	if s := p.rendered.Secret; s != nil && !p.createNamespace {
+		got, err := c.clientset.CoreV1().Secrets(c.namespace).Get(ctx, s.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, c.apiError("read secret "+s.Name, err)
+		default:
+			existing = got
+		}
+	}
+	if err := p.planSecret(existing); err != nil {
+		return nil, err
+	}
 	cfg, err := c.actionConfig()
 	if err != nil {
 		return nil, err
 	}
-	changes, err := c.releaseChanges(cfg, render.ForKubernetes(h))
-	if err != nil {
-		return nil, err
-	}
-	for _, ch := range changes {
-		p.Add(ch.Change)
+	for _, r := range p.rendered.Releases {
+		have, err := deployed(cfg, r.Name)
+		if err != nil {
+			return nil, c.apiError("read release "+r.Name, err)
+		}
+		p.addRelease(releaseChangeOf{Change: releaseChange(r, have), release: r, have: have})
 	}
 	return p, nil
+}
+
+// PlanNew is the plan for a cluster that does not exist yet (the azure
+// target before it creates one): everything is created. It reads nothing
+// but the referenced secrets.
+func PlanNew(h *config.Hub) (*Plan, error) {
+	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, rendered: render.ForKubernetes(h), createNamespace: true}
+	p.View.Add(plan.Change{Kind: "namespace", Name: h.Namespace, Action: plan.Create, Reason: "the cluster is new"})
+	if err := p.planSecret(nil); err != nil {
+		return nil, err
+	}
+	for _, r := range p.rendered.Releases {
+		p.addRelease(releaseChangeOf{Change: releaseChange(r, nil), release: r})
+	}
+	return p, nil
+}
+
+func (p *Plan) addRelease(ch releaseChangeOf) {
+	p.releases = append(p.releases, ch)
+	p.View.Add(ch.Change)
 }
 
 type releaseChangeOf struct {
@@ -57,19 +104,7 @@ type releaseChangeOf struct {
 	have    *releasev1.Release
 }
 
-func (c *Client) releaseChanges(cfg *action.Configuration, k *render.Kubernetes) ([]releaseChangeOf, error) {
-	var out []releaseChangeOf
-	for _, r := range k.Releases {
-		have, err := deployed(cfg, r.Name)
-		if err != nil {
-			return nil, c.apiError("read release "+r.Name, err)
-		}
-		out = append(out, releaseChangeOf{Change: releaseChange(r, have), release: r, have: have})
-	}
-	return out, nil
-}
-
-// UpResult is what Up did and where the hub answers.
+// UpResult is what Apply did and where the hub answers.
 type UpResult struct {
 	URL     string        `json:"url"`
 	Changes []plan.Change `json:"changes"`
@@ -77,35 +112,32 @@ type UpResult struct {
 	Elapsed time.Duration `json:"elapsedNs"`
 }
 
-// Up installs or upgrades both releases (a release whose chart and values
-// match is not touched), waits until every component is ready, and finds
-// the hub's URL. A failed upgrade is rolled back unless Options.NoRollback.
-func (c *Client) Up(ctx context.Context, h *config.Hub) (*UpResult, error) {
+// Apply does what p says on c's cluster: creates the namespace, writes the
+// Secret (restarting the hub when a value it reads changed), installs or
+// upgrades the releases that differ, then waits until every component is
+// ready and the gateway API answers, and finds the hub's URL. A failed
+// upgrade is rolled back unless Options.NoRollback.
+func (c *Client) Apply(ctx context.Context, p *Plan) (*UpResult, error) {
 	start := time.Now()
-	k := render.ForKubernetes(h)
-	if err := c.ensureNamespace(ctx, h); err != nil {
-		return nil, err
+	if p.createNamespace {
+		if err := c.createNamespace(ctx, p.hub); err != nil {
+			return nil, err
+		}
 	}
-	if err := c.ensureSecret(ctx, h, k.Secret); err != nil {
+	if err := c.writeSecret(ctx, p.hub, p.secret); err != nil {
 		return nil, err
 	}
 	cfg, err := c.actionConfig()
 	if err != nil {
 		return nil, err
 	}
-	changes, err := c.releaseChanges(cfg, k)
-	if err != nil {
-		return nil, err
-	}
-	res := &UpResult{}
+	res := &UpResult{Changes: p.View.Changes, Changed: p.View.HasChanges()}
 	var upgraded []releaseChangeOf
-	for _, ch := range changes {
-		res.Changes = append(res.Changes, ch.Change)
+	for _, ch := range p.releases {
 		if ch.Action == plan.NoOp {
 			fmt.Fprintf(c.opts.Progress, "release %s: unchanged (%s)\n", ch.Name, ch.Reason)
 			continue
 		}
-		res.Changed = true
 		if err := c.applyRelease(ctx, cfg, ch); err != nil {
 			c.rollback(cfg, upgraded)
 			return nil, err
@@ -114,14 +146,23 @@ func (c *Client) Up(ctx context.Context, h *config.Hub) (*UpResult, error) {
 			upgraded = append(upgraded, ch)
 		}
 	}
-	if err := c.waitReady(ctx, cfg, k); err != nil {
+	if p.secret != nil && p.secret.restartHub {
+		if err := c.restartHub(ctx); err != nil {
+			return nil, err
+		}
+	}
+	err = c.waitReady(ctx, cfg, p.rendered)
+	if err == nil {
+		err = c.waitGateway(ctx)
+	}
+	if err != nil {
 		if len(upgraded) > 0 && !c.opts.NoRollback {
 			c.rollback(cfg, upgraded)
 			return nil, fmt.Errorf("%w\nthe upgrade was rolled back to the previous revision", err)
 		}
 		return nil, err
 	}
-	url, err := c.hubURL(ctx, h)
+	url, err := c.hubURL(ctx, p.hub)
 	if err != nil {
 		return nil, err
 	}
@@ -191,84 +232,14 @@ func (c *Client) rollback(cfg *action.Configuration, upgraded []releaseChangeOf)
 	}
 }
 
-// ensureNamespace creates the hub's namespace, labelled as dhub's, when it
-// does not exist.
-func (c *Client) ensureNamespace(ctx context.Context, h *config.Hub) error {
-	_, err := c.clientset.CoreV1().Namespaces().Get(ctx, c.namespace, metav1.GetOptions{})
-	if err == nil {
-		return nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return c.apiError("read namespace "+c.namespace, err)
-	}
+// createNamespace creates the hub's namespace, labelled as dhub's.
+func (c *Client) createNamespace(ctx context.Context, h *config.Hub) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.namespace, Labels: map[string]string{labelManagedBy: managedBy, labelHub: h.Name}}}
 	if _, err := c.clientset.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return c.apiError("create namespace "+c.namespace, err)
 	}
 	fmt.Fprintf(c.opts.Progress, "namespace %s: created\n", c.namespace)
 	return nil
-}
-
-// ensureSecret writes the dhub-auth Secret: referenced secrets resolved now,
-// generated ones made once and then kept.
-func (c *Client) ensureSecret(ctx context.Context, h *config.Hub, s *render.Secret) error {
-	if s == nil {
-		return nil
-	}
-	api := c.clientset.CoreV1().Secrets(c.namespace)
-	existing, err := api.Get(ctx, s.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		existing = nil
-	} else if err != nil {
-		return c.apiError("read secret "+s.Name, err)
-	}
-	data := map[string][]byte{}
-	for _, key := range s.SortedKeys() {
-		src := s.Data[key]
-		switch {
-		case src.Generate && existing != nil && len(existing.Data[key]) > 0:
-			data[key] = existing.Data[key]
-		case src.Generate:
-			b := make([]byte, 32)
-			if _, err := rand.Read(b); err != nil {
-				return err
-			}
-			data[key] = []byte(hex.EncodeToString(b))
-		default:
-			v, err := src.Ref.Resolve()
-			if err != nil {
-				return fmt.Errorf("secret %s key %s: %w", s.Name, key, err)
-			}
-			data[key] = []byte(v)
-		}
-	}
-	want := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: c.namespace, Labels: map[string]string{labelManagedBy: managedBy, labelHub: h.Name}},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
-	}
-	if existing == nil {
-		_, err = api.Create(ctx, want, metav1.CreateOptions{})
-	} else if !sameData(existing.Data, data) {
-		existing.Data = data
-		_, err = api.Update(ctx, existing, metav1.UpdateOptions{})
-	}
-	if err != nil {
-		return c.apiError("write secret "+s.Name, err)
-	}
-	return nil
-}
-
-func sameData(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if string(b[k]) != string(v) {
-			return false
-		}
-	}
-	return true
 }
 
 // apiError says what dhub was doing when the API server refused.

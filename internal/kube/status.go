@@ -8,9 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v4/pkg/action"
-	helmkube "helm.sh/helm/v4/pkg/kube"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,7 +36,8 @@ type Status struct {
 	// GatewayAPI says whether the gateway's API answers its health check.
 	GatewayAPI   string   `json:"gatewayApi"`
 	DaskClusters []string `json:"daskClusters"`
-	Up           bool     `json:"up"`
+	// Up is true when every component is ready and the gateway API answers.
+	Up bool `json:"up"`
 }
 
 var daskClusterGVR = schema.GroupVersionResource{Group: "gateway.dask.org", Version: "v1alpha1", Resource: "daskclusters"}
@@ -78,11 +76,11 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 		return nil, err
 	}
 	st.Components = c.components(ctx, ws)
-	st.Up = true
+	st.GatewayAPI = c.gatewayHealth(ctx)
+	st.Up = st.GatewayAPI == gatewayAnswering
 	for _, s := range st.Components {
 		st.Up = st.Up && s.Ready
 	}
-	st.GatewayAPI = c.gatewayHealth(ctx)
 	list, err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{})
 	if err == nil {
 		for _, item := range list.Items {
@@ -94,20 +92,51 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 	return st, nil
 }
 
-// gatewayHealth asks the gateway API's health endpoint through the API
-// server's service proxy, so no port-forward is needed.
+// gatewayHealth asks the gateway API's health endpoint (through the API
+// server's service proxy, so no port-forward is needed): "answering", or
+// why not.
 func (c *Client) gatewayHealth(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	svc := "api-" + render.DaskGatewayRelease + ":8000"
-	raw, err := c.clientset.CoreV1().Services(c.namespace).ProxyGet("http", "api-"+render.DaskGatewayRelease, "8000", "/api/health", nil).DoRaw(ctx)
+	svc := "api-" + render.DaskGatewayRelease
+	raw, err := c.opts.ServiceGet(ctx, svc, "8000", "/api/health")
 	if err != nil {
-		return fmt.Sprintf("not answering (%s /api/health): %v", svc, shortErr(err))
+		return fmt.Sprintf("not answering (%s:8000/api/health): %v", svc, shortErr(err))
 	}
 	if !strings.Contains(string(raw), "pass") {
 		return fmt.Sprintf("unhealthy: %s", strings.TrimSpace(string(raw)))
 	}
-	return "answering"
+	return gatewayAnswering
+}
+
+// gatewayAnswering is gatewayHealth's answer for a healthy gateway API.
+const gatewayAnswering = "answering"
+
+// serviceProxyGet GETs path from a Service of the hub's namespace through
+// the API server's service proxy.
+func (c *Client) serviceProxyGet(ctx context.Context, service, port, path string) ([]byte, error) {
+	return c.clientset.CoreV1().Services(c.namespace).ProxyGet("http", service, port, path, nil).DoRaw(ctx)
+}
+
+// waitGateway waits until the gateway API answers its health check, the
+// last step of readiness: users' clusters are created through it.
+func (c *Client) waitGateway(ctx context.Context) error {
+	deadline := time.Now().Add(c.opts.ReadyTimeout)
+	for {
+		state := c.gatewayHealth(ctx)
+		if state == gatewayAnswering {
+			fmt.Fprintln(c.opts.Progress, "gateway API answering")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Dask Gateway API is %s after %s", state, c.opts.ReadyTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
 }
 
 // urlState is the URL and whether it answers, without waiting.
@@ -154,139 +183,4 @@ func shortErr(err error) string {
 		msg = msg[:160] + "..."
 	}
 	return msg
-}
-
-// DownResult says what Down removed and what it kept.
-type DownResult struct {
-	Uninstalled []string `json:"uninstalled"`
-	Deleted     []string `json:"deleted"`
-	// Kept lists what stays on purpose (users' volumes without --delete-data).
-	Kept []string `json:"kept"`
-	// Left lists dhub objects still present after Down; empty on success.
-	Left []string `json:"left"`
-}
-
-// Down uninstalls both releases, deletes dhub's Secret and, with
-// deleteData, users' volumes, then the namespace when dhub created it and
-// nothing is kept in it. It waits for the deletions and then checks.
-func (c *Client) Down(ctx context.Context, deleteData bool) (*DownResult, error) {
-	res := &DownResult{Uninstalled: []string{}, Deleted: []string{}, Kept: []string{}, Left: []string{}}
-	cfg, err := c.actionConfig()
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range []string{render.DaskGatewayRelease, render.JupyterHubRelease} {
-		rel, err := deployed(cfg, name)
-		if err != nil {
-			return nil, err
-		}
-		if rel == nil {
-			continue
-		}
-		fmt.Fprintf(c.opts.Progress, "release %s: uninstalling\n", name)
-		un := action.NewUninstall(cfg)
-		un.WaitStrategy, un.Timeout = helmkube.StatusWatcherStrategy, c.opts.ReadyTimeout
-		if _, err := un.Run(name); err != nil {
-			return res, fmt.Errorf("uninstall release %s: %w", name, err)
-		}
-		res.Uninstalled = append(res.Uninstalled, name)
-	}
-	core := c.clientset.CoreV1()
-	// Users' servers and Dask clusters are not part of the releases.
-	if list, err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, item := range list.Items {
-			if err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).Delete(ctx, item.GetName(), metav1.DeleteOptions{}); err == nil {
-				res.Deleted = append(res.Deleted, "dask cluster "+item.GetName())
-			}
-		}
-	}
-	if err := core.Pods(c.namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "component=singleuser-server"}); err != nil && !apierrors.IsNotFound(err) {
-		return res, c.apiError("delete users' servers", err)
-	}
-	if err := core.Secrets(c.namespace).Delete(ctx, render.AuthSecretName, metav1.DeleteOptions{}); err == nil {
-		res.Deleted = append(res.Deleted, "secret "+render.AuthSecretName)
-	} else if !apierrors.IsNotFound(err) {
-		return res, c.apiError("delete secret "+render.AuthSecretName, err)
-	}
-	pvcs, err := core.PersistentVolumeClaims(c.namespace).List(ctx, metav1.ListOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return res, c.apiError("list volumes", err)
-	}
-	if pvcs != nil {
-		for _, p := range pvcs.Items {
-			if deleteData {
-				if err := core.PersistentVolumeClaims(c.namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-					return res, c.apiError("delete volume "+p.Name, err)
-				}
-				res.Deleted = append(res.Deleted, "pvc "+p.Name)
-			} else {
-				res.Kept = append(res.Kept, "pvc "+p.Name)
-			}
-		}
-	}
-	ns, err := core.Namespaces().Get(ctx, c.namespace, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return res, c.apiError("read namespace", err)
-	case ns.Labels[labelManagedBy] != managedBy:
-		res.Kept = append(res.Kept, "namespace "+c.namespace+" (dhub did not create it)")
-	case len(res.Kept) > 0:
-		res.Kept = append(res.Kept, "namespace "+c.namespace+" (it holds the kept volumes)")
-	default:
-		fmt.Fprintf(c.opts.Progress, "namespace %s: deleting\n", c.namespace)
-		if err := core.Namespaces().Delete(ctx, c.namespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return res, c.apiError("delete namespace", err)
-		}
-		if err := c.waitNamespaceGone(ctx); err != nil {
-			return res, err
-		}
-		res.Deleted = append(res.Deleted, "namespace "+c.namespace)
-	}
-	res.Left = c.leftovers(ctx, cfg)
-	if len(res.Left) > 0 {
-		return res, fmt.Errorf("still in the cluster after down: %s", strings.Join(res.Left, ", "))
-	}
-	return res, nil
-}
-
-func (c *Client) waitNamespaceGone(ctx context.Context) error {
-	deadline := time.Now().Add(c.opts.ReadyTimeout)
-	for {
-		_, err := c.clientset.CoreV1().Namespaces().Get(ctx, c.namespace, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("namespace %s still terminating after %s", c.namespace, c.opts.ReadyTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(c.opts.PollInterval):
-		}
-	}
-}
-
-// leftovers lists dhub's releases and objects that should be gone.
-func (c *Client) leftovers(ctx context.Context, cfg *action.Configuration) []string {
-	var left []string
-	for _, name := range []string{render.JupyterHubRelease, render.DaskGatewayRelease} {
-		if rel, _ := deployed(cfg, name); rel != nil {
-			left = append(left, "release "+name)
-		}
-	}
-	core := c.clientset.CoreV1()
-	if _, err := core.Secrets(c.namespace).Get(ctx, render.AuthSecretName, metav1.GetOptions{}); err == nil {
-		left = append(left, "secret "+render.AuthSecretName)
-	}
-	pods, err := core.Pods(c.namespace).List(ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, p := range pods.Items {
-			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
-				left = append(left, "pod "+p.Name)
-			}
-		}
-	}
-	return left
 }

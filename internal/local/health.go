@@ -113,3 +113,14 @@ func (e *startError) Error() string {
 	}
 	return msg
 }
+
+// probe asks each check once, without waiting: nil when all answer, else
+// which one does not and why.
+func probe(ctx context.Context, checks []check) error {
+	for _, c := range checks {
+		if err := getJSON(ctx, c.url, "", nil); err != nil {
+			return fmt.Errorf("%s does not answer: %w", c.name, err)
+		}
+	}
+	return nil
+}

@@ -130,3 +130,29 @@ func fakeVenv(t *testing.T, st State, python string) {
 		t.Fatal(err)
 	}
 }
+
+// up plans and applies, as 'dhub up' does.
+func up(t *testing.T, h *config.Hub, o Options) (*UpResult, error) {
+	t.Helper()
+	p, err := PlanUp(t.Context(), h)
+	if err != nil {
+		return nil, err
+	}
+	return p.Apply(t.Context(), o)
+}
+
+// ensureSecrets plans the secrets and writes them, returning the names of
+// those generated now.
+func ensureSecrets(st State, h *config.Hub) ([]string, error) {
+	changes, _, err := st.planSecrets(h)
+	if err != nil {
+		return nil, err
+	}
+	var generated []string
+	for _, c := range changes {
+		if c.generated {
+			generated = append(generated, c.name)
+		}
+	}
+	return generated, st.writeSecrets(changes)
+}

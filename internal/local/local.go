@@ -2,7 +2,6 @@ package local
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -24,7 +23,7 @@ const (
 	procGateway = "dask-gateway"
 )
 
-// Options tune Up and Down.
+// Options tune Apply and Down.
 type Options struct {
 	// Progress receives progress lines (stderr in the CLI).
 	Progress io.Writer
@@ -46,7 +45,7 @@ func (o *Options) defaults() {
 	}
 }
 
-// UpResult is what Up did and how to reach the hub.
+// UpResult is what Apply did and how to reach the hub.
 type UpResult struct {
 	URL       string `json:"url"`
 	AdminUser string `json:"adminUser"`
@@ -67,115 +66,6 @@ type UpResult struct {
 type runtime struct {
 	Ports  render.LocalPorts `json:"ports"`
 	Digest string            `json:"digest"`
-}
-
-// Up starts the hub's processes, or leaves them be when they already run
-// with the same configuration. It returns once everything answers.
-func Up(ctx context.Context, h *config.Hub, o Options) (*UpResult, error) {
-	o.defaults()
-	start := time.Now()
-	st, err := StateFor(h)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.prepare(); err != nil {
-		return nil, fmt.Errorf("prepare state directory %s: %w", st.Dir, err)
-	}
-	unlock, err := st.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
-	installed, err := EnsureEnv(ctx, st.Venv(), h.Local.Python, o.Progress)
-	if err != nil {
-		return nil, err
-	}
-	generated, err := st.ensureSecrets(h)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPasswords(st); err != nil {
-		return nil, err
-	}
-	res := &UpResult{
-		URL:          fmt.Sprintf("http://%s/", hostPort(h.Local.Host, h.Local.Port)),
-		AdminUser:    h.JupyterHub.Auth.Password.AdminUser,
-		PasswordFile: st.Secret(SecretAdminPassword),
-		StateDir:     st.Dir,
-		Logs:         st.Logs(),
-		EnvInstalled: installed,
-	}
-	for _, g := range generated {
-		res.PasswordGenerated = res.PasswordGenerated || g == SecretAdminPassword
-	}
-
-	procs, running := st.running()
-	prev, _ := st.readRuntime()
-	if running && prev != nil {
-		files := render.ForLocal(h, prev.Ports)
-		if digest(files) == prev.Digest && len(generated) == 0 {
-			if err := waitReady(ctx, readyChecks(h, prev.Ports), procs, o.StartTimeout, io.Discard); err == nil {
-				fmt.Fprintln(o.Progress, "the hub already runs with this configuration: nothing to do")
-				res.Elapsed = time.Since(start)
-				return res, nil
-			}
-		}
-	}
-	if len(procs) > 0 {
-		fmt.Fprintln(o.Progress, "restarting the hub: its configuration changed or a process is down")
-		st.stopAll(ctx, o)
-	}
-
-	if !portFree(h.Local.Host, h.Local.Port) {
-		return nil, fmt.Errorf("local.port: %s is in use by another program: stop it or set another local.port in dhub.yaml", hostPort(h.Local.Host, h.Local.Port))
-	}
-	ports, err := choosePorts(prev, h.Local.Port)
-	if err != nil {
-		return nil, err
-	}
-	files := render.ForLocal(h, ports)
-	for _, f := range files {
-		if err := os.WriteFile(st.ConfigFile(f.Name), []byte(f.Content), 0o644); err != nil {
-			return nil, err
-		}
-	}
-	if err := st.writeRuntime(runtime{Ports: ports, Digest: digest(files)}); err != nil {
-		return nil, err
-	}
-
-	env := processEnv(st)
-	started := map[string]proc{}
-	for _, s := range []struct{ name, bin, config string }{
-		{procGateway, "dask-gateway-server", "dask_gateway_config.py"},
-		{procHub, "jupyterhub", "jupyterhub_config.py"},
-	} {
-		argv := []string{st.Bin(s.bin), "-f", st.ConfigFile(s.config)}
-		p, err := startDetached(s.name, argv, env, st.Dir, st.Log(s.name))
-		if err != nil {
-			st.stopAll(ctx, o)
-			return nil, err
-		}
-		if err := writePidFile(st.PidFile(s.name), p); err != nil {
-			st.stopAll(ctx, o)
-			return nil, err
-		}
-		started[s.name] = p
-		fmt.Fprintf(o.Progress, "started %s (pid %d), log %s\n", s.name, p.Pid, st.Log(s.name))
-	}
-	if err := waitReady(ctx, readyChecks(h, ports), started, o.StartTimeout, o.Progress); err != nil {
-		var se *startError
-		if errors.As(err, &se) {
-			se.logFile = st.Log(se.process)
-			b, _ := os.ReadFile(se.logFile)
-			se.logTail = lastLines(string(b), 15)
-		}
-		st.stopAll(ctx, o)
-		return nil, err
-	}
-	res.Changed = true
-	res.Elapsed = time.Since(start)
-	return res, nil
 }
 
 // readyChecks are the probes Up waits for: the gateway itself, the hub's
@@ -233,18 +123,18 @@ func processEnv(st State) []string {
 	)
 }
 
-// checkPasswords applies SharedPasswordAuthenticator's rules before the hub
-// would refuse to start over them.
-func checkPasswords(st State) error {
-	admin, err := st.readSecret(SecretAdminPassword)
-	if err != nil {
-		return err
+// checkPasswords applies SharedPasswordAuthenticator's rules to the
+// passwords as they will be, before the hub would refuse to start over them.
+func checkPasswords(secrets map[string]string) error {
+	admin, ok := secrets[SecretAdminPassword]
+	if !ok {
+		return nil // not password login
 	}
 	if len(admin) < 32 {
 		return errors.New("hub.auth.password.adminPassword: JupyterHub needs at least 32 characters")
 	}
-	user, err := st.readSecret(SecretUserPassword)
-	if err != nil {
+	user, ok := secrets[SecretUserPassword]
+	if !ok {
 		return nil // no shared user password: only the admin logs in
 	}
 	if len(user) < 8 {
@@ -272,70 +162,6 @@ func (st State) running() (map[string]proc, bool) {
 	return procs, all
 }
 
-// DownResult says what Down stopped and whether it had to force anything.
-type DownResult struct {
-	Stopped []string `json:"stopped"`
-	Forced  []string `json:"forced"`
-	// Leftover lists processes still running in the state directory; empty
-	// after a successful Down.
-	Leftover []string `json:"leftover"`
-	StateDir string   `json:"stateDir"`
-}
-
-// Down stops every process of the hub: the gateway first (it stops its Dask
-// clusters), then the hub (it stops its proxy and users' servers), then any
-// process left in the state directory. The state directory stays: the
-// environment, secrets, users' homes and logs are kept for the next Up.
-func Down(ctx context.Context, h *config.Hub, o Options) (*DownResult, error) {
-	o.defaults()
-	st, err := StateFor(h)
-	if err != nil {
-		return nil, err
-	}
-	res := &DownResult{StateDir: st.Dir}
-	if _, err := os.Stat(st.Dir); errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(o.Progress, "nothing to stop: %s does not exist\n", st.Dir)
-		return res, nil
-	}
-	unlock, err := st.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	res.Stopped, res.Forced = st.stopAll(ctx, o)
-	for _, p := range hubProcesses(st.Dir) {
-		res.Leftover = append(res.Leftover, fmt.Sprintf("%s (pid %d)", p.Name, p.Pid))
-	}
-	if len(res.Leftover) > 0 {
-		return res, fmt.Errorf("processes still run in %s: %s", st.Dir, strings.Join(res.Leftover, ", "))
-	}
-	return res, nil
-}
-
-// stopAll stops the gateway, then the hub, then sweeps up every other
-// process in the state directory; it removes the pid files.
-func (st State) stopAll(ctx context.Context, o Options) (stopped, forced []string) {
-	for _, name := range []string{procGateway, procHub} {
-		p, err := readPidFile(name, st.PidFile(name))
-		if err == nil && p.alive() {
-			fmt.Fprintf(o.Progress, "stopping %s (pid %d)\n", name, p.Pid)
-			if p.stop(ctx, o.StopGrace) {
-				forced = append(forced, name)
-			}
-			stopped = append(stopped, name)
-		}
-		_ = os.Remove(st.PidFile(name))
-	}
-	for _, p := range hubProcesses(st.Dir) {
-		fmt.Fprintf(o.Progress, "stopping leftover %s (pid %d)\n", p.Name, p.Pid)
-		if p.stop(ctx, 5*time.Second) {
-			forced = append(forced, p.Name)
-		}
-		stopped = append(stopped, p.Name)
-	}
-	return stopped, forced
-}
-
 func (st State) readRuntime() (*runtime, error) {
 	b, err := os.ReadFile(filepath.Join(st.Run(), "runtime.json"))
 	if err != nil {
@@ -345,16 +171,23 @@ func (st State) readRuntime() (*runtime, error) {
 	return &r, json.Unmarshal(b, &r)
 }
 
+// writeRuntime records the running hub's ports and digest, owner-only:
+// the digest covers secrets.
 func (st State) writeRuntime(r runtime) error {
 	b, _ := json.MarshalIndent(r, "", "  ")
-	return os.WriteFile(filepath.Join(st.Run(), "runtime.json"), b, 0o644)
+	return os.WriteFile(filepath.Join(st.Run(), "runtime.json"), b, 0o600)
 }
 
-func digest(files []render.LocalFile) string {
+// digest identifies a configuration: the rendered files and the secrets
+// they read at start, so a changed file or secret means a restart.
+func digest(files []render.LocalFile, secrets map[string]string) string {
 	var b bytes.Buffer
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	for _, f := range files {
 		fmt.Fprintf(&b, "%s\n%d\n%s", f.Name, len(f.Content), f.Content)
+	}
+	for _, name := range sortedKeys(secrets) {
+		fmt.Fprintf(&b, "secret %s\n%d\n%s", name, len(secrets[name]), secrets[name])
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(b.Bytes()))
 }

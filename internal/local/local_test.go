@@ -158,17 +158,17 @@ func TestCheckPasswords(t *testing.T) {
 		{"admin too short", strings.Repeat("A", 31), "", "adminPassword: JupyterHub needs at least 32 characters"},
 		{"user too short", strong, "1234567", "userPassword: JupyterHub needs at least 8 characters"},
 		{"equal passwords", strong, strong, "userPassword and adminPassword must differ"},
-		{"no admin password", "", "", "admin-password"},
+		{"no password login", "", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st := preparedState(t)
+			secrets := map[string]string{}
 			if c.admin != "" {
-				writeSecretT(t, st, SecretAdminPassword, c.admin)
+				secrets[SecretAdminPassword] = c.admin
 			}
 			if c.user != "" {
-				writeSecretT(t, st, SecretUserPassword, c.user)
+				secrets[SecretUserPassword] = c.user
 			}
-			err := checkPasswords(st)
+			err := checkPasswords(secrets)
 			switch {
 			case c.wantErr == "" && err != nil:
 				t.Errorf("err = %v, want none", err)
@@ -402,7 +402,7 @@ func TestUpRefusesATakenPublicPort(t *testing.T) {
 	h, st := upReady(t)
 	h.Local.Port = holdPort(t)
 	var progress bytes.Buffer
-	res, err := Up(t.Context(), h, Options{Progress: &progress, StartTimeout: 5 * time.Second})
+	res, err := up(t, h, Options{Progress: &progress, StartTimeout: 5 * time.Second})
 	want := fmt.Sprintf("local.port: 127.0.0.1:%d is in use by another program", h.Local.Port)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Up = %+v, %v; want an error containing %q", res, err, want)
@@ -429,7 +429,7 @@ func TestUpChecksPasswordsBeforeStarting(t *testing.T) {
 			h, st := upReady(t)
 			h.Local.Port = freePorts(t, 1)[0]
 			h.JupyterHub.Auth.Password.AdminPassword = config.SecretRef{FromEnv: c.admin}
-			_, err := Up(t.Context(), h, Options{})
+			_, err := up(t, h, Options{})
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Fatalf("err = %v, want %q", err, c.wantErr)
 			}
@@ -441,7 +441,7 @@ func TestUpChecksPasswordsBeforeStarting(t *testing.T) {
 func TestUpRefusesWhileLocked(t *testing.T) {
 	h, st := upReady(t)
 	holdLock(t, st)
-	if _, err := Up(t.Context(), h, Options{}); err == nil || !strings.Contains(err.Error(), "another dhub command is working on") {
+	if _, err := up(t, h, Options{}); err == nil || !strings.Contains(err.Error(), "another dhub command is working on") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -464,12 +464,16 @@ func TestRuntimeRoundTrip(t *testing.T) {
 func TestDigest(t *testing.T) {
 	a := []render.LocalFile{{Name: "b.py", Content: "x"}, {Name: "a.py", Content: "y"}}
 	b := []render.LocalFile{{Name: "a.py", Content: "y"}, {Name: "b.py", Content: "x"}}
-	if digest(a) != digest(b) {
+	secrets := map[string]string{SecretCookie: "1", SecretProxyToken: "2"}
+	if digest(a, secrets) != digest(b, secrets) {
 		t.Error("the digest depends on the files' order")
 	}
 	c := []render.LocalFile{{Name: "a.py", Content: "y"}, {Name: "b.py", Content: "z"}}
-	if digest(b) == digest(c) {
+	if digest(b, secrets) == digest(c, secrets) {
 		t.Error("the digest ignores a file's content")
+	}
+	if digest(b, secrets) == digest(b, map[string]string{SecretCookie: "1", SecretProxyToken: "3"}) {
+		t.Error("the digest ignores a secret's value")
 	}
 }
 

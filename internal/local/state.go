@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"syscall"
 
 	"dhub/internal/config"
@@ -97,10 +98,23 @@ func (s State) prepare() error {
 	return os.Chmod(s.Secrets(), 0o700)
 }
 
-// ensureSecrets generates each missing token with crypto/rand and writes
-// the user's referenced passwords, all 0600. It returns the names of the
-// secrets it generated now, so the caller can tell the user once.
-func (s State) ensureSecrets(h *config.Hub) (generated []string, err error) {
+// secretChange is one file of the secrets directory that Up writes or
+// removes. Values never leave the process: the plan shows names and reasons.
+type secretChange struct {
+	name   string
+	value  string
+	remove bool
+	// generated is true for a token dhub made now with crypto/rand.
+	generated bool
+	reason    string
+}
+
+// planSecrets decides what Up writes to the secrets directory: each missing
+// token, generated now with crypto/rand; each referenced password whose
+// value differs from the file; a user password no longer configured,
+// removed. It also returns every secret as it will be after those writes,
+// for the configuration digest. Nothing is written.
+func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[string]string, err error) {
 	gen := map[string]func() (string, error){
 		SecretProxyToken:   hexToken,
 		SecretGatewayToken: hexToken,
@@ -113,47 +127,82 @@ func (s State) ensureSecrets(h *config.Hub) (generated []string, err error) {
 			return base64.URLEncoding.EncodeToString(b), err
 		},
 	}
-	p := h.JupyterHub.Auth.Password
-	refs := map[string]config.SecretRef{}
-	if p != nil {
-		refs[SecretAdminPassword] = p.AdminPassword
-		refs[SecretUserPassword] = p.UserPassword
+	type reference struct {
+		field string
+		ref   config.SecretRef
+	}
+	refs := map[string]reference{}
+	if p := h.JupyterHub.Auth.Password; p != nil {
+		refs[SecretAdminPassword] = reference{"hub.auth.password.adminPassword", p.AdminPassword}
+		refs[SecretUserPassword] = reference{"hub.auth.password.userPassword", p.UserPassword}
 		if p.AdminPassword.IsZero() {
 			// SharedPasswordAuthenticator wants at least 32 characters.
 			gen[SecretAdminPassword] = hexToken
 		}
 	}
-	for name, ref := range refs {
-		if ref.IsZero() {
-			if _, ok := gen[name]; !ok {
-				_ = os.Remove(s.Secret(name))
+	after = map[string]string{}
+	for _, name := range sortedKeys(refs) {
+		r := refs[name]
+		have, readErr := s.readSecret(name)
+		if r.ref.IsZero() {
+			if _, generated := gen[name]; !generated && readErr == nil {
+				changes = append(changes, secretChange{name: name, remove: true, reason: r.field + " is no longer set: remove it"})
 			}
 			continue
 		}
-		v, err := ref.Resolve()
+		v, err := r.ref.Resolve()
 		if err != nil {
-			return nil, fmt.Errorf("hub.auth.password: %w", err)
+			return nil, nil, fmt.Errorf("hub.auth.password: %w", err)
 		}
-		if err := writeSecret(s.Secret(name), v); err != nil {
-			return nil, err
+		after[name] = v
+		switch {
+		case readErr != nil:
+			changes = append(changes, secretChange{name: name, value: v, reason: "from " + r.field + " (" + r.ref.String() + ")"})
+		case have != v:
+			changes = append(changes, secretChange{name: name, value: v, reason: r.field + " (" + r.ref.String() + ") changed"})
 		}
 	}
-	for name, f := range gen {
-		if _, err := os.Stat(s.Secret(name)); err == nil {
+	for _, name := range sortedKeys(gen) {
+		if have, err := s.readSecret(name); err == nil {
+			after[name] = have
 			continue
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
+		} else if _, statErr := os.Stat(s.Secret(name)); !errors.Is(statErr, os.ErrNotExist) {
+			return nil, nil, err
 		}
-		v, err := f()
+		v, err := gen[name]()
 		if err != nil {
-			return nil, fmt.Errorf("generate %s: %w", name, err)
+			return nil, nil, fmt.Errorf("generate %s: %w", name, err)
 		}
-		if err := writeSecret(s.Secret(name), v); err != nil {
-			return nil, err
-		}
-		generated = append(generated, name)
+		after[name] = v
+		changes = append(changes, secretChange{name: name, value: v, generated: true, reason: "does not exist: generate it (crypto/rand)"})
 	}
-	return generated, nil
+	return changes, after, nil
+}
+
+// writeSecrets makes the changes planSecrets decided, each file 0600 and
+// replaced atomically.
+func (s State) writeSecrets(changes []secretChange) error {
+	for _, c := range changes {
+		if c.remove {
+			if err := os.Remove(s.Secret(c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove secret %s: %w", c.name, err)
+			}
+			continue
+		}
+		if err := writeSecret(s.Secret(c.name), c.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func hexToken() (string, error) {
@@ -171,7 +220,7 @@ func writeSecret(path, value string) error {
 	return os.Rename(tmp, path)
 }
 
-// readSecret reads a secret written by ensureSecrets.
+// readSecret reads a secret written by writeSecrets.
 func (s State) readSecret(name string) (string, error) {
 	b, err := os.ReadFile(s.Secret(name))
 	if err != nil {

@@ -125,7 +125,7 @@ func readFile(t *testing.T, path string) string {
 func TestEnsureSecretsGenerates(t *testing.T) {
 	st := preparedState(t)
 	h := testHub(t)
-	generated, err := st.ensureSecrets(h)
+	generated, err := ensureSecrets(st, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestEnsureSecretsGenerates(t *testing.T) {
 	}
 
 	// A second run keeps every secret.
-	again, err := st.ensureSecrets(h)
+	again, err := ensureSecrets(st, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestEnsureSecretsGenerates(t *testing.T) {
 	if err := os.Remove(st.Secret(SecretCookie)); err != nil {
 		t.Fatal(err)
 	}
-	again, err = st.ensureSecrets(h)
+	again, err = ensureSecrets(st, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestEnsureSecretsWritesReferencedPasswords(t *testing.T) {
 	h.JupyterHub.Auth.Password.AdminPassword = config.SecretRef{FromEnv: "DHUB_TEST_ADMIN_PASSWORD"}
 	h.JupyterHub.Auth.Password.UserPassword = config.SecretRef{FromFile: userFile}
 
-	generated, err := st.ensureSecrets(h)
+	generated, err := ensureSecrets(st, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestEnsureSecretsWritesReferencedPasswords(t *testing.T) {
 
 	// A changed reference is written again.
 	t.Setenv("DHUB_TEST_ADMIN_PASSWORD", strings.Repeat("b", 40))
-	if _, err := st.ensureSecrets(h); err != nil {
+	if _, err := ensureSecrets(st, h); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := st.readSecret(SecretAdminPassword); got != strings.Repeat("b", 40) {
@@ -248,7 +248,7 @@ func TestEnsureSecretsWritesReferencedPasswords(t *testing.T) {
 
 	// A user password no longer configured is removed.
 	h.JupyterHub.Auth.Password.UserPassword = config.SecretRef{}
-	if _, err := st.ensureSecrets(h); err != nil {
+	if _, err := ensureSecrets(st, h); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(st.Secret(SecretUserPassword)); !os.IsNotExist(err) {
@@ -273,7 +273,7 @@ func TestEnsureSecretsUnresolvableReference(t *testing.T) {
 			h := testHub(t)
 			h.JupyterHub.Auth.Password.AdminPassword = c.admin
 			h.JupyterHub.Auth.Password.UserPassword = c.user
-			_, err := st.ensureSecrets(h)
+			_, err := ensureSecrets(st, h)
 			if err == nil {
 				t.Fatal("an unresolvable reference was accepted")
 			}

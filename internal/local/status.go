@@ -1,20 +1,14 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"dhub/internal/config"
-	"dhub/internal/plan"
-	"dhub/internal/render"
-	"dhub/internal/smoke"
 )
 
 // Component is one part of the local hub as status reports it.
@@ -121,86 +115,4 @@ func listClusters(ctx context.Context, st State, port int) string {
 		return "list_clusters fails: " + err.Error()
 	}
 	return fmt.Sprintf("list_clusters works (authenticated through the hub; %d of dhub's own)", len(clusters))
-}
-
-// SmokeRunner runs the smoke script with the hub's own Python environment.
-type SmokeRunner struct{ st State }
-
-// RunScript runs script with the environment's python; its stderr (progress)
-// goes to progress. The script runs from a file: Dask's LocalCluster
-// re-imports the main module in its worker processes.
-func (r SmokeRunner) RunScript(ctx context.Context, script []byte, env map[string]string, progress io.Writer) ([]byte, error) {
-	path := filepath.Join(r.st.Run(), "smoke.py")
-	if err := os.WriteFile(path, script, 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, r.st.Python(), path)
-	cmd.Env = processEnv(r.st)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, progress
-	err := cmd.Run()
-	return out.Bytes(), err
-}
-
-// Smoke returns the runner and target of a local hub for the smoke check.
-func Smoke(h *config.Hub) (smoke.Runner, smoke.Target, error) {
-	st, err := StateFor(h)
-	if err != nil {
-		return nil, smoke.Target{}, err
-	}
-	if _, err := os.Stat(st.Python()); err != nil {
-		return nil, smoke.Target{}, fmt.Errorf("the local hub has no Python environment in %s: run 'dhub up' first", st.Venv())
-	}
-	token, err := st.readSecret(SecretDhubToken)
-	if err != nil {
-		return nil, smoke.Target{}, err
-	}
-	rt, err := st.readRuntime()
-	if err != nil {
-		return nil, smoke.Target{}, fmt.Errorf("the local hub was never started: run 'dhub up' first")
-	}
-	hub := "http://" + hostPort(h.Local.Host, h.Local.Port)
-	return SmokeRunner{st}, smoke.Target{
-		HubURL:              hub,
-		GatewayAddress:      hub + "/services/dask-gateway",
-		GatewayProxyAddress: fmt.Sprintf("gateway://127.0.0.1:%d", rt.Ports.GatewayProxy),
-		APIToken:            token,
-	}, nil
-}
-
-// Plan reports what Up would do, reading only: build or reuse the Python
-// environment, start, restart or leave the processes.
-func Plan(h *config.Hub) (*plan.Plan, error) {
-	st, err := StateFor(h)
-	if err != nil {
-		return nil, err
-	}
-	p := &plan.Plan{Hub: h.Name, Target: string(h.Target)}
-	env := plan.Change{Kind: "python environment", Name: st.Venv(), Action: plan.NoOp, Reason: "has the pinned packages"}
-	if want, err := envFingerprint(context.Background(), h.Local.Python); err != nil {
-		return nil, err
-	} else if got, _ := os.ReadFile(filepath.Join(st.Venv(), envMarker)); string(got) != want {
-		env.Action, env.Reason = plan.Create, "missing or built from other requirements: install the pinned packages (about a minute)"
-	}
-	p.Add(env)
-	procs, _ := st.running()
-	rt, _ := st.readRuntime()
-	same := rt != nil && digest(render.ForLocal(h, rt.Ports)) == rt.Digest
-	for _, name := range []string{procGateway, procHub} {
-		c := plan.Change{Kind: "process", Name: name}
-		_, alive := procs[name]
-		switch {
-		case !alive:
-			c.Action, c.Reason = plan.Create, "not running: start it"
-		case !same:
-			c.Action, c.Reason = plan.Replace, "its configuration changed: restart it"
-		default:
-			c.Action, c.Reason = plan.NoOp, "runs with this configuration"
-		}
-		p.Add(c)
-	}
-	return p, nil
 }

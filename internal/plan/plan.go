@@ -53,6 +53,9 @@ type Plan struct {
 	Changes []Change `json:"changes"`
 	// Warnings are things the user should know but that don't block.
 	Warnings []string `json:"warnings,omitempty"`
+	// Removal marks the plan of 'dhub down': what removing the hub
+	// deletes and keeps.
+	Removal bool `json:"removal,omitempty"`
 }
 
 // Add appends a change.
@@ -82,7 +85,11 @@ var symbols = map[Action]string{NoOp: " ", Create: "+", Update: "~", Replace: "Â
 // WriteText writes the human view: one line per resource, its fields below.
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Plan for hub %s (target %s):\n", p.Hub, p.Target)
+	if p.Removal {
+		fmt.Fprintf(&b, "Removal of hub %s (target %s):\n", p.Hub, p.Target)
+	} else {
+		fmt.Fprintf(&b, "Plan for hub %s (target %s):\n", p.Hub, p.Target)
+	}
 	for _, c := range p.Changes {
 		fmt.Fprintf(&b, "  %s %-8s %s %s", symbols[c.Action], c.Action, c.Kind, c.Name)
 		if c.Reason != "" {
@@ -102,9 +109,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  warning: %s\n", wn)
 	}
 	n := p.Counts()
-	if !p.HasChanges() {
+	switch {
+	case !p.HasChanges() && p.Removal:
+		b.WriteString("Nothing to remove.\n")
+	case !p.HasChanges():
 		b.WriteString("No changes: everything matches dhub.yaml.\n")
-	} else {
+	default:
 		var parts []string
 		for _, a := range []Action{Create, Update, Replace, Delete} {
 			if n[a] > 0 {
@@ -131,4 +141,12 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 // SortFields orders field changes by name, for stable output.
 func SortFields(fs []FieldChange) {
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Field < fs[j].Field })
+}
+
+// Count says how many of a thing there are: "1 node pool", "3 node pools".
+func Count(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

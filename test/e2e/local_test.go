@@ -2,18 +2,20 @@
 
 // Package e2e runs the dhub binary end to end on the local target: real
 // JupyterHub, Dask Gateway and Dask from PyPI in a Python environment that
-// dhub builds itself. It needs python3 (3.10+) and the package registry;
+// dhub builds itself. It needs python3 (3.11+) and the package registry;
 // scripts/test.sh runs it with -tags e2e.
 package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -113,23 +115,97 @@ func listening(port int) bool {
 	return err == nil
 }
 
+// status is 'dhub status -o json' of a local hub.
 type status struct {
-	URL        string `json:"url"`
-	Up         bool   `json:"up"`
-	Components []struct {
-		Name    string `json:"name"`
-		Running bool   `json:"running"`
-		Pid     int    `json:"pid"`
-		Version string `json:"version"`
-		Detail  string `json:"detail"`
-	} `json:"components"`
-	Clusters []string `json:"daskClusters"`
+	URL    string `json:"url"`
+	Up     bool   `json:"up"`
+	Target string `json:"target"`
+	Local  struct {
+		Components []struct {
+			Name    string `json:"name"`
+			Running bool   `json:"running"`
+			Pid     int    `json:"pid"`
+			Version string `json:"version"`
+			Detail  string `json:"detail"`
+		} `json:"components"`
+		Clusters []string `json:"daskClusters"`
+	} `json:"local"`
+}
+
+// state reads what a local plan may change, each with a version that
+// moves when it is written: the environment, each secret and each process.
+func (h *hub) readings() map[string]string {
+	st := map[string]string{}
+	venv := filepath.Join(h.state, "venv")
+	if b, err := os.ReadFile(filepath.Join(venv, ".dhub-requirements")); err == nil {
+		fi, _ := os.Stat(filepath.Join(venv, ".dhub-requirements"))
+		st["python environment "+venv] = fmt.Sprintf("%x %s", sha256.Sum256(b), fi.ModTime())
+	}
+	entries, _ := os.ReadDir(filepath.Join(h.state, "secrets"))
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(h.state, "secrets", e.Name()))
+		st["secret "+e.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	for _, name := range []string{"jupyterhub", "dask-gateway"} {
+		if b, err := os.ReadFile(filepath.Join(h.state, "run", name+".pid")); err == nil {
+			st["process "+name] = string(b)
+		}
+	}
+	return st
+}
+
+// planThenUp runs 'dhub plan', checks it lists exactly want (kind and
+// name of each change) with the exit code --detailed-exitcode promises,
+// then runs 'dhub up' and checks that it changed exactly what the plan
+// listed and that a new plan has nothing left to do. It returns up's
+// stdout.
+func (h *hub) planThenUp(want ...string) string {
+	h.t.Helper()
+	code, out, errb := h.run("plan", "-o", "json", "--detailed-exitcode")
+	var p struct {
+		Changes []struct{ Kind, Name, Action string }
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		h.t.Fatalf("plan -o json: exit %d, %v\n%s%s", code, err, out, errb)
+	}
+	var listed []string
+	for _, c := range p.Changes {
+		if c.Action != "no-op" {
+			listed = append(listed, c.Kind+" "+c.Name)
+		}
+	}
+	sort.Strings(listed)
+	sort.Strings(want)
+	if strings.Join(listed, "\n") != strings.Join(want, "\n") {
+		h.t.Fatalf("plan lists\n  %s\nwant\n  %s", strings.Join(listed, "\n  "), strings.Join(want, "\n  "))
+	}
+	if wantCode := map[bool]int{true: 0, false: 2}[len(want) == 0]; code != wantCode {
+		h.t.Errorf("plan --detailed-exitcode: exit %d, want %d", code, wantCode)
+	}
+	before := h.readings()
+	up, _ := h.must("up")
+	after := h.readings()
+	var moved []string
+	for k, v := range after {
+		if before[k] != v {
+			moved = append(moved, k)
+		}
+	}
+	sort.Strings(moved)
+	if strings.Join(moved, "\n") != strings.Join(want, "\n") {
+		h.t.Errorf("up changed\n  %s\nits plan listed\n  %s", strings.Join(moved, "\n  "), strings.Join(want, "\n  "))
+	}
+	if code, out, _ := h.run("plan", "--detailed-exitcode"); code != 0 {
+		h.t.Errorf("plan after up: exit %d, want 0\n%s", code, out)
+	}
+	return up
 }
 
 func TestLocalLifecycle(t *testing.T) {
 	h := newHub(t)
 
-	out, _ := h.must("up")
+	secrets := []string{"secret admin-password", "secret cookie-secret", "secret dhub-api-token", "secret gateway-api-token", "secret gateway-db-key", "secret proxy-token"}
+	out := h.planThenUp(append([]string{"python environment " + filepath.Join(h.state, "venv"), "process dask-gateway", "process jupyterhub"}, secrets...)...)
 	if !strings.Contains(out, fmt.Sprintf("DaskHub is up at http://127.0.0.1:%d/", h.port)) {
 		t.Fatalf("up output lacks the URL:\n%s", out)
 	}
@@ -147,19 +223,19 @@ func TestLocalLifecycle(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status -o json: %v\n%s", err, out)
 	}
-	if !st.Up || len(st.Components) != 3 {
+	if !st.Up || st.Target != "local" || len(st.Local.Components) != 3 {
 		t.Fatalf("status = %+v, want 3 components up", st)
 	}
-	for _, c := range st.Components {
+	for _, c := range st.Local.Components {
 		if !c.Running || c.Pid == 0 {
 			t.Errorf("component %s not running: %+v", c.Name, c)
 		}
 	}
-	if !strings.HasPrefix(st.Components[2].Detail, "list_clusters works") {
-		t.Errorf("the guide's list_clusters() check: %q", st.Components[2].Detail)
+	if !strings.HasPrefix(st.Local.Components[2].Detail, "list_clusters works") {
+		t.Errorf("the guide's list_clusters() check: %q", st.Local.Components[2].Detail)
 	}
-	if st.Components[0].Version != "5.5.0" || st.Components[2].Version != "2026.3.0" {
-		t.Errorf("versions = %s / %s, want jupyterhub 5.5.0, dask-gateway 2026.3.0", st.Components[0].Version, st.Components[2].Version)
+	if st.Local.Components[0].Version != "5.5.0" || st.Local.Components[2].Version != "2026.3.0" {
+		t.Errorf("versions = %s / %s, want jupyterhub 5.5.0, dask-gateway 2026.3.0", st.Local.Components[0].Version, st.Local.Components[2].Version)
 	}
 
 	out, _ = h.must("smoke", "--workers", "2", "-o", "json")
@@ -192,18 +268,22 @@ func TestLocalLifecycle(t *testing.T) {
 	// The smoke cluster was shut down: no scheduler or worker is left.
 	out, _ = h.must("status", "-o", "json")
 	json.Unmarshal([]byte(out), &st)
-	if len(st.Clusters) != 0 {
-		t.Errorf("clusters still running after smoke: %v", st.Clusters)
+	if len(st.Local.Clusters) != 0 {
+		t.Errorf("clusters still running after smoke: %v", st.Local.Clusters)
 	}
 
-	hubPid := h.pid("jupyterhub")
-	out, errb := h.must("up")
-	if !strings.Contains(out, "(no change)") || !strings.Contains(errb, "nothing to do") {
-		t.Errorf("second up did something:\nstdout %s\nstderr %s", out, errb)
+	out = h.planThenUp()
+	if !strings.Contains(out, "(no change)") {
+		t.Errorf("second up did something:\n%s", out)
 	}
-	if h.pid("jupyterhub") != hubPid {
-		t.Error("second up restarted the hub")
-	}
+
+	// A changed configuration restarts both processes; a lost secret is
+	// generated anew, and restarts them too.
+	cfg, _ := os.ReadFile(h.config)
+	os.WriteFile(h.config, append(cfg, "dask:\n  workerCores: {max: 2}\n"...), 0o644)
+	h.planThenUp("process dask-gateway", "process jupyterhub")
+	os.Remove(filepath.Join(h.state, "secrets", "cookie-secret"))
+	h.planThenUp("secret cookie-secret", "process dask-gateway", "process jupyterhub")
 
 	h.must("down")
 	if left := h.processes(); len(left) > 0 {

@@ -199,6 +199,33 @@ func (w *World) ResetLog() {
 	w.requests = nil
 }
 
+// Versions reads every resource group (but the node resource groups AKS
+// manages itself), managed cluster (without its pools) and node pool as it
+// is stored, keyed "resource group NAME", "managed
+// cluster NAME" and "node pool NAME", each with its content as a version:
+// a test compares two readings to see which resources a run changed.
+func (w *World) Versions() map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]string{}
+	version := func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	for _, g := range w.groups {
+		if g.ManagedBy == nil {
+			out["resource group "+deref(g.Name)] = version(g)
+		}
+	}
+	for k, mc := range w.clusters {
+		out["managed cluster "+deref(mc.Name)] = version(mc)
+		for _, p := range w.pools[k] {
+			out["node pool "+deref(p.Name)] = version(p)
+		}
+	}
+	return out
+}
+
 // AddGroup puts a resource group in the World, as if made outside dhub.
 func (w *World) AddGroup(name, location string, tags map[string]string) {
 	w.mu.Lock()

@@ -584,3 +584,40 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// ServiceAnswers stands in for the pods behind a Service of namespace,
+// which kwok does not run, as the API server's service proxy reaches them:
+// an error while the Service has no ready endpoint, else body. Its
+// signature is kube.Options.ServiceGet's.
+func (c *Cluster) ServiceAnswers(namespace, body string) func(ctx context.Context, service, port, path string) ([]byte, error) {
+	return func(ctx context.Context, service, _, _ string) ([]byte, error) {
+		slices, err := c.client.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + service})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range slices.Items {
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready != nil && *e.Conditions.Ready {
+					return []byte(body), nil
+				}
+			}
+		}
+		return nil, fmt.Errorf("no endpoints available for service %q", service)
+	}
+}
+
+// AssignLoadBalancer plays the cloud's load balancer controller for a
+// test: it gives Service service of namespace the address ip as soon as
+// the Service exists, trying until it does or the test ends.
+func (c *Cluster) AssignLoadBalancer(t testing.TB, namespace, service, ip string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			if err := c.SetLoadBalancerIP(ctx, namespace, service, ip); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+}

@@ -1,0 +1,88 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"dhub/internal/config"
+	"dhub/internal/local"
+	"dhub/internal/smoke"
+)
+
+// localTarget runs the hub as processes on this machine.
+type localTarget struct {
+	h *config.Hub
+	o Options
+}
+
+func newLocal(h *config.Hub, o Options) *localTarget {
+	o.Local.Progress = o.Progress
+	return &localTarget{h: h, o: o}
+}
+
+func (t *localTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
+	p, err := local.PlanUp(ctx, t.h)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan[*UpResult]{View: p.View, apply: func(ctx context.Context) (*UpResult, error) {
+		res, err := p.Apply(ctx, t.o.Local)
+		if err != nil {
+			return nil, err
+		}
+		r := &UpResult{Hub: t.h.Name, Target: string(t.h.Target), URL: res.URL, Changed: res.Changed,
+			Seconds: res.Elapsed.Seconds(), Plan: p.View, Local: res,
+			details: [][2]string{{"log in as", res.AdminUser + ", password in " + res.PasswordFile}, {"logs", res.Logs}}}
+		if res.PasswordGenerated {
+			r.NewPasswordFile = res.PasswordFile
+		}
+		return r, nil
+	}}, nil
+}
+
+func (t *localTarget) Status(ctx context.Context) (*Status, error) {
+	st, err := local.GetStatus(ctx, t.h)
+	if err != nil {
+		return nil, err
+	}
+	return &Status{Hub: t.h.Name, Target: string(t.h.Target), Up: st.Up, URL: st.URL, Local: st}, nil
+}
+
+func (t *localTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result, error) {
+	runner, target, err := local.Smoke(t.h)
+	if err != nil {
+		return nil, err
+	}
+	return smoke.Run(ctx, runner, target, o, t.o.Progress)
+}
+
+func (t *localTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownResult], error) {
+	view, err := local.PlanDown(t.h)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan[*DownResult]{View: view, apply: func(ctx context.Context) (*DownResult, error) {
+		res, err := local.Down(ctx, t.h, t.o.Local)
+		if res == nil {
+			return nil, err
+		}
+		r := &DownResult{Hub: t.h.Name, Target: string(t.h.Target), Local: res}
+		if len(res.Stopped) == 0 {
+			r.lines = append(r.lines, "nothing was running")
+		} else {
+			r.lines = append(r.lines, "stopped: "+strings.Join(res.Stopped, ", "))
+		}
+		if len(res.Forced) > 0 {
+			r.lines = append(r.lines, "killed after the grace period: "+strings.Join(res.Forced, ", "))
+		}
+		if err == nil {
+			r.lines = append(r.lines, fmt.Sprintf("no process of the hub is left; kept %s (environment, secrets, homes, logs)", res.StateDir))
+		}
+		return r, err
+	}}, nil
+}
+
+func (t *localTarget) Kubeconfig(context.Context) ([]byte, error) {
+	return nil, fmt.Errorf("%w: target local runs no cluster", ErrNoKubeconfig)
+}

@@ -1,0 +1,243 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	helmkube "helm.sh/helm/v4/pkg/kube"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"dhub/internal/config"
+	"dhub/internal/plan"
+	"dhub/internal/render"
+)
+
+// DownPlan is what Down will remove and keep, decided with reads only.
+type DownPlan struct {
+	// View is the plan as the user sees it.
+	View     *plan.Plan
+	releases []string
+	// volumes are the users' volumes Down deletes (with deleteData).
+	volumes []string
+	// deleteNamespace is set when dhub created the namespace and nothing
+	// in it is kept.
+	deleteNamespace bool
+}
+
+// PlanDown reads the releases, users' servers and Dask clusters, the
+// Secret, users' volumes and the namespace, and decides: everything of the
+// hub goes, but users' volumes only with deleteData, and the namespace
+// only when dhub created it and keeps nothing in it.
+func (c *Client) PlanDown(ctx context.Context, h *config.Hub, deleteData bool) (*DownPlan, error) {
+	p := &DownPlan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target), Removal: true}}
+	core := c.clientset.CoreV1()
+	ns, err := core.Namespaces().Get(ctx, c.namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		p.View.Add(plan.Change{Kind: "namespace", Name: c.namespace, Action: plan.NoOp, Reason: "does not exist: nothing to remove"})
+		return p, nil
+	}
+	if err != nil {
+		return nil, c.apiError("read namespace "+c.namespace, err)
+	}
+	cfg, err := c.actionConfig()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{render.DaskGatewayRelease, render.JupyterHubRelease} {
+		rel, err := deployed(cfg, name)
+		if err != nil {
+			return nil, c.apiError("read release "+name, err)
+		}
+		if rel != nil {
+			p.releases = append(p.releases, name)
+			p.View.Add(plan.Change{Kind: "helm release", Name: name, Action: plan.Delete, Reason: fmt.Sprintf("uninstall revision %d", rel.Version)})
+		}
+	}
+	servers, err := core.Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: usersServers})
+	if err != nil {
+		return nil, c.apiError("list users' servers", err)
+	}
+	clusters, _ := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{})
+	if n := len(servers.Items) + len(clusters.Items); n > 0 {
+		p.View.Add(plan.Change{Kind: "running", Name: "users' servers and Dask clusters", Action: plan.Delete,
+			Reason: fmt.Sprintf("stop %d server(s) and %d cluster(s)", len(servers.Items), len(clusters.Items))})
+	}
+	if _, err := core.Secrets(c.namespace).Get(ctx, render.AuthSecretName, metav1.GetOptions{}); err == nil {
+		p.View.Add(plan.Change{Kind: "secret", Name: render.AuthSecretName, Action: plan.Delete, Reason: "dhub's authentication secrets"})
+	} else if !apierrors.IsNotFound(err) {
+		return nil, c.apiError("read secret "+render.AuthSecretName, err)
+	}
+	pvcs, err := core.PersistentVolumeClaims(c.namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, c.apiError("list volumes", err)
+	}
+	kept := 0
+	for _, v := range pvcs.Items {
+		if deleteData {
+			p.volumes = append(p.volumes, v.Name)
+			p.View.Add(plan.Change{Kind: "volume", Name: v.Name, Action: plan.Delete, Reason: "--delete-data: its data is lost"})
+		} else {
+			kept++
+			p.View.Add(plan.Change{Kind: "volume", Name: v.Name, Action: plan.NoOp, Reason: "kept (--delete-data deletes it)"})
+		}
+	}
+	nsChange := plan.Change{Kind: "namespace", Name: c.namespace, Action: plan.NoOp}
+	switch {
+	case ns.Labels[labelManagedBy] != managedBy:
+		nsChange.Reason = "kept: dhub did not create it"
+	case kept > 0:
+		nsChange.Reason = "kept: it holds the kept volumes"
+	default:
+		p.deleteNamespace = true
+		nsChange.Action, nsChange.Reason = plan.Delete, "dhub created it and nothing in it is kept"
+	}
+	p.View.Add(nsChange)
+	return p, nil
+}
+
+// usersServers selects users' servers, which are not part of a release.
+const usersServers = "component=singleuser-server"
+
+// DownResult says what Down removed and what it kept.
+type DownResult struct {
+	Uninstalled []string `json:"uninstalled"`
+	Deleted     []string `json:"deleted"`
+	// Kept lists what stays on purpose (users' volumes without --delete-data).
+	Kept []string `json:"kept"`
+	// Left lists dhub objects still present after Down; empty on success.
+	Left []string `json:"left"`
+}
+
+// Down does what p says: uninstalls the releases, stops users' servers and
+// Dask clusters, deletes dhub's Secret and the planned volumes, then the
+// namespace when planned and no volume appeared in it since. It waits for
+// the deletions and then checks that nothing of the hub is left.
+func (c *Client) Down(ctx context.Context, p *DownPlan) (*DownResult, error) {
+	res := &DownResult{Uninstalled: []string{}, Deleted: []string{}, Kept: []string{}, Left: []string{}}
+	for _, ch := range p.View.Changes {
+		if ch.Action == plan.NoOp && ch.Kind != "namespace" {
+			res.Kept = append(res.Kept, ch.Kind+" "+ch.Name)
+		}
+	}
+	cfg, err := c.actionConfig()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range p.releases {
+		fmt.Fprintf(c.opts.Progress, "release %s: uninstalling\n", name)
+		un := action.NewUninstall(cfg)
+		un.IgnoreNotFound = true
+		un.WaitStrategy, un.Timeout = helmkube.StatusWatcherStrategy, c.opts.ReadyTimeout
+		if _, err := un.Run(name); err != nil {
+			return res, fmt.Errorf("uninstall release %s: %w", name, err)
+		}
+		res.Uninstalled = append(res.Uninstalled, name)
+	}
+	core := c.clientset.CoreV1()
+	// Users' servers and Dask clusters are not part of the releases; any
+	// started since the plan go too.
+	if list, err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, item := range list.Items {
+			if err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).Delete(ctx, item.GetName(), metav1.DeleteOptions{}); err == nil {
+				res.Deleted = append(res.Deleted, "dask cluster "+item.GetName())
+			}
+		}
+	}
+	if err := core.Pods(c.namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: usersServers}); err != nil && !apierrors.IsNotFound(err) {
+		return res, c.apiError("delete users' servers", err)
+	}
+	if err := core.Secrets(c.namespace).Delete(ctx, render.AuthSecretName, metav1.DeleteOptions{}); err == nil {
+		res.Deleted = append(res.Deleted, "secret "+render.AuthSecretName)
+	} else if !apierrors.IsNotFound(err) {
+		return res, c.apiError("delete secret "+render.AuthSecretName, err)
+	}
+	for _, name := range p.volumes {
+		if err := core.PersistentVolumeClaims(c.namespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return res, c.apiError("delete volume "+name, err)
+		}
+		res.Deleted = append(res.Deleted, "volume "+name)
+	}
+	if p.deleteNamespace {
+		if err := c.deleteNamespace(ctx, p, res); err != nil {
+			return res, err
+		}
+	}
+	res.Left = c.leftovers(ctx, cfg)
+	if len(res.Left) > 0 {
+		return res, fmt.Errorf("still in the cluster after down: %s", strings.Join(res.Left, ", "))
+	}
+	return res, nil
+}
+
+// deleteNamespace deletes the namespace and waits until it is gone, unless
+// a volume the plan did not list appeared in it: a user's data is never
+// deleted without being shown first.
+func (c *Client) deleteNamespace(ctx context.Context, p *DownPlan, res *DownResult) error {
+	core := c.clientset.CoreV1()
+	pvcs, err := core.PersistentVolumeClaims(c.namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return c.apiError("list volumes", err)
+	}
+	for _, v := range pvcs.Items {
+		if !slices.Contains(p.volumes, v.Name) {
+			res.Kept = append(res.Kept, "volume "+v.Name, "namespace "+c.namespace+" (volume "+v.Name+" appeared after the plan)")
+			return nil
+		}
+	}
+	fmt.Fprintf(c.opts.Progress, "namespace %s: deleting\n", c.namespace)
+	if err := core.Namespaces().Delete(ctx, c.namespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return c.apiError("delete namespace", err)
+	}
+	if err := c.waitNamespaceGone(ctx); err != nil {
+		return err
+	}
+	res.Deleted = append(res.Deleted, "namespace "+c.namespace)
+	return nil
+}
+
+func (c *Client) waitNamespaceGone(ctx context.Context) error {
+	deadline := time.Now().Add(c.opts.ReadyTimeout)
+	for {
+		_, err := c.clientset.CoreV1().Namespaces().Get(ctx, c.namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespace %s still terminating after %s", c.namespace, c.opts.ReadyTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+// leftovers lists dhub's releases and objects that should be gone.
+func (c *Client) leftovers(ctx context.Context, cfg *action.Configuration) []string {
+	var left []string
+	for _, name := range []string{render.JupyterHubRelease, render.DaskGatewayRelease} {
+		if rel, _ := deployed(cfg, name); rel != nil {
+			left = append(left, "release "+name)
+		}
+	}
+	core := c.clientset.CoreV1()
+	if _, err := core.Secrets(c.namespace).Get(ctx, render.AuthSecretName, metav1.GetOptions{}); err == nil {
+		left = append(left, "secret "+render.AuthSecretName)
+	}
+	pods, err := core.Pods(c.namespace).List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, p := range pods.Items {
+			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
+				left = append(left, "pod "+p.Name)
+			}
+		}
+	}
+	return left
+}

@@ -1,0 +1,145 @@
+package kube
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"dhub/internal/config"
+	"dhub/internal/plan"
+	"dhub/internal/render"
+)
+
+// secretPlan is the dhub-auth Secret as Apply will write it. Its values
+// stay in memory: the plan shows key names only.
+type secretPlan struct {
+	name   string
+	action plan.Action
+	data   map[string][]byte
+	// existing is the Secret read by Plan, updated in place (its
+	// resourceVersion makes a concurrent change fail, not vanish).
+	existing *corev1.Secret
+	// restartHub is set when a value the running hub read at start changed.
+	restartHub bool
+}
+
+// planSecret decides the dhub-auth Secret: referenced secrets resolved
+// now, generated ones kept from existing or made now with crypto/rand.
+func (p *Plan) planSecret(existing *corev1.Secret) error {
+	s := p.rendered.Secret
+	if s == nil {
+		return nil
+	}
+	sp := &secretPlan{name: s.Name, data: map[string][]byte{}, existing: existing}
+	for _, key := range s.SortedKeys() {
+		src := s.Data[key]
+		switch {
+		case src.Generate && existing != nil && len(existing.Data[key]) > 0:
+			sp.data[key] = existing.Data[key]
+		case src.Generate:
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			sp.data[key] = []byte(hex.EncodeToString(b))
+		default:
+			v, err := src.Ref.Resolve()
+			if err != nil {
+				return fmt.Errorf("secret %s key %s: %w", s.Name, key, err)
+			}
+			sp.data[key] = []byte(v)
+		}
+	}
+	ch := plan.Change{Kind: "secret", Name: s.Name}
+	switch changed := changedKeys(existingData(existing), sp.data); {
+	case existing == nil:
+		sp.action, ch.Reason = plan.Create, "does not exist: keys "+strings.Join(s.SortedKeys(), ", ")
+	case len(changed) > 0:
+		sp.action, sp.restartHub = plan.Update, true
+		ch.Reason = "keys changed: " + strings.Join(changed, ", ") + "; the hub restarts to read them"
+	default:
+		sp.action, ch.Reason = plan.NoOp, "has these keys and values"
+	}
+	ch.Action = sp.action
+	p.secret = sp
+	p.View.Add(ch)
+	return nil
+}
+
+func existingData(s *corev1.Secret) map[string][]byte {
+	if s == nil {
+		return nil
+	}
+	return s.Data
+}
+
+// changedKeys lists the keys whose values differ between a and b, sorted.
+func changedKeys(a, b map[string][]byte) []string {
+	var out []string
+	for k, v := range b {
+		if w, ok := a[k]; !ok || string(w) != string(v) {
+			out = append(out, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// writeSecret creates or updates the Secret as planned.
+func (c *Client) writeSecret(ctx context.Context, h *config.Hub, sp *secretPlan) error {
+	if sp == nil || sp.action == plan.NoOp {
+		return nil
+	}
+	api := c.clientset.CoreV1().Secrets(c.namespace)
+	var err error
+	if sp.action == plan.Create {
+		_, err = api.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: sp.name, Namespace: c.namespace, Labels: map[string]string{labelManagedBy: managedBy, labelHub: h.Name}},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       sp.data,
+		}, metav1.CreateOptions{})
+	} else {
+		s := sp.existing.DeepCopy()
+		s.Data = sp.data
+		_, err = api.Update(ctx, s, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return c.apiError("write secret "+sp.name, err)
+	}
+	done := "created"
+	if sp.action == plan.Update {
+		done = "updated"
+	}
+	fmt.Fprintf(c.opts.Progress, "secret %s: %s\n", sp.name, done)
+	return nil
+}
+
+// restartHub rolls the hub's Deployment, as 'kubectl rollout restart'
+// does, so it reads the Secret's new values; Helm does not own the
+// annotation, so later upgrades keep it.
+func (c *Client) restartHub(ctx context.Context) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"dhub.io/restartedAt":%q}}}}}`, time.Now().UTC().Format(time.RFC3339))
+	_, err := c.clientset.AppsV1().Deployments(c.namespace).Patch(ctx, "hub", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil // installed just now: it reads the new values at its first start
+	}
+	if err != nil {
+		return c.apiError("restart deployment hub", err)
+	}
+	fmt.Fprintf(c.opts.Progress, "deployment hub: restarted to read the changed secret %s\n", render.AuthSecretName)
+	return nil
+}
