@@ -108,11 +108,49 @@ func gatewayMatchLabels(component string) map[string]any {
 	}
 }
 
+// jupyterHubValues are the JupyterHub chart's values, one section each.
+// Authentication secrets go into secret, never into the values.
 func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
-	j := h.JupyterHub
-	roles := h.PoolRoles()
-	ns := h.Namespace
+	v := map[string]any{
+		"hub":        hubValues(h, secret),
+		"singleuser": singleuserValues(h),
+		"cull":       cullValues(h),
+	}
+	if proxy := proxyValues(h); len(proxy) > 0 {
+		v["proxy"] = proxy
+	}
+	if scheduling := schedulingValues(h); len(scheduling) > 0 {
+		v["scheduling"] = scheduling
+	}
+	return v
+}
 
+// singleuserValues configure the user servers: image, storage, the Dask
+// Gateway client's environment, and egress to the gateway.
+func singleuserValues(h *config.Hub) map[string]any {
+	j := h.JupyterHub
+	name, tag := splitImage(j.Image)
+	return map[string]any{
+		// With HTTPS, users reach the gateway through proxy-http, whose
+		// NetworkPolicy admits only pods with this label (merged with the
+		// chart's default extraLabels).
+		"extraLabels": map[string]any{"hub.jupyter.org/network-access-proxy-http": "true"},
+		"image":       map[string]any{"name": name, "tag": tag},
+		"defaultUrl":  j.DefaultURL,
+		"storage":     map[string]any{"capacity": j.Storage.Size},
+		"extraEnv":    singleuserEnv(h),
+		// The singleuser egress policy blocks private IPs: allow exactly the
+		// gateway's traefik (web port) so Dask clients can reach their clusters.
+		"networkPolicy": map[string]any{"egress": []any{map[string]any{
+			"to":    []any{map[string]any{"podSelector": map[string]any{"matchLabels": gatewayMatchLabels("traefik")}}},
+			"ports": []any{map[string]any{"port": 8000, "protocol": "TCP"}},
+		}}},
+	}
+}
+
+// singleuserEnv points the Dask Gateway client and the Dask labextension
+// of user servers at the gateway.
+func singleuserEnv(h *config.Hub) map[string]any {
 	// User pods reach the gateway through the hub's proxy; with HTTPS,
 	// proxy-public redirects to https, so they use the internal proxy-http.
 	gatewayAddress := "http://proxy-public" + gatewayPrefix
@@ -121,7 +159,7 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 	}
 	env := map[string]any{
 		"DASK_GATEWAY__ADDRESS":                 gatewayAddress,
-		"DASK_GATEWAY__PROXY_ADDRESS":           fmt.Sprintf("gateway://%s.%s:80", traefikService(), ns),
+		"DASK_GATEWAY__PROXY_ADDRESS":           fmt.Sprintf("gateway://%s.%s:80", traefikService(), h.Namespace),
 		"DASK_GATEWAY__PUBLIC_ADDRESS":          gatewayPrefix + "/",
 		"DASK_GATEWAY__AUTH__TYPE":              "jupyterhub",
 		"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
@@ -133,42 +171,37 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 		// KubeSpawner runs str.format over env values: literal braces double.
 		env[k] = escapeBraces(v.(string))
 	}
+	return env
+}
 
-	name, tag := splitImage(j.Image)
-	singleuser := map[string]any{
-		// With HTTPS, users reach the gateway through proxy-http, whose
-		// NetworkPolicy admits only pods with this label (merged with the
-		// chart's default extraLabels).
-		"extraLabels": map[string]any{"hub.jupyter.org/network-access-proxy-http": "true"},
-		"image":       map[string]any{"name": name, "tag": tag},
-		"defaultUrl":  j.DefaultURL,
-		"storage":     map[string]any{"capacity": j.Storage.Size},
-		"extraEnv":    env,
-		// The singleuser egress policy blocks private IPs: allow exactly the
-		// gateway's traefik (web port) so Dask clients can reach their clusters.
-		"networkPolicy": map[string]any{"egress": []any{map[string]any{
-			"to":    []any{map[string]any{"podSelector": map[string]any{"matchLabels": gatewayMatchLabels("traefik")}}},
-			"ports": []any{map[string]any{"port": 8000, "protocol": "TCP"}},
-		}}},
-	}
-
-	services := map[string]any{
-		"dask-gateway": map[string]any{
-			"display": false,
-			"url":     fmt.Sprintf("http://%s.%s", traefikService(), ns),
-		},
-		// dhub's own API-only service, for status and smoke; the chart
-		// generates its token into the hub Secret.
-		DhubService: map[string]any{"display": false},
-	}
+// hubValues configure the hub: its services, who may reach its API, the
+// authenticator and the roles it loads.
+func hubValues(h *config.Hub, secret *Secret) map[string]any {
 	hub := map[string]any{
-		"services": services,
+		"services": map[string]any{
+			"dask-gateway": map[string]any{
+				"display": false,
+				"url":     fmt.Sprintf("http://%s.%s", traefikService(), h.Namespace),
+			},
+			// dhub's own API-only service, for status and smoke; the chart
+			// generates its token into the hub Secret.
+			DhubService: map[string]any{"display": false},
+		},
 		// The gateway API checks user tokens against the hub API directly.
 		"networkPolicy": map[string]any{"ingress": []any{map[string]any{
 			"from":  []any{map[string]any{"podSelector": map[string]any{"matchLabels": gatewayMatchLabels("gateway")}}},
 			"ports": []any{map[string]any{"port": "http"}},
 		}}},
+		"loadRoles": hubRoles(h.Dask),
 	}
+	addHubAuth(hub, h, secret)
+	return hub
+}
+
+// addHubAuth sets the hub's authenticator (config, and extraConfig where
+// the chart has no setting). The secrets it needs go into secret and reach
+// the hub as extraEnv.
+func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 	hubConfig := map[string]any{}
 	hubEnv := map[string]any{}
 	secretEnv := func(envName, key string, src SecretSource) {
@@ -176,7 +209,7 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 		hubEnv[envName] = map[string]any{"valueFrom": map[string]any{
 			"secretKeyRef": map[string]any{"name": secret.Name, "key": key}}}
 	}
-	switch a := j.Auth; a.Type {
+	switch a := h.JupyterHub.Auth; a.Type {
 	case config.AuthNone:
 		hubConfig["JupyterHub"] = map[string]any{"authenticator_class": "dummy"}
 		hubConfig["DummyAuthenticator"] = map[string]any{"allow_all": true}
@@ -222,19 +255,28 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 	if len(hubEnv) > 0 {
 		hub["extraEnv"] = hubEnv
 	}
-	hubRoles := map[string]any{DhubService: map[string]any{"scopes": toAny(DhubServiceScopes), "services": []any{DhubService}}}
-	if h.Dask.RequireAccessRole {
-		role := map[string]any{"scopes": []any{"access:services!service=dask-gateway"}}
-		if len(h.Dask.AccessUsers) > 0 {
-			role["users"] = h.Dask.AccessUsers
-		}
-		if len(h.Dask.AccessGroups) > 0 {
-			role["groups"] = h.Dask.AccessGroups
-		}
-		hubRoles["dask-gateway-users"] = role
-	}
-	hub["loadRoles"] = hubRoles
+}
 
+// hubRoles are the roles the hub loads: dhub's service role and, when the
+// gateway requires it, the role that grants access to it.
+func hubRoles(d config.Dask) map[string]any {
+	roles := map[string]any{DhubService: map[string]any{"scopes": toAny(DhubServiceScopes), "services": []any{DhubService}}}
+	if d.RequireAccessRole {
+		role := map[string]any{"scopes": []any{"access:services!service=dask-gateway"}}
+		if len(d.AccessUsers) > 0 {
+			role["users"] = d.AccessUsers
+		}
+		if len(d.AccessGroups) > 0 {
+			role["groups"] = d.AccessGroups
+		}
+		roles["dask-gateway-users"] = role
+	}
+	return roles
+}
+
+// proxyValues configure proxy-public: its Azure DNS label and HTTPS. Empty
+// when neither applies.
+func proxyValues(h *config.Hub) map[string]any {
 	proxy := map[string]any{}
 	if h.Target == config.TargetAzure {
 		proxy["service"] = map[string]any{"annotations": map[string]any{
@@ -245,11 +287,17 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 		proxy["https"] = map[string]any{
 			"enabled":     true,
 			"type":        "letsencrypt",
-			"hosts":       []any{j.Host},
-			"letsencrypt": map[string]any{"contactEmail": j.HTTPS.ContactEmail},
+			"hosts":       []any{h.JupyterHub.Host},
+			"letsencrypt": map[string]any{"contactEmail": h.JupyterHub.HTTPS.ContactEmail},
 		}
 	}
+	return proxy
+}
 
+// schedulingValues keep core and user pods on their own node pools, when
+// the hub has them. Empty otherwise.
+func schedulingValues(h *config.Hub) map[string]any {
+	roles := h.PoolRoles()
 	scheduling := map[string]any{}
 	if roles[config.RoleCore] {
 		scheduling["corePods"] = map[string]any{"nodeAffinity": map[string]any{"matchNodePurpose": "require"}}
@@ -257,22 +305,15 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 	if roles[config.RoleUser] {
 		scheduling["userPods"] = map[string]any{"nodeAffinity": map[string]any{"matchNodePurpose": "require"}}
 	}
+	return scheduling
+}
 
-	v := map[string]any{
-		"hub":        hub,
-		"singleuser": singleuser,
-		"cull": map[string]any{
-			"enabled": h.IdleCullingEnabled(),
-			"timeout": int(j.IdleCulling.Timeout.Seconds()),
-		},
+// cullValues configure the culling of idle user servers.
+func cullValues(h *config.Hub) map[string]any {
+	return map[string]any{
+		"enabled": h.IdleCullingEnabled(),
+		"timeout": int(h.JupyterHub.IdleCulling.Timeout.Seconds()),
 	}
-	if len(proxy) > 0 {
-		v["proxy"] = proxy
-	}
-	if len(scheduling) > 0 {
-		v["scheduling"] = scheduling
-	}
-	return v
 }
 
 // accessConfig writes the allow rule in OAuthenticator's terms.
