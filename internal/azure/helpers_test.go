@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,8 +12,6 @@ import (
 	"dhub/internal/azure/azurefake"
 	"dhub/internal/config"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 // hub loads and validates an example from examples/.
 func hub(t testing.TB, example string) *config.Hub {
@@ -60,25 +56,6 @@ func (e *env) up(t testing.TB, h *config.Hub) (*azure.Plan, *azure.Result) {
 		t.Fatalf("apply: %v\nprogress:\n%s", err, e.progress)
 	}
 	return p, res
-}
-
-// golden compares got with testdata/golden/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run 'go test ./internal/azure -update' to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (review, then -update):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
 }
 
 // writesJSON renders the writes the fake answered, bodies included, as

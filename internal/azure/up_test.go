@@ -12,6 +12,7 @@ import (
 	"dhub/internal/azure"
 	"dhub/internal/azure/azurefake"
 	"dhub/internal/config"
+	"dhub/internal/golden"
 	"dhub/internal/plan"
 )
 
@@ -52,7 +53,7 @@ func TestFreshRecommendedIsOneRequestForClusterAndPools(t *testing.T) {
 	}
 	t.Logf("MEASURE fresh recommended deploy: %d long-running operation(s) on the critical path (the guide: 3 in a row: az aks create, 2 x az aks nodepool add); %d writes",
 		res.LongRunning(), res.Writes())
-	golden(t, "fresh-recommended-writes.json", writesJSON(t, e.w))
+	golden.Check(t, "testdata/golden/fresh-recommended-writes.json", writesJSON(t, e.w))
 
 	mc := e.w.Cluster("pangeo", "pangeoCluster")
 	if len(mc.Properties.AgentPoolProfiles) != 3 {
@@ -70,7 +71,7 @@ const sub = "00000000-0000-0000-0000-00000000ab12"
 func TestSimpleProfileMapsToOneSystemPoolWithAutoscale(t *testing.T) {
 	e := newEnv(t)
 	e.up(t, hub(t, "azure-simple.yaml"))
-	golden(t, "fresh-simple-writes.json", writesJSON(t, e.w))
+	golden.Check(t, "testdata/golden/fresh-simple-writes.json", writesJSON(t, e.w))
 }
 
 func TestCustomPoolsMapLabelsTaintsSpotPriceVersionAndCilium(t *testing.T) {
@@ -78,7 +79,7 @@ func TestCustomPoolsMapLabelsTaintsSpotPriceVersionAndCilium(t *testing.T) {
 	h := hub(t, "azure-custom-pools.yaml")
 	h.Azure.Subscription = ""
 	e.up(t, h)
-	golden(t, "fresh-custom-pools-writes.json", writesJSON(t, e.w))
+	golden.Check(t, "testdata/golden/fresh-custom-pools-writes.json", writesJSON(t, e.w))
 	mc := e.w.Cluster("pangeo-custom", "pangeoCustom")
 	np := mc.Properties.NetworkProfile
 	if *np.NetworkPolicy != armcontainerservice.NetworkPolicyCilium || *np.NetworkDataplane != armcontainerservice.NetworkDataplaneCilium {
@@ -131,7 +132,7 @@ func TestPoolAddedThroughAgentPoolsAPI(t *testing.T) {
 	if res.LongRunning() != 1 {
 		t.Errorf("long-running operations = %d, want 1", res.LongRunning())
 	}
-	golden(t, "pool-added-writes.json", writesJSON(t, e.w))
+	golden.Check(t, "testdata/golden/pool-added-writes.json", writesJSON(t, e.w))
 }
 
 func TestPoolResizedAndRelabelledInPlace(t *testing.T) {
@@ -167,7 +168,7 @@ func TestPoolResizedAndRelabelledInPlace(t *testing.T) {
 	}
 	// The count the autoscaler chose is clamped into the new bounds, and
 	// AKS's own Spot label and taint are sent back unchanged.
-	golden(t, "pool-resized-writes.json", writesJSON(t, e.w))
+	golden.Check(t, "testdata/golden/pool-resized-writes.json", writesJSON(t, e.w))
 	e.w.ResetLog()
 	if p, _ := e.up(t, h); p.View.HasChanges() {
 		t.Errorf("after the update the plan still has changes: %v", actions(p))

@@ -22,12 +22,11 @@ import (
 
 	"dhub/internal/charts"
 	"dhub/internal/config"
+	"dhub/internal/golden"
 	"dhub/internal/kube/kubetest"
 	"dhub/internal/plan"
 	"dhub/internal/render"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // cluster is one real control plane (kwok nodes) for the whole package.
 var cluster *kubetest.Cluster
@@ -360,7 +359,7 @@ func TestStatusJSONGolden(t *testing.T) {
 		t.Errorf("status = %+v, want up with the gateway API answering", st)
 	}
 	got, _ := json.MarshalIndent(st, "", "  ")
-	golden(t, "testdata/status.golden.json", append(got, '\n'))
+	golden.Check(t, "testdata/status.golden.json", append(got, '\n'))
 }
 
 func TestDownLeavesNothing(t *testing.T) {
@@ -483,22 +482,6 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (-update rewrites it):\n got: %s\nwant: %s", path, got, want)
-	}
 }
 
 // TestSmokeRunsAsAJobWithTheSingleuserImage checks the Job the smoke check

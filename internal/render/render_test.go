@@ -2,8 +2,9 @@ package render_test
 
 import (
 	"bytes"
-	"flag"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +18,9 @@ import (
 
 	"dhub/internal/charts"
 	"dhub/internal/config"
+	"dhub/internal/golden"
 	"dhub/internal/render"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden from the current output")
 
 // sentinel is what every secret resolves to in these tests; it must never
 // reach Helm values or a redacted file.
@@ -39,64 +39,29 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := filepath.Join("testdata", "golden", name)
-			if *update {
+			if golden.Update() {
+				// Rewriting starts from nothing, so no stale golden survives.
 				if err := os.RemoveAll(dir); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for _, f := range files {
-					if err := os.WriteFile(filepath.Join(dir, f.Name), f.Content, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
 			}
 			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/render -update to create the goldens)", err)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
 			}
-			golden := map[string]bool{}
+			stale := map[string]bool{}
 			for _, e := range entries {
-				golden[e.Name()] = true
+				stale[e.Name()] = true
 			}
 			for _, f := range files {
-				if !golden[f.Name] {
-					t.Errorf("%s is rendered but has no golden file in %s", f.Name, dir)
-					continue
-				}
-				delete(golden, f.Name)
-				want, err := os.ReadFile(filepath.Join(dir, f.Name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(f.Content, want) {
-					t.Errorf("%s differs from %s/%s (-update rewrites it):\n%s", f.Name, dir, f.Name, firstDiff(string(want), string(f.Content)))
-				}
+				delete(stale, f.Name)
+				golden.Check(t, filepath.Join(dir, f.Name), f.Content)
 			}
-			for g := range golden {
-				t.Errorf("golden file %s/%s is no longer rendered", dir, g)
+			for g := range stale {
+				t.Errorf("golden file %s is no longer rendered (-update removes it)", filepath.Join(dir, g))
 			}
 		})
 	}
-}
-
-// firstDiff describes the first line where want and got differ.
-func firstDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(wl), len(gl)); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return fmt.Sprintf("line %d:\n  golden:   %q\n  rendered: %q", i+1, w, g)
-		}
-	}
-	return "(no line differs)"
 }
 
 // secretRefs returns pointers to every secret reference a hub sets.
