@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,42 +30,21 @@ import (
 // cluster is one real control plane (kwok nodes) for the whole package.
 var cluster *kubetest.Cluster
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	for _, v := range []string{"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"} {
-		d, err := os.MkdirTemp("", "dhub-helm")
-		if err != nil {
-			panic(err)
-		}
-		os.Setenv(v, d)
-		defer os.RemoveAll(d)
-	}
-	start := time.Now()
-	c, err := kubetest.Start("dhub-kube-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "the Kubernetes test tier cannot run without its control plane:", err)
-		os.Exit(1)
-	}
-	cluster = c
-	ctx := context.Background()
+func TestMain(m *testing.M) { kubetest.Main(m, "dhub-kube-test", &cluster, addNodes) }
+
+// addNodes gives the cluster a core, a user and a Dask worker node,
+// labelled as dhub's node pools are.
+func addNodes(c *kubetest.Cluster) error {
 	for name, labels := range map[string]map[string]string{
 		"core-0":   {config.LabelNodePurpose: "core"},
 		"user-0":   {config.LabelNodePurpose: "user"},
 		"worker-0": {config.LabelDaskWorker: "worker"},
 	} {
-		if err := c.AddNode(ctx, name, labels, nil); err != nil {
-			fmt.Fprintln(os.Stderr, "add node:", err)
-			c.Stop()
-			os.Exit(1)
+		if err := c.AddNode(context.Background(), name, labels, nil); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "control plane with 3 nodes ready in %s\n", time.Since(start).Round(100*time.Millisecond))
-	code := m.Run()
-	if err := c.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop the control plane:", err)
-		code = 1
-	}
-	os.Exit(code)
+	return nil
 }
 
 // testHub is a recommended-profile hub for target kubernetes in namespace

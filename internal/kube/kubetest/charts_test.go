@@ -30,16 +30,6 @@ import (
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 
-// isolateHelm points Helm's cache, config and data homes at a temporary
-// directory, so no test writes under $HOME.
-func isolateHelm(t *testing.T) {
-	t.Helper()
-	dir := t.TempDir()
-	for _, k := range []string{"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"} {
-		t.Setenv(k, filepath.Join(dir, strings.ToLower(k)))
-	}
-}
-
 // manifest is a rendered release: its objects by kind and name, hooks included.
 type manifest map[string]map[string][]byte
 
@@ -98,7 +88,7 @@ func parseManifest(t *testing.T, docs ...string) manifest {
 // install, CRDs included) for a server of version kubeVersion.
 func render(t *testing.T, chart, releaseName, namespace, kubeVersion string, values map[string]any) (manifest, *release.Release, error) {
 	t.Helper()
-	isolateHelm(t)
+	kubetest.IsolateHelm(t)
 	dir, err := kubetest.Chart(chart)
 	if err != nil {
 		t.Fatal(err)
@@ -501,7 +491,7 @@ func TestJupyterHubChartFailSwitches(t *testing.T) {
 // cluster, with Helm's homes and the discovery cache in temporary directories.
 func helmConfig(t *testing.T, ns string) *action.Configuration {
 	t.Helper()
-	isolateHelm(t)
+	kubetest.IsolateHelm(t)
 	kubeconfig, cacheDir := cluster.Kubeconfig(), t.TempDir()
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig = &kubeconfig

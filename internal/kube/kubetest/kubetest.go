@@ -36,9 +36,10 @@
 // Nodes are kwok's fake nodes (AddNode). kwok neither assigns LoadBalancer
 // addresses nor provisions volumes: SetLoadBalancerIP plays the cloud's load
 // balancer controller and AddPersistentVolume pre-creates a volume for a claim.
-// Tests that use Helm should point HELM_CACHE_HOME, HELM_CONFIG_HOME and
-// HELM_DATA_HOME at temporary directories (t.Setenv), and give client-go
-// discovery a CacheDir, so nothing lands in the home directory either.
+// Main points Helm's cache, config and data homes at a temporary directory
+// for the whole test process, and IsolateHelm gives one test homes of its
+// own; tests should also give client-go discovery a CacheDir, so nothing
+// lands in the home directory either.
 package kubetest
 
 import (
@@ -530,16 +531,27 @@ func (c *Cluster) AddPersistentVolume(ctx context.Context, name, capacity string
 }
 
 // Main runs a test package's tests against one cluster: it starts a cluster
-// called name, stores it in *cluster, runs the tests, stops the cluster and
-// exits with the tests' status. A cluster that does not start or stop
-// cleanly fails the run with the reason on stderr. Call it from TestMain.
-func Main(m *testing.M, name string, cluster **Cluster) {
-	os.Exit(run(m, name, cluster))
+// called name, runs setup on it (to add nodes, say), stores it in *cluster,
+// runs the tests, stops the cluster and exits with the tests' status. Helm's
+// homes point at a temporary directory while the tests run (see
+// IsolateHelm). A cluster that does not start, set up or stop cleanly fails
+// the run with the reason on stderr. Call it from TestMain.
+func Main(m *testing.M, name string, cluster **Cluster, setup ...func(*Cluster) error) {
+	os.Exit(run(m, name, cluster, setup))
 }
 
-func run(m *testing.M, name string, cluster **Cluster) (code int) {
+func run(m *testing.M, name string, cluster **Cluster, setup []func(*Cluster) error) (code int) {
 	if !flag.Parsed() {
 		flag.Parse() // for testing.Verbose; m.Run parses again harmlessly
+	}
+	helm, err := os.MkdirTemp("", "dhub-helm-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: kubetest: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(helm)
+	for _, k := range helmHomes {
+		os.Setenv(k, filepath.Join(helm, strings.ToLower(k)))
 	}
 	start := time.Now()
 	c, err := Start(name)
@@ -547,10 +559,6 @@ func run(m *testing.M, name string, cluster **Cluster) (code int) {
 		fmt.Fprintf(os.Stderr, "FAIL: kubetest: cluster %s did not start: %v\n", name, err)
 		return 1
 	}
-	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "kubetest: cluster %s started in %s\n", name, time.Since(start).Round(time.Millisecond))
-	}
-	*cluster = c
 	defer func() {
 		start := time.Now()
 		if err := c.Stop(); err != nil {
@@ -560,7 +568,33 @@ func run(m *testing.M, name string, cluster **Cluster) (code int) {
 			fmt.Fprintf(os.Stderr, "kubetest: cluster %s stopped in %s\n", name, time.Since(start).Round(time.Millisecond))
 		}
 	}()
+	for _, f := range setup {
+		if err := f(c); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: kubetest: cluster %s: setup: %v\n", name, err)
+			return 1
+		}
+	}
+	if testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "kubetest: cluster %s ready in %s\n", name, time.Since(start).Round(time.Millisecond))
+	}
+	*cluster = c
 	return m.Run()
+}
+
+// helmHomes are the variables that place Helm's cache, config and data;
+// unset, Helm uses directories under $HOME.
+var helmHomes = []string{"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"}
+
+// IsolateHelm points Helm's cache, config and data homes at a temporary
+// directory until t ends, so the test writes nothing under $HOME, reads no
+// repositories or plugins of the user's, and shares no Helm state with other
+// tests. Like t.Setenv, it cannot be used in parallel tests.
+func IsolateHelm(t testing.TB) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, k := range helmHomes {
+		t.Setenv(k, filepath.Join(dir, strings.ToLower(k)))
+	}
 }
 
 // freePorts returns n distinct TCP ports that were free on the loopback

@@ -67,6 +67,32 @@ func nodes(t *testing.T) {
 	}
 }
 
+// TestHelmHomes checks that Main keeps Helm out of $HOME for the whole
+// process and that IsolateHelm gives one test homes of its own.
+func TestHelmHomes(t *testing.T) {
+	process := map[string]string{}
+	for _, k := range []string{"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"} {
+		v := os.Getenv(k)
+		if !strings.HasPrefix(v, os.TempDir()) {
+			t.Errorf("under Main, %s = %q, want a temporary directory", k, v)
+		}
+		process[k] = v
+	}
+	t.Run("IsolateHelm", func(t *testing.T) {
+		kubetest.IsolateHelm(t)
+		for k, v := range process {
+			if got := os.Getenv(k); got == v || !strings.HasPrefix(got, os.TempDir()) {
+				t.Errorf("after IsolateHelm, %s = %q, want a temporary directory other than %q", k, got, v)
+			}
+		}
+	})
+	for k, v := range process {
+		if got := os.Getenv(k); got != v {
+			t.Errorf("after the test that isolated Helm, %s = %q, want %q back", k, got, v)
+		}
+	}
+}
+
 func TestServerVersion(t *testing.T) {
 	v, err := cluster.Client().Discovery().ServerVersion()
 	if err != nil {
