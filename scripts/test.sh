@@ -1,15 +1,45 @@
 #!/usr/bin/env bash
 # Runs every dhub test tier on a fresh machine, installing what the tiers need.
 # A tier that cannot run fails the whole run: nothing is skipped silently.
-#   FUZZTIME  how long the config loader is fuzzed (default 30s)
-# Tiers: unit (config, charts, render, cli, local, smoke), fuzz, and end to
-# end on the local target (real JupyterHub, Dask Gateway and Dask from PyPI in
-# a Python environment dhub builds; needs python3 3.11+).
+#   FUZZTIME         how long the config loader is fuzzed (default 30s)
+#   DHUB_TEST_LOGS   where each step's full go test -v output goes
+#                    (default a new temporary directory)
+# Tiers: unit tests with the race detector (config, charts, render, cli,
+# deploy, local, smoke, azure against the Azure SDK's fake servers), the
+# Kubernetes tier (kube, kube/kubetest and test/cluster, each on a real
+# control plane with kwok nodes), fuzz, and end to end on the local target
+# (real JupyterHub, Dask Gateway and Dask from PyPI in a Python environment
+# dhub builds; needs python3 3.11+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 die() { printf 'test: %s\n' "$*" >&2; exit 1; }
+
+# Each go test step keeps its full -v output in $logs/<step>.log and shows
+# the packages' verdicts and failures. A step that runs no test fails: a
+# tier that cannot find its tests must not pass empty.
+logs=${DHUB_TEST_LOGS:-$(mktemp -d -t dhub-test-logs.XXXXXX)}
+mkdir -p "$logs"
+gotest() {
+  local name=$1; shift
+  local log=$logs/$name.log status=0
+  go test -v "$@" 2>&1 | tee "$log" | { grep -E '^(ok |FAIL|--- FAIL|panic:|fuzz: elapsed|\?  )' || true; } || status=$?
+  if [ "$status" -ne 0 ]; then
+    # Each failed test with its messages, then the end of the output
+    # (build errors, panics, a cluster that did not start).
+    awk '/^ *--- FAIL/ {p = 1; print; next} p && /^ {4}/ {print; next} {p = 0}' "$log"
+    printf -- '-- the last lines of %s:\n' "$log"
+    tail -n 60 "$log"
+    die "$name failed (exit $status); full output in $log"
+  fi
+  local ran
+  ran=$(grep -c '^=== RUN' "$log" || true)
+  [ "$ran" -gt 0 ] || die "$name ran no test; full output in $log"
+  ! grep -q '\[no tests to run\]\|no fuzz tests to fuzz\|\[no test files\]' "$log" ||
+    die "$name: a package it must test has none to run ($(grep -m1 'no test' "$log")); full output in $log"
+  printf '%s: %d tests run\n' "$name" "$ran"
+}
 
 command -v go >/dev/null || die "Go 1.26 or newer is required on PATH"
 command -v python3 >/dev/null || die "python3 (3.11 or newer) is required: the local target's end-to-end tier runs it"
@@ -20,8 +50,9 @@ step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 [ -z "$unformatted" ] || die "gofmt would change: $unformatted"
 
-step "go vet"
+step "go vet (with and without the e2e build tag)"
 go vet ./...
+go vet -tags e2e ./...
 
 step "build"
 go build -o bin/dhub ./cmd/dhub
@@ -32,12 +63,15 @@ DHUB_KUBE_TOOLS=$(scripts/kube-tools.sh) || die "building the Kubernetes test to
 export DHUB_KUBE_TOOLS
 echo "$DHUB_KUBE_TOOLS"
 
-step "unit and Kubernetes tests (each package with a control plane starts its own)"
-go test -count=1 ./...
+step "unit and Kubernetes tests, with the race detector (each package with a control plane starts its own)"
+# Only packages with test files: the rest would print [no test files].
+mapfile -t tested < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
+gotest unit -race -count=1 "${tested[@]}"
 
 step "fuzz the config loader for ${FUZZTIME:-30s}"
 # Minimizing the first large input would otherwise eat the whole budget.
-go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-30s}" -fuzzminimizetime 200x ./internal/config
+gotest fuzz -run '^FuzzLoad$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-30s}" -fuzzminimizetime 200x ./internal/config
+grep -q '^fuzz: elapsed' "$logs/fuzz.log" || die "fuzz: FuzzLoad did not fuzz; full output in $logs/fuzz.log"
 
-step "end to end: the local target (up, status, smoke, up again, down, failures)"
-go test -tags e2e -count=1 -timeout 30m -v ./test/e2e
+step "end to end: the local target (plan and up, status, smoke, up again, down, failures)"
+gotest e2e -tags e2e -count=1 -timeout 30m ./test/e2e

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 	"dhub/internal/azure/azurefake"
 	"dhub/internal/config"
 	"dhub/internal/deploy"
+	"dhub/internal/golden"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // fakeAzure returns a fresh in-memory Azure, the targets' options that
 // reach it, and the path of the recommended example as dhub.yaml with its
@@ -50,16 +48,7 @@ func TestAzurePlanJSONGolden(t *testing.T) {
 	if code != ExitChanges {
 		t.Fatalf("exit %d, want 2 (changes); stderr %s", code, stderr)
 	}
-	if *updateGolden {
-		os.WriteFile(path, []byte(stdout), 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./internal/cli -run AzurePlan -update)", err)
-	}
-	if stdout != string(want) {
-		t.Errorf("plan -o json differs from %s:\n%s", path, stdout)
-	}
+	golden.Check(t, path, []byte(stdout))
 	if len(w.Writes()) != 0 {
 		t.Errorf("plan wrote: %v", w.Writes())
 	}

@@ -472,18 +472,19 @@ func TestSmokeRunsAsAJobWithTheSingleuserImage(t *testing.T) {
 	if target.HubURL != "http://proxy-public" || target.GatewayProxyAddress != "gateway://traefik-dask-gateway.smoke:80" || target.APIToken != "" {
 		t.Errorf("target = %+v", target)
 	}
-	var seen *batchv1.Job
-	stop := make(chan struct{})
+	// The Job is deleted when RunScript returns: catch it while it exists.
+	stop, found := make(chan struct{}), make(chan *batchv1.Job, 1)
 	go func() {
 		for {
 			select {
 			case <-stop:
+				found <- nil
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
 			jobs, err := c.clientset.BatchV1().Jobs(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=dhub-smoke"})
 			if err == nil && len(jobs.Items) > 0 {
-				seen = jobs.Items[0].DeepCopy()
+				found <- jobs.Items[0].DeepCopy()
 				return
 			}
 		}
@@ -492,6 +493,7 @@ func TestSmokeRunsAsAJobWithTheSingleuserImage(t *testing.T) {
 	defer cancel()
 	_, err := runner.RunScript(rctx, []byte("print('hi')\n"), map[string]string{"DHUB_API_TOKEN": "", "DHUB_SMOKE_WORKERS": "2"}, io.Discard)
 	close(stop)
+	seen := <-found
 	if err == nil {
 		t.Fatal("the smoke Job produced a result on kwok, which runs no container")
 	}

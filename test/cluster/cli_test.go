@@ -108,7 +108,6 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 }
 
 func TestKubernetesVerbsEndToEnd(t *testing.T) {
-	poolNodes(t)
 	const ns = "cli-kube"
 	file, _ := kubeHub(t, ns)
 	o := options(t, ns, nil)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,24 +26,16 @@ import (
 // cluster is the package's control plane.
 var cluster *kubetest.Cluster
 
-func TestMain(m *testing.M) { kubetest.Main(m, "dhub-cluster-test", &cluster) }
-
-var nodesOnce sync.Once
+func TestMain(m *testing.M) { kubetest.Main(m, "dhub-cluster-test", &cluster, poolNodes) }
 
 // poolNodes gives the cluster one node per pool role, as AKS would.
-func poolNodes(t *testing.T) {
-	t.Helper()
-	var err error
-	nodesOnce.Do(func() {
-		for _, r := range []config.PoolRole{config.RoleCore, config.RoleUser, config.RoleWorker} {
-			if err = cluster.AddNode(context.Background(), string(r)+"-0", config.RoleLabels(r), nil); err != nil {
-				return
-			}
+func poolNodes(c *kubetest.Cluster) error {
+	for _, r := range []config.PoolRole{config.RoleCore, config.RoleUser, config.RoleWorker} {
+		if err := c.AddNode(context.Background(), string(r)+"-0", config.RoleLabels(r), nil); err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	return nil
 }
 
 // answeringProber stands in for DNS and the hub answering at its URL,
@@ -204,7 +195,6 @@ func run(t *testing.T, o deploy.Options, args ...string) (int, string, string) {
 // cluster.
 func fakeAzure(t *testing.T, ns string) (*azurefake.World, deploy.Options) {
 	t.Helper()
-	poolNodes(t)
 	w := azurefake.New()
 	w.Kubeconfig = cluster.KubeconfigBytes()
 	o := options(t, ns, nil)

@@ -57,7 +57,6 @@ func applyPlan(t *testing.T, h *config.Hub, o deploy.Options, state func() map[s
 }
 
 func TestKubernetesUpDoesWhatThePlanSays(t *testing.T) {
-	poolNodes(t)
 	const ns = "plan-kube"
 	file, password := kubeHub(t, ns)
 	o := options(t, ns, nil)
