@@ -24,7 +24,7 @@ mkdir -p "$logs"
 gotest() {
   local name=$1; shift
   local log=$logs/$name.log status=0
-  go test -v "$@" 2>&1 | tee "$log" | { grep -E '^(ok |FAIL|--- FAIL|panic:|fuzz: elapsed|\?  )' || true; } || status=$?
+  go test -v "$@" 2>&1 | tee "$log" | { grep -E '^(ok |FAIL|--- FAIL|panic:|\?  )' || true; } || status=$?
   if [ "$status" -ne 0 ]; then
     # Each failed test with its messages, then the end of the output
     # (build errors, panics, a cluster that did not start).

@@ -107,7 +107,6 @@ type releaseChangeOf struct {
 // UpResult is what Apply did and where the hub answers.
 type UpResult struct {
 	URL     string        `json:"url"`
-	Changes []plan.Change `json:"changes"`
 	Changed bool          `json:"changed"`
 	Elapsed time.Duration `json:"elapsedNs"`
 }
@@ -131,7 +130,7 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &UpResult{Changes: p.View.Changes, Changed: p.View.HasChanges()}
+	res := &UpResult{Changed: p.View.HasChanges()}
 	var upgraded []releaseChangeOf
 	for _, ch := range p.releases {
 		if ch.Action == plan.NoOp {

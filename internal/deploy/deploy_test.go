@@ -1,0 +1,85 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"dhub/internal/config"
+	"dhub/internal/local"
+)
+
+func TestNewRefusesAnUnknownOrMissingTarget(t *testing.T) {
+	t.Parallel()
+	for target, want := range map[config.Target]string{
+		"":    "no target: set target in dhub.yaml (local, kubernetes or azure) or pass --target",
+		"gcp": `target "gcp" is not one of local, kubernetes, azure`,
+	} {
+		h := &config.Hub{Name: "lab", Target: target}
+		if tgt, err := New(h, Options{}); err == nil || err.Error() != want {
+			t.Errorf("New(target %q) = %v, %v; want the error %q", target, tgt, err, want)
+		}
+	}
+}
+
+func TestOnlyAzureHasAKubeconfig(t *testing.T) {
+	t.Parallel()
+	for _, target := range []config.Target{config.TargetLocal, config.TargetKubernetes} {
+		h := &config.Hub{Name: "lab", Target: target}
+		h.SetDefaults()
+		tgt, err := New(h, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		if _, err := tgt.Kubeconfig(context.Background()); !errors.Is(err, ErrNoKubeconfig) {
+			t.Errorf("%s: Kubeconfig error %v, want ErrNoKubeconfig", target, err)
+		}
+	}
+}
+
+func TestUpResultText(t *testing.T) {
+	t.Parallel()
+	r := &UpResult{URL: "http://127.0.0.1:8000/", Changed: true, Seconds: 12.34,
+		before:  []string{"Azure matches dhub.yaml."},
+		details: [][2]string{{"log in as", "admin, password in /s/admin-password"}, {"logs", "/s/logs"}}}
+	r.AddDetail("check it", "dhub smoke --target local")
+	var b bytes.Buffer
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `Azure matches dhub.yaml.
+DaskHub is up at http://127.0.0.1:8000/ (12.3s)
+  log in as: admin, password in /s/admin-password
+  logs:      /s/logs
+  check it:  dhub smoke --target local
+`
+	if b.String() != want {
+		t.Errorf("text =\n%s\nwant\n%s", b.String(), want)
+	}
+	r.Changed = false
+	b.Reset()
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "DaskHub already up at http://127.0.0.1:8000/ (no change)") {
+		t.Errorf("unchanged: %s", b.String())
+	}
+}
+
+func TestStatusTextOfALocalHub(t *testing.T) {
+	t.Parallel()
+	st := &Status{Hub: "lab", Target: "local", Local: &local.Status{
+		URL: "http://127.0.0.1:8000/", StateDir: "/s",
+		Components: []local.Component{{Name: "jupyterhub", Running: true, Pid: 42, Version: "5.5.0"}, {Name: "dask-gateway", Detail: "not running"}},
+		Clusters:   []string{"a", "b"},
+	}}
+	var b bytes.Buffer
+	if err := st.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"jupyterhub    up     42   5.5.0", "dask-gateway  down   -    -        not running", "dask clusters: 2 a b"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
