@@ -151,7 +151,7 @@ func (c *Client) waitGroupGone(ctx context.Context, a config.Azure, res *Result)
 			if isNotFound(err) {
 				return "", true, nil
 			}
-			if err != nil {
+			if err != nil || g.Properties == nil {
 				return "", false, err
 			}
 			return deref(g.Properties.ProvisioningState), false, nil

@@ -30,22 +30,7 @@ import (
 // cluster is one real control plane (kwok nodes) for the whole package.
 var cluster *kubetest.Cluster
 
-func TestMain(m *testing.M) { kubetest.Main(m, "dhub-kube-test", &cluster, addNodes) }
-
-// addNodes gives the cluster a core, a user and a Dask worker node,
-// labelled as dhub's node pools are.
-func addNodes(c *kubetest.Cluster) error {
-	for name, labels := range map[string]map[string]string{
-		"core-0":   {config.LabelNodePurpose: "core"},
-		"user-0":   {config.LabelNodePurpose: "user"},
-		"worker-0": {config.LabelDaskWorker: "worker"},
-	} {
-		if err := c.AddNode(context.Background(), name, labels, nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func TestMain(m *testing.M) { kubetest.Main(m, "dhub-kube-test", &cluster, kubetest.PoolNodes) }
 
 // testHub is a recommended-profile hub for target kubernetes in namespace
 // ns, with the test charts of testdata and shared-password login.

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -186,7 +188,7 @@ func digest(files []render.LocalFile, secrets map[string]string) string {
 	for _, f := range files {
 		fmt.Fprintf(&b, "%s\n%d\n%s", f.Name, len(f.Content), f.Content)
 	}
-	for _, name := range sortedKeys(secrets) {
+	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		fmt.Fprintf(&b, "secret %s\n%d\n%s", name, len(secrets[name]), secrets[name])
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(b.Bytes()))

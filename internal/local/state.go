@@ -9,9 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"syscall"
 
 	"dhub/internal/config"
@@ -141,7 +142,7 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 		}
 	}
 	after = map[string]string{}
-	for _, name := range sortedKeys(refs) {
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
 		r := refs[name]
 		have, readErr := s.readSecret(name)
 		if r.ref.IsZero() {
@@ -162,7 +163,7 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 			changes = append(changes, secretChange{name: name, value: v, reason: r.field + " (" + r.ref.String() + ") changed"})
 		}
 	}
-	for _, name := range sortedKeys(gen) {
+	for _, name := range slices.Sorted(maps.Keys(gen)) {
 		if have, err := s.readSecret(name); err == nil {
 			after[name] = have
 			continue
@@ -194,15 +195,6 @@ func (s State) writeSecrets(changes []secretChange) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func hexToken() (string, error) {

@@ -26,17 +26,7 @@ import (
 // cluster is the package's control plane.
 var cluster *kubetest.Cluster
 
-func TestMain(m *testing.M) { kubetest.Main(m, "dhub-cluster-test", &cluster, poolNodes) }
-
-// poolNodes gives the cluster one node per pool role, as AKS would.
-func poolNodes(c *kubetest.Cluster) error {
-	for _, r := range []config.PoolRole{config.RoleCore, config.RoleUser, config.RoleWorker} {
-		if err := c.AddNode(context.Background(), string(r)+"-0", config.RoleLabels(r), nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func TestMain(m *testing.M) { kubetest.Main(m, "dhub-cluster-test", &cluster, kubetest.PoolNodes) }
 
 // answeringProber stands in for DNS and the hub answering at its URL,
 // which a kwok cluster does not have.

@@ -68,6 +68,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
+
+	"dhub/internal/config"
 )
 
 // Version is the Kubernetes version of the control plane kubetest starts, as
@@ -654,4 +656,16 @@ func (c *Cluster) AssignLoadBalancer(t testing.TB, namespace, service, ip string
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
+}
+
+// PoolNodes is a setup for Main: one node per node pool role of dhub (core,
+// user, worker), named <role>-0 and labelled as dhub labels its pools, as
+// AKS would give a recommended hub.
+func PoolNodes(c *Cluster) error {
+	for _, r := range []config.PoolRole{config.RoleCore, config.RoleUser, config.RoleWorker} {
+		if err := c.AddNode(context.Background(), string(r)+"-0", config.RoleLabels(r), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
