@@ -23,7 +23,7 @@ logs=${DHUB_TEST_LOGS:-$(mktemp -d -t dhub-test-logs.XXXXXX)}
 mkdir -p "$logs"
 gotest() {
   local name=$1; shift
-  local log=$logs/$name.log status=0
+  local log=$logs/$name.log status=0 start=$SECONDS
   go test -v "$@" 2>&1 | tee "$log" | { grep -E '^(ok |FAIL|--- FAIL|panic:|\?  )' || true; } || status=$?
   if [ "$status" -ne 0 ]; then
     # Each failed test with its messages, then the end of the output
@@ -38,7 +38,7 @@ gotest() {
   [ "$ran" -gt 0 ] || die "$name ran no test; full output in $log"
   ! grep -q '\[no tests to run\]\|no fuzz tests to fuzz\|\[no test files\]' "$log" ||
     die "$name: a package it must test has none to run ($(grep -m1 'no test' "$log")); full output in $log"
-  printf '%s: %d tests run\n' "$name" "$ran"
+  printf '%s: %d tests run in %ds\n' "$name" "$ran" $((SECONDS - start))
 }
 
 command -v go >/dev/null || die "Go 1.26 or newer is required on PATH"

@@ -190,6 +190,7 @@ func revisions(t *testing.T, c *Client) map[string]int {
 }
 
 func TestInstallReadyURLThenNoOp(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := testHub(t, "install")
 	c, progress := newClient(t, h.Namespace, nil)
@@ -243,6 +244,7 @@ func TestInstallReadyURLThenNoOp(t *testing.T) {
 }
 
 func TestUpgradeChangedValues(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h, c, _ := installedHub(t, "upgrade", "192.0.2.11")
 	h.JupyterHub.Image = "pangeo/pangeo-notebook:2025.09.01"
@@ -270,6 +272,7 @@ func TestUpgradeChangedValues(t *testing.T) {
 }
 
 func TestUnschedulableNamesPodAndReason(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := testHub(t, "unschedulable")
 	h.Charts.JupyterHub.Values["hub"].(map[string]any)["nodeSelector"] = map[string]any{"disktype": "ssd"}
@@ -290,6 +293,7 @@ func TestUnschedulableNamesPodAndReason(t *testing.T) {
 }
 
 func TestFailedUpgradeRolledBack(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h, c, progress := installedHub(t, "rollback", "192.0.2.13")
 	previous := *h
@@ -312,6 +316,7 @@ func TestFailedUpgradeRolledBack(t *testing.T) {
 }
 
 func TestStatusJSONGolden(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h, c, _ := installedHub(t, "status", "192.0.2.14")
 	st, err := c.GetStatus(ctx, h)
@@ -326,6 +331,7 @@ func TestStatusJSONGolden(t *testing.T) {
 }
 
 func TestDownLeavesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := testHub(t, "down")
 	c, _ := newClient(t, h.Namespace, nil)
@@ -371,6 +377,7 @@ func TestDownLeavesNothing(t *testing.T) {
 }
 
 func TestAutoHTTPSRecreatedOnceWithoutCertificate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := testHub(t, "autohttps")
 	h.JupyterHub.HTTPS = config.HTTPS{Enabled: ptr(true), ContactEmail: "admin@example.org"}
@@ -409,6 +416,7 @@ func TestAutoHTTPSRecreatedOnceWithoutCertificate(t *testing.T) {
 }
 
 func TestAutoHTTPSRecreateThatDoesNotHelpIsReported(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := testHub(t, "nocert")
 	h.JupyterHub.HTTPS = config.HTTPS{Enabled: ptr(true), ContactEmail: "admin@example.org"}
@@ -451,6 +459,7 @@ func contains(xs []string, x string) bool {
 // runs as. kwok runs no container, so the script's result can't come back;
 // the check must fail clearly and clean up after itself.
 func TestSmokeRunsAsAJobWithTheSingleuserImage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h, c, _ := installedHub(t, "smoke", "192.0.2.16")
 	runner, target := c.Smoke(h)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
+	t.Parallel()
 	const ns = "cli-azure"
 	w, o := fakeAzure(t, ns)
 	file := azureHub(t, ns)
@@ -108,6 +109,7 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 }
 
 func TestKubernetesVerbsEndToEnd(t *testing.T) {
+	t.Parallel()
 	const ns = "cli-kube"
 	file, _ := kubeHub(t, ns)
 	o := options(t, ns, nil)

@@ -57,6 +57,7 @@ func applyPlan(t *testing.T, h *config.Hub, o deploy.Options, state func() map[s
 }
 
 func TestKubernetesUpDoesWhatThePlanSays(t *testing.T) {
+	t.Parallel()
 	const ns = "plan-kube"
 	file, password := kubeHub(t, ns)
 	o := options(t, ns, nil)
@@ -105,6 +106,7 @@ func TestKubernetesUpDoesWhatThePlanSays(t *testing.T) {
 }
 
 func TestAzureUpDoesWhatThePlanSays(t *testing.T) {
+	t.Parallel()
 	const ns = "plan-azure"
 	w, o := fakeAzure(t, ns)
 	file := azureHub(t, ns)
