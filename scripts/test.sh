@@ -66,7 +66,9 @@ echo "$DHUB_KUBE_TOOLS"
 step "unit and Kubernetes tests, with the race detector (each package with a control plane starts its own)"
 # Only packages with test files: the rest would print [no test files].
 mapfile -t tested < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
-gotest unit -race -count=1 "${tested[@]}"
+# Four packages at a time on two cores: the Kubernetes tier's packages
+# mostly wait on their control planes.
+gotest unit -race -count=1 -p 4 "${tested[@]}"
 
 step "fuzz the config loader for ${FUZZTIME:-30s}"
 # Minimizing the first large input would otherwise eat the whole budget.
