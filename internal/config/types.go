@@ -199,6 +199,27 @@ type Password struct {
 	Access       `yaml:",inline"`
 }
 
+// AdminNames are the admin user and the other admins.
+func (p *Password) AdminNames() []string {
+	return append([]string{p.AdminUser}, p.Admins...)
+}
+
+// AllowedNames are everyone who may log in by name: the admins and the
+// allowed users, each once. JupyterHub 5's Authenticator lets in only the
+// allowed users (admins are not added when that list is empty), so the
+// admins must be on it.
+func (p *Password) AllowedNames() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append(p.AdminNames(), p.AllowedUsers...) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Access is the allow rule every authenticator needs: nobody gets in unless
 // named here or AllowAll is set.
 type Access struct {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -307,7 +308,13 @@ func (v *validator) auth(h *Hub) {
 		if !userNameRE.MatchString(p.AdminUser) {
 			v.errf("hub.auth.password.adminUser", "%q is not a user name", p.AdminUser)
 		}
-		if (len(p.AllowedUsers) > 0 || p.AllowAll) && p.UserPassword.IsZero() {
+		// Admins log in with the admin password; anyone else allowed needs
+		// the shared user password.
+		others := p.AllowAll
+		for _, u := range p.AllowedUsers {
+			others = others || !slices.Contains(p.AdminNames(), u)
+		}
+		if others && p.UserPassword.IsZero() {
 			v.errf("hub.auth.password.userPassword", "allowed users need a shared password: set userPassword (fromEnv or fromFile)")
 		}
 		v.secretRef("hub.auth.password.adminPassword", p.AdminPassword, false)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -331,6 +332,12 @@ func TestValidateAccepts(t *testing.T) {
 			p.UserPassword = SecretRef{FromFile: "/run/pw"}
 		})},
 		{"local other port", localHub, func(h *Hub) { h.Local.Port = 65535 }},
+		// Admins log in with the admin password: naming them as allowed
+		// needs no user password.
+		{"password admins allowed by name", localHub, pw(func(p *Password) {
+			p.Admins = []string{"ops"}
+			p.AllowedUsers = []string{p.AdminUser, "ops"}
+		})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := tc.base()
@@ -374,5 +381,15 @@ func TestProblems(t *testing.T) {
 	}
 	if got := warns[0].String(); !strings.HasPrefix(got, "azure.networkPolicy: warning: without a network policy") {
 		t.Errorf("warning String() = %q", got)
+	}
+}
+
+func TestPasswordAllowedNamesHoldTheAdmins(t *testing.T) {
+	p := &Password{AdminUser: "admin", Access: Access{Admins: []string{"ops"}, AllowedUsers: []string{"alice", "ops"}}}
+	if got := p.AdminNames(); !slices.Equal(got, []string{"admin", "ops"}) {
+		t.Errorf("AdminNames = %q", got)
+	}
+	if got := p.AllowedNames(); !slices.Equal(got, []string{"admin", "ops", "alice"}) {
+		t.Errorf("AllowedNames = %q, want the admins first, each name once", got)
 	}
 }

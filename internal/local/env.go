@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -28,6 +29,42 @@ const minPython = "3.11"
 // built from. It is written last, so an interrupted install is redone.
 const envMarker = ".dhub-requirements"
 
+// envFiles are settings of users' servers that do not depend on dhub.yaml,
+// written into the environment after its packages (relative to it), where
+// jupyter-server and JupyterLab read them.
+var envFiles = []struct{ path, content string }{
+	{"etc/jupyter/jupyter_server_config.py", `# Written by dhub: settings of the hub's users' servers.
+import os
+
+# A terminal runs an interactive shell, not a login shell: a login shell
+# reads /etc/profile, which resets PATH, and the terminal would lose this
+# environment (python, dask_gateway).
+c.ServerApp.terminado_settings = {"shell_command": [os.environ.get("SHELL") or "/bin/sh", "-i"]}
+
+# No calls out for JupyterLab news or new versions.
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+`},
+	// Without it JupyterLab asks every new user whether to fetch news.
+	{"share/jupyter/lab/settings/overrides.json", `{
+  "@jupyterlab/apputils-extension:notification": {
+    "checkForUpdates": false,
+    "fetchNews": "false"
+  }
+}
+`},
+}
+
+// environmentDigest identifies what EnsureEnv puts into an environment.
+func environmentDigest() string {
+	h := sha256.New()
+	h.Write([]byte(Requirements))
+	for _, f := range envFiles {
+		fmt.Fprintf(h, "\n%s\n%d\n%s", f.path, len(f.content), f.content)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // EnsureEnv makes sure dir holds a virtual environment with exactly the
 // pinned packages, creating or updating it with python when it does not.
 // It reports whether it had to install. Progress goes to progress.
@@ -51,10 +88,20 @@ func EnsureEnv(ctx context.Context, dir, python string, progress io.Writer) (ins
 	if err := os.WriteFile(req, []byte(Requirements), 0o644); err != nil {
 		return false, err
 	}
-	fmt.Fprintf(progress, "installing JupyterHub, Dask Gateway and Dask into %s (once; about a minute)\n", dir)
-	pip := []string{"-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-q", "-r", req}
-	if err := run(ctx, filepath.Join(dir, "bin", "python"), pip...); err != nil {
+	fmt.Fprintf(progress, "installing JupyterHub, JupyterLab, Dask Gateway and Dask (%d pinned packages) into %s (once; about a minute)\n", pinnedCount(), dir)
+	pip := []string{"-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-r", req}
+	pr := &pipProgress{w: progress, total: pinnedCount(), every: 10 * time.Second, last: time.Now()}
+	if err := runWith(ctx, pr, filepath.Join(dir, "bin", "python"), pip...); err != nil {
 		return false, fmt.Errorf("install the pinned packages into %s: %w", dir, err)
+	}
+	for _, f := range envFiles {
+		path := filepath.Join(dir, f.path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return false, err
+		}
+		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
+			return false, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, envMarker), []byte(want), 0o644); err != nil {
 		return false, err
@@ -81,19 +128,68 @@ func envFingerprint(ctx context.Context, python string) (string, error) {
 	if len(lines) != 2 || lines[1] != "True" {
 		return "", fmt.Errorf("local.python: %s is Python %s; the local target needs %s or newer", python, strings.Join(lines[:1], ""), minPython)
 	}
-	sum := sha256.Sum256([]byte(Requirements))
-	return "python " + lines[0] + "\nrequirements " + hex.EncodeToString(sum[:]) + "\n", nil
+	return "python " + lines[0] + "\nrequirements " + environmentDigest() + "\n", nil
 }
 
 // run runs a command; on failure the error carries its last output lines.
 func run(ctx context.Context, name string, args ...string) error {
+	return runWith(ctx, io.Discard, name, args...)
+}
+
+// runWith is run with the command's output also going to w.
+func runWith(ctx context.Context, w io.Writer, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	var out tailBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout = io.MultiWriter(&out, w)
+	cmd.Stderr = cmd.Stdout
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%w\n%s", err, out.Tail(20))
 	}
 	return nil
+}
+
+// pinnedCount is the number of packages Requirements pins.
+func pinnedCount() int {
+	n := 0
+	for _, l := range strings.Split(Requirements, "\n") {
+		if strings.Contains(l, "==") && !strings.HasPrefix(l, "#") {
+			n++
+		}
+	}
+	return n
+}
+
+// pipProgress turns pip's output into a progress line now and then: how
+// many packages it has collected, and when it installs them.
+type pipProgress struct {
+	w         io.Writer
+	total     int
+	every     time.Duration
+	last      time.Time
+	collected int
+	partial   []byte
+}
+
+func (p *pipProgress) Write(b []byte) (int, error) {
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := strings.TrimSpace(string(p.partial[:i]))
+		p.partial = p.partial[i+1:]
+		switch {
+		case strings.HasPrefix(line, "Collecting "):
+			p.collected++
+			if time.Since(p.last) >= p.every {
+				p.last = time.Now()
+				fmt.Fprintf(p.w, "  pip: %d of %d packages collected (now %s)\n", p.collected, p.total, strings.Fields(line)[1])
+			}
+		case strings.HasPrefix(line, "Installing collected packages:"):
+			fmt.Fprintf(p.w, "  pip: all %d packages collected; installing them\n", p.collected)
+		}
+	}
 }
 
 // tailBuffer keeps what a command wrote, to show its end on failure.

@@ -2,8 +2,6 @@ package local
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,10 +9,7 @@ import (
 	"testing"
 )
 
-func requirementsDigest() string {
-	sum := sha256.Sum256([]byte(Requirements))
-	return hex.EncodeToString(sum[:])
-}
+func requirementsDigest() string { return environmentDigest() }
 
 // fakePython writes an interpreter that answers envFingerprint's question
 // as Python version would, and logs how it was called to log.
@@ -210,6 +205,14 @@ exit 0
 	if !strings.Contains(progress.String(), "Python environment ready") {
 		t.Errorf("progress = %q", progress.String())
 	}
+	// The users' servers' settings: terminals keep the environment's PATH,
+	// JupyterLab asks nobody about news.
+	if got := readFile(t, filepath.Join(venv, "etc", "jupyter", "jupyter_server_config.py")); !strings.Contains(got, `"-i"]}`) || strings.Contains(got, `"-l"`) {
+		t.Errorf("jupyter_server_config.py:\n%s", got)
+	}
+	if got := readFile(t, filepath.Join(venv, "share", "jupyter", "lab", "settings", "overrides.json")); !strings.Contains(got, `"fetchNews": "false"`) {
+		t.Errorf("overrides.json:\n%s", got)
+	}
 
 	// Up to date now.
 	os.Remove(pipLog)
@@ -253,5 +256,22 @@ func TestLastLines(t *testing.T) {
 	tb.Write([]byte("last line\n"))
 	if len(tb.b) > 1<<20 || !strings.HasSuffix(tb.Tail(1), "last line") {
 		t.Errorf("tailBuffer keeps %d bytes, tail %q", len(tb.b), tb.Tail(1))
+	}
+}
+
+func TestPipProgress(t *testing.T) {
+	var out bytes.Buffer
+	p := &pipProgress{w: &out, total: 3, every: 0}
+	for _, chunk := range []string{"Collecting aiohttp==3.14.5 (from -r req (line 5))\n  Downloading aio", "http-3.14.5.whl (1 MB)\nCollecting bokeh==3.9.2\n",
+		"Collecting dask==2026.3.0\nInstalling collected packages: aiohttp, bokeh, dask\nSuccessfully installed\n"} {
+		p.Write([]byte(chunk))
+	}
+	want := "  pip: 1 of 3 packages collected (now aiohttp==3.14.5)\n  pip: 2 of 3 packages collected (now bokeh==3.9.2)\n" +
+		"  pip: 3 of 3 packages collected (now dask==2026.3.0)\n  pip: all 3 packages collected; installing them\n"
+	if out.String() != want {
+		t.Errorf("progress =\n%s\nwant\n%s", out.String(), want)
+	}
+	if n := pinnedCount(); n < 100 || n != strings.Count(Requirements, "==") {
+		t.Errorf("pinnedCount = %d", n)
 	}
 }

@@ -85,6 +85,9 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 		p.View.Add(c)
 	}
 
+	if os.Geteuid() == 0 {
+		p.View.Warnings = append(p.View.Warnings, "dhub runs as root, so users' servers run as root too: everyone who can log in to this hub can do anything on this machine; run dhub as an unprivileged user where others log in")
+	}
 	p.prev, _ = st.readRuntime()
 	procs, all := st.running()
 	why := ""

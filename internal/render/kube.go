@@ -239,9 +239,7 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		p := a.Password
 		hubConfig["JupyterHub"] = map[string]any{"authenticator_class": "shared-password"}
 		c := map[string]any{"allow_all": p.AllowAll}
-		access := p.Access
-		access.Admins = append([]string{p.AdminUser}, p.Admins...)
-		accessConfig(c, access)
+		accessConfig(c, config.Access{AllowedUsers: p.AllowedNames(), Admins: p.AdminNames()})
 		hubConfig["SharedPasswordAuthenticator"] = c
 		secretEnv("DHUB_ADMIN_PASSWORD", "admin-password", SecretSource{Ref: p.AdminPassword, Generate: p.AdminPassword.IsZero()})
 		code := "import os\nc.SharedPasswordAuthenticator.admin_password = os.environ[\"DHUB_ADMIN_PASSWORD\"]\n"

@@ -29,7 +29,8 @@ type LocalFile struct {
 // the secrets directory named by DHUB_SECRETS_DIR, so they hold no secret.
 func ForLocal(h *config.Hub, ports LocalPorts) []LocalFile {
 	d := localData{Hub: h, Ports: ports, Prefix: gatewayPrefix, DhubScopes: DhubServiceScopes}
-	d.Admins = append([]string{h.JupyterHub.Auth.Password.AdminUser}, h.JupyterHub.Auth.Password.Admins...)
+	d.Admins = h.JupyterHub.Auth.Password.AdminNames()
+	d.Allowed = h.JupyterHub.Auth.Password.AllowedNames()
 	d.ClusterOptions = clusterOptionsPython(h.Dask, false)
 	return []LocalFile{
 		{Name: "jupyterhub_config.py", Content: execute(hubConfigTemplate, d)},
@@ -42,6 +43,7 @@ type localData struct {
 	Ports          LocalPorts
 	Prefix         string
 	Admins         []string
+	Allowed        []string
 	ClusterOptions string
 	DhubScopes     []string
 }
@@ -95,11 +97,15 @@ c.SharedPasswordAuthenticator.admin_password = _secret("admin-password")
 if os.path.exists(os.path.join(os.environ["DHUB_SECRETS_DIR"], "user-password")):
     c.SharedPasswordAuthenticator.user_password = _secret("user-password")
 c.Authenticator.admin_users = set({{pylist .Admins}})
-c.Authenticator.allowed_users = set({{pylist .Hub.JupyterHub.Auth.Password.AllowedUsers}})
+c.Authenticator.allowed_users = set({{pylist .Allowed}})
 c.Authenticator.allow_all = {{if .Hub.JupyterHub.Auth.Password.AllowAll}}True{{else}}False{{end}}
 
 # Every user's server runs as this machine's user, in a home of its own.
+# jupyter-server refuses to run as root unless told: when the hub runs as
+# root, so do the servers ('dhub plan' warns of it).
 c.JupyterHub.spawner_class = "simple"
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
 c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(os.environ["DHUB_STATE_DIR"], "home", "{username}")
 c.Spawner.default_url = {{py .Hub.JupyterHub.DefaultURL}}
 c.Spawner.environment = {

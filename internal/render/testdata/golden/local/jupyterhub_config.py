@@ -23,11 +23,15 @@ c.SharedPasswordAuthenticator.admin_password = _secret("admin-password")
 if os.path.exists(os.path.join(os.environ["DHUB_SECRETS_DIR"], "user-password")):
     c.SharedPasswordAuthenticator.user_password = _secret("user-password")
 c.Authenticator.admin_users = set(["admin"])
-c.Authenticator.allowed_users = set([])
+c.Authenticator.allowed_users = set(["admin"])
 c.Authenticator.allow_all = False
 
 # Every user's server runs as this machine's user, in a home of its own.
+# jupyter-server refuses to run as root unless told: when the hub runs as
+# root, so do the servers ('dhub plan' warns of it).
 c.JupyterHub.spawner_class = "simple"
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
 c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(os.environ["DHUB_STATE_DIR"], "home", "{username}")
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {
