@@ -260,3 +260,19 @@ func TestKubeconfigIsForAzure(t *testing.T) {
 		}
 	}
 }
+
+// Without a dhub.yaml every verb that acts on a hub acts on the local
+// default hub, as 'dhub up --target local' does, and says so.
+func TestHubVerbsWithoutAFileActOnTheLocalDefault(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	dir := t.TempDir()
+	for _, verb := range []string{"status", "down"} {
+		code, stdout, stderr := runIn(t, dir, verb)
+		if !strings.Contains(stderr, "dhub.yaml not found: using the defaults of target local") {
+			t.Errorf("%s: exit %d, stderr %q", verb, code, stderr)
+		}
+		if verb == "status" && (code != 1 || !strings.Contains(stdout, "jupyterhub")) {
+			t.Errorf("status of the stopped default hub: exit %d, stdout %q", code, stdout)
+		}
+	}
+}

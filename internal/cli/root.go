@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -148,7 +150,13 @@ func (f *hubFlags) load(e *env) (*config.Hub, deploy.Target, error) {
 	if err := checkOutput(f.output); err != nil {
 		return nil, nil, err
 	}
-	file, err := loadHub(f.file, config.Target(f.target), e.Err)
+	target := config.Target(f.target)
+	if _, err := os.Stat(f.file); target == "" && f.file == defaultFile && errors.Is(err, fs.ErrNotExist) {
+		// No dhub.yaml in reach: the verb acts on the hub 'dhub up --target
+		// local' starts, and loadHub says so.
+		target = config.TargetLocal
+	}
+	file, err := loadHub(f.file, target, e.Err)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -82,8 +82,11 @@ func (t *kubeTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result,
 	if err != nil {
 		return nil, err
 	}
-	runner, target := c.Smoke(t.h)
-	return smoke.Run(ctx, runner, target, o, t.o.Progress)
+	target, err := c.Smoke(ctx, t.h)
+	if err != nil {
+		return nil, err
+	}
+	return smoke.Run(ctx, target, o, t.o.Progress)
 }
 
 func (t *kubeTarget) PlanDown(ctx context.Context, o DownOptions) (*Plan[*DownResult], error) {

@@ -50,11 +50,11 @@ func (t *localTarget) Status(ctx context.Context) (*Status, error) {
 }
 
 func (t *localTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result, error) {
-	runner, target, err := local.Smoke(t.h)
+	target, err := local.Smoke(t.h)
 	if err != nil {
 		return nil, err
 	}
-	return smoke.Run(ctx, runner, target, o, t.o.Progress)
+	return smoke.Run(ctx, target, o, t.o.Progress)
 }
 
 func (t *localTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownResult], error) {

@@ -61,6 +61,9 @@ func writeLocalStatus(w io.Writer, st *local.Status) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nhub URL:       %s\nstate:         %s\ndask clusters: %d %s\n",
 		st.URL, st.StateDir, len(st.Clusters), strings.Join(st.Clusters, " "))
+	for _, o := range st.OtherHubs {
+		fmt.Fprintf(w, "note: another local hub runs: %s\n", o)
+	}
 }
 
 func writeKubeStatus(w io.Writer, st *kube.Status) {

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -25,6 +24,7 @@ import (
 	"dhub/internal/kube/kubetest"
 	"dhub/internal/plan"
 	"dhub/internal/render"
+	"dhub/internal/smoke"
 )
 
 // cluster is one real control plane (kwok nodes) for the whole package.
@@ -455,76 +455,32 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// TestSmokeRunsAsAJobWithTheSingleuserImage checks the Job the smoke check
-// runs as. kwok runs no container, so the script's result can't come back;
-// the check must fail clearly and clean up after itself.
-func TestSmokeRunsAsAJobWithTheSingleuserImage(t *testing.T) {
+// TestSmokeGoesWhereUsersGo checks what the smoke check is given on a
+// cluster: the hub's public URL, dhub's service token from the chart's
+// Secret and the admin's login, and that against a hub that does not
+// answer (kwok runs no process) it fails at its first phase, named.
+func TestSmokeGoesWhereUsersGo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	h, c, _ := installedHub(t, "smoke", "192.0.2.16")
-	runner, target := c.Smoke(h)
-	if target.HubURL != "http://proxy-public" || target.GatewayProxyAddress != "gateway://traefik-dask-gateway.smoke:80" || target.APIToken != "" {
-		t.Errorf("target = %+v", target)
+	h, c, _ := installedHub(t, "smoke", "127.0.0.1")
+	target, err := c.Smoke(ctx, h)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The Job is deleted when RunScript returns: catch it while it exists.
-	stop, found := make(chan struct{}), make(chan *batchv1.Job, 1)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				found <- nil
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			jobs, err := c.clientset.BatchV1().Jobs(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=dhub-smoke"})
-			if err == nil && len(jobs.Items) > 0 {
-				found <- jobs.Items[0].DeepCopy()
-				return
-			}
-		}
-	}()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_, err := runner.RunScript(rctx, []byte("print('hi')\n"), map[string]string{"DHUB_API_TOKEN": "", "DHUB_SMOKE_WORKERS": "2"}, io.Discard)
-	close(stop)
-	seen := <-found
-	if err == nil {
-		t.Fatal("the smoke Job produced a result on kwok, which runs no container")
+	hubSecret, _ := c.clientset.CoreV1().Secrets(h.Namespace).Get(ctx, "hub", metav1.GetOptions{})
+	auth, _ := c.clientset.CoreV1().Secrets(h.Namespace).Get(ctx, "dhub-auth", metav1.GetOptions{})
+	if target.HubURL != "http://127.0.0.1" || target.APIToken == "" || target.APIToken != string(hubSecret.Data[render.DhubTokenKey]) {
+		t.Errorf("target URL %q, token from the hub Secret: %v", target.HubURL, target.APIToken == string(hubSecret.Data[render.DhubTokenKey]))
 	}
-	if !strings.Contains(err.Error(), "dhub-smoke-") {
-		t.Errorf("error does not name the job: %v", err)
+	if target.Login == nil || target.Login.User != "admin" || target.Login.Password != string(auth.Data["admin-password"]) {
+		t.Error("the target has not the admin's login from dhub-auth")
 	}
-	if seen == nil {
-		t.Fatal("no smoke Job was created")
+	var progress bytes.Buffer
+	res, err := smoke.Run(ctx, target, smoke.Options{Workers: 1, Timeout: 5 * time.Second}, &progress)
+	if !errors.Is(err, smoke.ErrFailed) || res == nil || len(res.Phases) != 1 || !strings.HasPrefix(res.Error, "login: ") {
+		t.Errorf("smoke against a hub kwok does not run: %+v, %v", res, err)
 	}
-	pod := seen.Spec.Template.Spec
-	ctr := pod.Containers[0]
-	if ctr.Image != h.JupyterHub.Image || pod.NodeSelector[config.LabelNodePurpose] != "user" {
-		t.Errorf("job runs %s on %v, want the singleuser image on the user pool", ctr.Image, pod.NodeSelector)
-	}
-	var token *corev1.EnvVar
-	for i, e := range ctr.Env {
-		if e.Name == "DHUB_API_TOKEN" {
-			token = &ctr.Env[i]
-		}
-	}
-	if token == nil || token.Value != "" || token.ValueFrom == nil || token.ValueFrom.SecretKeyRef.Key != "hub.services.dhub.apiToken" {
-		t.Errorf("token env = %+v, want it read from the hub Secret", token)
-	}
-	if seen.Spec.Template.Labels["component"] != "singleuser-server" {
-		t.Errorf("pod labels = %v, want those of a user's server", seen.Spec.Template.Labels)
-	}
-	// Whatever happened, the Job and its script are gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		jobs, _ := c.clientset.BatchV1().Jobs(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=dhub-smoke"})
-		cms, _ := c.clientset.CoreV1().ConfigMaps(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=dhub-smoke"})
-		if len(jobs.Items) == 0 && len(cms.Items) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("smoke left %d job(s) and %d configmap(s)", len(jobs.Items), len(cms.Items))
-		}
-		time.Sleep(200 * time.Millisecond)
+	if strings.Contains(progress.String()+res.Error, target.APIToken) || strings.Contains(progress.String()+res.Error, target.Login.Password) {
+		t.Error("the smoke check showed a secret")
 	}
 }

@@ -139,25 +139,33 @@ func (c *Client) waitGateway(ctx context.Context) error {
 	}
 }
 
+// publicURL is where people reach the hub, without waiting or probing:
+// https://<host> with HTTPS, else the proxy-public load balancer's address.
+// It returns the URL (with a trailing slash) and the host, or "" and why
+// there is none yet.
+func (c *Client) publicURL(ctx context.Context, h *config.Hub) (url, host, why string) {
+	if h.HTTPSEnabled() {
+		return "https://" + h.JupyterHub.Host + "/", h.JupyterHub.Host, ""
+	}
+	svc, err := c.clientset.CoreV1().Services(c.namespace).Get(ctx, "proxy-public", metav1.GetOptions{})
+	if err != nil {
+		return "", "", "proxy-public: " + shortErr(err)
+	}
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		host = in.IP + in.Hostname
+	}
+	if host == "" {
+		return "", "", "proxy-public has no external address yet"
+	}
+	return "http://" + host + "/", host, ""
+}
+
 // urlState is the URL and whether it answers, without waiting.
 func (c *Client) urlState(ctx context.Context, h *config.Hub) (string, string) {
-	host := h.JupyterHub.Host
-	scheme := "https"
-	if !h.HTTPSEnabled() {
-		scheme = "http"
-		svc, err := c.clientset.CoreV1().Services(c.namespace).Get(ctx, "proxy-public", metav1.GetOptions{})
-		if err != nil {
-			return "", "proxy-public: " + shortErr(err)
-		}
-		host = ""
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			host = in.IP + in.Hostname
-		}
-		if host == "" {
-			return "", "proxy-public has no external address yet"
-		}
+	url, host, why := c.publicURL(ctx, h)
+	if url == "" {
+		return "", why
 	}
-	url := scheme + "://" + host + "/"
 	if err := c.opts.Prober.Resolve(ctx, host); err != nil {
 		return url, "does not resolve: " + shortErr(err)
 	}
@@ -168,7 +176,7 @@ func (c *Client) urlState(ctx context.Context, h *config.Hub) (string, string) {
 		return url, "answers, but " + ce.Error()
 	case err != nil:
 		return url, "does not answer: " + shortErr(err)
-	case scheme == "https":
+	case h.HTTPSEnabled():
 		return url, "answers; certificate valid"
 	}
 	return url, "answers"

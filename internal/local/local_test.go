@@ -13,6 +13,7 @@ import (
 
 	"dhub/internal/config"
 	"dhub/internal/render"
+	"dhub/internal/smoke"
 )
 
 // holdPort listens on a free loopback port until the test ends.
@@ -504,39 +505,29 @@ func TestGetStatusOfAStoppedHub(t *testing.T) {
 
 func TestSmokeNeedsARunHub(t *testing.T) {
 	h := testHub(t)
-	if _, _, err := Smoke(h); err == nil || !strings.Contains(err.Error(), "dhub up") {
-		t.Errorf("Smoke without an environment: err = %v", err)
+	if _, err := Smoke(h); err == nil || !strings.Contains(err.Error(), "dhub up") {
+		t.Errorf("Smoke before up: err = %v", err)
 	}
 	h, st := upReady(t)
 	if err := st.prepare(); err != nil {
 		t.Fatal(err)
 	}
-	writeSecretT(t, st, SecretDhubToken, "tok")
-	if _, _, err := Smoke(h); err == nil || !strings.Contains(err.Error(), "never started") {
-		t.Errorf("Smoke without a runtime record: err = %v", err)
-	}
 	if err := st.writeRuntime(runtime{Ports: render.LocalPorts{GatewayProxy: 9999}}); err != nil {
 		t.Fatal(err)
 	}
-	r, target, err := Smoke(h)
+	writeSecretT(t, st, SecretDhubToken, "tok")
+	writeSecretT(t, st, SecretAdminPassword, "pw")
+	h.Local.Host = "0.0.0.0"
+	target, err := Smoke(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if target.APIToken != "tok" || target.GatewayProxyAddress != "gateway://127.0.0.1:9999" ||
-		target.HubURL != fmt.Sprintf("http://127.0.0.1:%d", h.Local.Port) || target.GatewayAddress != target.HubURL+"/services/dask-gateway" {
+	if target.APIToken != "tok" || target.HubURL != fmt.Sprintf("http://127.0.0.1:%d", h.Local.Port) ||
+		target.Login == nil || *target.Login != (smoke.Login{User: "admin", Password: "pw"}) {
 		t.Errorf("target = %+v", target)
 	}
-
-	// The runner runs a script with the environment's python.
-	var progress bytes.Buffer
-	out, err := r.RunScript(t.Context(), []byte("import os, sys\nprint('to stderr', file=sys.stderr)\nprint(os.environ['DHUB_STATE_DIR'], os.environ['X'])\n"), map[string]string{"X": "passed"}, &progress)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(out); got != st.Dir+" passed\n" {
-		t.Errorf("stdout = %q", got)
-	}
-	if !strings.Contains(progress.String(), "to stderr") {
-		t.Errorf("stderr did not go to progress: %q", progress.String())
+	os.WriteFile(st.Log(procHub), []byte("line 1\nSpawn failed: the last line\n"), 0o644)
+	if why := target.Diagnose(t.Context(), "dhub-smoke"); !strings.Contains(why, "Spawn failed: the last line") {
+		t.Errorf("Diagnose = %q, want the end of the hub's log", why)
 	}
 }

@@ -88,6 +88,9 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	if os.Geteuid() == 0 {
 		p.View.Warnings = append(p.View.Warnings, "dhub runs as root, so users' servers run as root too: everyone who can log in to this hub can do anything on this machine; run dhub as an unprivileged user where others log in")
 	}
+	for _, o := range otherHubs(st) {
+		p.View.Warnings = append(p.View.Warnings, fmt.Sprintf("another local hub runs: %s; this one is %s (state %s)", o, h.Name, st.Dir))
+	}
 	p.prev, _ = st.readRuntime()
 	procs, all := st.running()
 	why := ""

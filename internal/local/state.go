@@ -28,15 +28,47 @@ func StateFor(h *config.Hub) (State, error) {
 		abs, err := filepath.Abs(config.ExpandHome(d))
 		return State{Dir: abs}, err
 	}
+	base, err := defaultStateBase()
+	if err != nil {
+		return State{}, fmt.Errorf("local.stateDir: no home directory to default to (%w); set local.stateDir", err)
+	}
+	return State{Dir: filepath.Join(base, h.Name)}, nil
+}
+
+// defaultStateBase holds the state directories of hubs that set no
+// local.stateDir: $XDG_STATE_HOME/dhub, else ~/.local/state/dhub.
+func defaultStateBase() (string, error) {
 	base := os.Getenv("XDG_STATE_HOME")
 	if base == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return State{}, fmt.Errorf("local.stateDir: no home directory to default to (%w); set local.stateDir", err)
+			return "", err
 		}
 		base = filepath.Join(home, ".local", "state")
 	}
-	return State{Dir: filepath.Join(base, "dhub", h.Name)}, nil
+	return filepath.Join(base, "dhub"), nil
+}
+
+// otherHubs lists the local hubs other than st's that run from the default
+// state directories, as "name (pid N, state DIR)": a dhub.yaml that names
+// another hub than the one running must not pass in silence.
+func otherHubs(st State) []string {
+	base, err := defaultStateBase()
+	if err != nil {
+		return nil
+	}
+	entries, _ := os.ReadDir(base)
+	var out []string
+	for _, e := range entries {
+		other := State{Dir: filepath.Join(base, e.Name())}
+		if !e.IsDir() || other.Dir == st.Dir {
+			continue
+		}
+		if p, err := readPidFile(procHub, other.PidFile(procHub)); err == nil && p.alive() {
+			out = append(out, fmt.Sprintf("%s (pid %d, state %s)", e.Name(), p.Pid, other.Dir))
+		}
+	}
+	return out
 }
 
 // Venv is the Python environment.

@@ -2,6 +2,7 @@ package local
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -313,5 +314,33 @@ func TestLock(t *testing.T) {
 
 	if _, err := (State{Dir: filepath.Join(t.TempDir(), "missing")}).lock(); err == nil {
 		t.Error("locking a missing state directory succeeded")
+	}
+}
+
+func TestOtherHubsAreTheRunningOnesBesideThisOne(t *testing.T) {
+	base := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", base)
+	this := State{Dir: filepath.Join(base, "dhub", "this")}
+	running := State{Dir: filepath.Join(base, "dhub", "other")}
+	stopped := State{Dir: filepath.Join(base, "dhub", "stopped")}
+	for _, st := range []State{this, running, stopped} {
+		if err := st.prepare(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProc(t, procHub, running.Dir, "sleep", "60")
+	if err := writePidFile(running.PidFile(procHub), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePidFile(stopped.PidFile(procHub), proc{Pid: 1 << 22, Start: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	got := otherHubs(this)
+	want := fmt.Sprintf("other (pid %d, state %s)", p.Pid, running.Dir)
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("otherHubs = %q, want [%q]", got, want)
+	}
+	if got := otherHubs(running); len(got) != 0 {
+		t.Errorf("otherHubs of the running hub = %q; the stopped one does not run", got)
 	}
 }

@@ -30,6 +30,9 @@ type Status struct {
 	Clusters []string `json:"daskClusters"`
 	// Up is true when every component runs and answers.
 	Up bool `json:"up"`
+	// OtherHubs are other local hubs running now (another dhub.yaml's, or
+	// the defaults'), as "name (pid N, state DIR)".
+	OtherHubs []string `json:"otherHubs,omitempty"`
 }
 
 // GetStatus reports each process (hub, proxy, gateway): running or not,
@@ -40,7 +43,7 @@ func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 		return nil, err
 	}
 	hub := "http://" + hostPort(h.Local.Host, h.Local.Port)
-	s := &Status{URL: hub + "/", StateDir: st.Dir, Clusters: []string{}}
+	s := &Status{URL: hub + "/", StateDir: st.Dir, Clusters: []string{}, OtherHubs: otherHubs(st)}
 	procs, _ := st.running()
 	rt, _ := st.readRuntime()
 

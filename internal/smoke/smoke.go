@@ -1,6 +1,9 @@
-// Package smoke is dhub's end-to-end check of a hub: a real Dask cluster
-// through Dask Gateway, authenticated by the hub, computing a result that is
-// checked. The check is one Python script; each target supplies a Runner.
+// Package smoke walks a hub the way a person uses it, on every target: sign
+// in, get a server, open a notebook kernel in it, run Gateway() there and
+// compute on a Dask cluster, open the cluster's dashboard, shut everything
+// down. It talks to the hub only as a browser and JupyterLab do: the hub's
+// login form and REST API, the user's server's kernels API and its
+// websocket. Each phase is timed; a failure names its phase and reason.
 package smoke
 
 import (
@@ -11,38 +14,56 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strings"
 	"time"
 )
 
-// Script is the smoke check, run with the hub's own Python packages.
+// cells is the Python the check runs in the user's kernel.
 //
-//go:embed smoke.py
-var Script []byte
+//go:embed cells.py
+var cells string
 
-// Runner runs the script where the hub's users run code and returns its
-// stdout. env carries the hub's addresses and the dhub service token.
-type Runner interface {
-	RunScript(ctx context.Context, script []byte, env map[string]string, progress io.Writer) (stdout []byte, err error)
-}
+// DefaultUser is the dedicated user the check runs as.
+const DefaultUser = "dhub-smoke"
 
-// Target is where the hub answers, as the script needs it.
+// Target is where a hub answers, as the check needs it.
 type Target struct {
-	HubURL         string
-	GatewayAddress string
-	// GatewayProxyAddress is the scheduler proxy (gateway://host:port);
-	// empty means the gateway's default.
-	GatewayProxyAddress string
-	// APIToken is a hub token allowed to create the smoke user and its token.
+	// HubURL is where people reach the hub: scheme://host[:port].
+	HubURL string
+	// APIToken is a hub token of dhub's own service: it creates the
+	// check's user and that user's token, and removes the user afterwards.
 	APIToken string
+	// Login is a user and password the hub's login form takes, when the
+	// hub has one dhub knows (password login): the check signs in with
+	// them first, as the person who ran 'dhub up' would.
+	Login *Login
+	// Client is the HTTP client for the hub; nil means one with the
+	// system's settings.
+	Client *http.Client
+	// Diagnose, when set, says why a user's server did not start, from
+	// what the target can see (the hub's log, the pod's events).
+	Diagnose func(ctx context.Context, user string) string
 }
 
-// Options are the knobs of a smoke run.
+// Login is a user name and password for the hub's login form.
+type Login struct {
+	User, Password string
+}
+
+// Options are the knobs of a check.
 type Options struct {
 	Workers int
+	// Timeout bounds each phase.
 	Timeout time.Duration
-	// CompareLocal also times the same computation on a LocalCluster of the
-	// same size, for Result.Ratio.
+	// CompareLocal also times the same computation on a LocalCluster of
+	// the same size in the user's server, for Result.Ratio.
 	CompareLocal bool
+	// Keep leaves the check's user and their server running afterwards,
+	// to look into.
+	Keep bool
+	// User is the check's user; DefaultUser when empty.
+	User string
 }
 
 // Phase is one timed step of the check.
@@ -54,15 +75,19 @@ type Phase struct {
 
 // Result is what the check saw.
 type Result struct {
-	OK          bool    `json:"ok"`
-	Error       string  `json:"error,omitempty"`
-	User        string  `json:"user"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	User  string `json:"user"`
+	// Server is the URL path of the user's server.
+	Server      string  `json:"server,omitempty"`
 	Cluster     string  `json:"cluster,omitempty"`
 	Workers     int     `json:"workers"`
 	WorkersSeen int     `json:"workersSeen,omitempty"`
 	Phases      []Phase `json:"phases"`
 	Result      int64   `json:"result,omitempty"`
 	Expected    int64   `json:"expected,omitempty"`
+	// Dashboard is the cluster's dashboard link, as the user's notebook shows it.
+	Dashboard string `json:"dashboard,omitempty"`
 	// LocalClusterComputeSeconds is the same computation on a LocalCluster.
 	LocalClusterComputeSeconds float64 `json:"localClusterComputeSeconds,omitempty"`
 }
@@ -89,41 +114,258 @@ func (r *Result) Ratio() float64 {
 // ErrFailed is wrapped by Run's error when the check ran and failed.
 var ErrFailed = errors.New("smoke check failed")
 
-// Run runs the check. It returns the result when the script produced one,
-// with an error wrapping ErrFailed if the check did not pass.
-func Run(ctx context.Context, r Runner, t Target, o Options, progress io.Writer) (*Result, error) {
+// n is the length of the array whose sum of squares the check computes;
+// the sum stays below 2**63.
+const n = 2_000_000
+
+// check is one run of the check.
+type check struct {
+	t        Target
+	o        Options
+	hub      hub
+	progress io.Writer
+	res      *Result
+	token    string
+	kernel   *kernel
+}
+
+// Run runs the check against t. It returns the result with an error
+// wrapping ErrFailed when a phase failed; everything it started is stopped
+// and its user removed (unless Options.Keep), whatever happened.
+func Run(ctx context.Context, t Target, o Options, progress io.Writer) (*Result, error) {
 	if o.Workers < 1 {
 		return nil, fmt.Errorf("--workers %d: use at least 1", o.Workers)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
 	}
-	env := map[string]string{
-		"DHUB_HUB_URL":               t.HubURL,
-		"DHUB_API_TOKEN":             t.APIToken,
-		"DHUB_GATEWAY_ADDRESS":       t.GatewayAddress,
-		"DHUB_GATEWAY_PROXY_ADDRESS": t.GatewayProxyAddress,
-		"DHUB_SMOKE_WORKERS":         fmt.Sprint(o.Workers),
-		"DHUB_SMOKE_TIMEOUT":         fmt.Sprint(int(o.Timeout.Seconds())),
+	if o.User == "" {
+		o.User = DefaultUser
 	}
-	if o.CompareLocal {
-		env["DHUB_SMOKE_COMPARE_LOCAL"] = "1"
+	if t.Client == nil {
+		t.Client = &http.Client{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*o.Timeout+time.Minute)
-	defer cancel()
-	out, runErr := r.RunScript(ctx, Script, env, progress)
-	var res Result
-	if i := bytes.LastIndexByte(bytes.TrimRight(out, "\n"), '\n'); i >= 0 {
-		out = out[i+1:]
+	t.HubURL = strings.TrimRight(t.HubURL, "/")
+	c := &check{t: t, o: o, hub: hub{base: t.HubURL, http: t.Client}, progress: progress,
+		res: &Result{User: o.User, Workers: o.Workers, Phases: []Phase{}}}
+	err := c.run(ctx)
+	if cerr := c.cleanUp(context.WithoutCancel(ctx)); err == nil {
+		err = cerr
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(out), &res); err != nil {
-		if runErr != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFailed, runErr)
+	if err != nil {
+		c.res.Error = err.Error()
+		return c.res, fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	c.res.OK = true
+	return c.res, nil
+}
+
+func (c *check) run(ctx context.Context) error {
+	steps := []struct {
+		name string
+		do   func(context.Context) error
+	}{
+		{"login", c.login},
+		{"spawn", c.spawn},
+		{"kernel start", c.startKernel},
+		{"cluster start", c.cell("cluster_start")},
+		{"workers ready", c.cell("workers_ready")},
+		{"compute", c.cell("compute")},
+		{"dashboard", c.dashboard},
+		{"shutdown", c.cell("shutdown")},
+	}
+	for _, s := range steps {
+		if err := c.phase(ctx, s.name, s.do); err != nil {
+			return err
 		}
-		return nil, fmt.Errorf("%w: the smoke script printed no result: %v", ErrFailed, err)
 	}
-	if !res.OK {
-		return &res, fmt.Errorf("%w: %s", ErrFailed, res.Error)
+	if c.o.CompareLocal {
+		// A comparison that fails leaves the check's own verdict alone.
+		if err := c.cell("compare_local")(ctx); err != nil {
+			fmt.Fprintf(c.progress, "smoke: the LocalCluster comparison failed: %v\n", err)
+		}
 	}
-	return &res, nil
+	return nil
+}
+
+// phase runs one timed phase, bounded by the phase timeout.
+func (c *check) phase(ctx context.Context, name string, do func(context.Context) error) error {
+	fmt.Fprintf(c.progress, "smoke: %s ...\n", name)
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	start := time.Now()
+	err := do(ctx)
+	seconds := time.Since(start).Seconds()
+	c.res.Phases = append(c.res.Phases, Phase{Name: name, Seconds: float64(int(seconds*1000)) / 1000, OK: err == nil})
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (after %s)", err, c.o.Timeout)
+		}
+		fmt.Fprintf(c.progress, "smoke: %s FAILED in %.1fs\n", name, seconds)
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	fmt.Fprintf(c.progress, "smoke: %s done in %.1fs\n", name, seconds)
+	return nil
+}
+
+// login signs in through the login form when the target has credentials
+// for it, then gets the check's user a token from the hub.
+func (c *check) login(ctx context.Context) error {
+	if l := c.t.Login; l != nil {
+		if err := c.hub.formLogin(ctx, l.User, l.Password); err != nil {
+			return err
+		}
+	}
+	tok, err := c.hub.userToken(ctx, c.t.APIToken, c.o.User, int((8*c.o.Timeout + time.Hour).Seconds()))
+	if err != nil {
+		return err
+	}
+	c.token = tok
+	return nil
+}
+
+func (c *check) spawn(ctx context.Context) error {
+	path, err := c.hub.spawn(ctx, c.token, c.o.User, c.progress)
+	if err != nil && c.t.Diagnose != nil {
+		if why := c.t.Diagnose(context.WithoutCancel(ctx), c.o.User); why != "" {
+			err = fmt.Errorf("%w\n%s", err, why)
+		}
+	}
+	c.res.Server = path
+	return err
+}
+
+func (c *check) startKernel(ctx context.Context) error {
+	server := c.t.HubURL + strings.TrimRight(c.res.Server, "/")
+	k, err := startKernel(ctx, c.t.Client, server, c.o.User, c.token)
+	if err != nil {
+		return err
+	}
+	c.kernel = k
+	_, err = k.execute(ctx, cells+fmt.Sprintf("\n_dhub_smoke = DhubSmoke(%d, %d, %d)\n", c.o.Workers, int(c.o.Timeout.Seconds()), n))
+	return err
+}
+
+// cell returns a phase that calls one method of the kernel's DhubSmoke and
+// records what it reported.
+func (c *check) cell(method string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		out, err := c.kernel.execute(ctx, "_dhub_smoke."+method+"()")
+		var ce *cellError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%w\n%s", err, tracebackEnd(ce.Traceback, 6))
+		}
+		if err != nil {
+			return err
+		}
+		return c.record(out)
+	}
+}
+
+// record takes the values a cell reported into the result.
+func (c *check) record(out string) error {
+	for _, line := range strings.Split(out, "\n") {
+		js, ok := strings.CutPrefix(line, "DHUB-RESULT ")
+		if !ok {
+			continue
+		}
+		var v struct {
+			Cluster     string  `json:"cluster"`
+			WorkersSeen int     `json:"workersSeen"`
+			Result      int64   `json:"result"`
+			Expected    int64   `json:"expected"`
+			Link        string  `json:"link"`
+			Seconds     float64 `json:"seconds"`
+		}
+		if err := json.Unmarshal([]byte(js), &v); err != nil {
+			return fmt.Errorf("the kernel reported %q: %w", js, err)
+		}
+		switch {
+		case v.Cluster != "":
+			c.res.Cluster = v.Cluster
+		case v.WorkersSeen != 0:
+			c.res.WorkersSeen = v.WorkersSeen
+		case v.Expected != 0:
+			c.res.Result, c.res.Expected = v.Result, v.Expected
+		case v.Link != "":
+			c.res.Dashboard = v.Link
+		case v.Seconds != 0:
+			c.res.LocalClusterComputeSeconds = v.Seconds
+		}
+	}
+	return nil
+}
+
+// dashboard fetches the dashboard link the notebook shows, through the
+// hub, as a person's browser opens it: it must answer with the dashboard.
+func (c *check) dashboard(ctx context.Context) error {
+	if err := c.cell("dashboard")(ctx); err != nil {
+		return err
+	}
+	link := c.res.Dashboard
+	if strings.HasPrefix(link, "/") {
+		link = c.t.HubURL + link
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return fmt.Errorf("dashboard link %q: %w", c.res.Dashboard, err)
+	}
+	req.Header.Set("Authorization", "token "+c.token)
+	resp, err := c.t.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("open the dashboard %s: %w", link, err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(bytes.ToLower(page), []byte("bokeh")) {
+		return fmt.Errorf("the dashboard at %s answered %d without a dashboard: %s", link, resp.StatusCode, short(string(page)))
+	}
+	return nil
+}
+
+// cleanUp shuts down what the check started: the cluster (if a phase
+// failed after it started), the kernel, the server and the user, unless
+// Options.Keep. It returns the first error.
+func (c *check) cleanUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	var errs []error
+	if c.kernel != nil {
+		if c.res.Cluster != "" && !c.passed("shutdown") {
+			_, err := c.kernel.execute(ctx, "_dhub_smoke.shutdown()")
+			errs = append(errs, err)
+		}
+		if !c.o.Keep {
+			errs = append(errs, c.kernel.close(ctx))
+		}
+	}
+	if c.token != "" && !c.o.Keep {
+		errs = append(errs, c.hub.stopServer(ctx, c.token, c.o.User))
+		errs = append(errs, c.hub.deleteUser(ctx, c.t.APIToken, c.o.User))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("clean up: %w", err)
+		}
+	}
+	return nil
+}
+
+// passed reports whether the named phase ran and passed.
+func (c *check) passed(name string) bool {
+	for _, p := range c.res.Phases {
+		if p.Name == name {
+			return p.OK
+		}
+	}
+	return false
+}
+
+// tracebackEnd is the last lines of a Python traceback, indented.
+func tracebackEnd(tb []string, lines int) string {
+	all := strings.Split(strings.TrimRight(strings.Join(tb, "\n"), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return "    " + strings.Join(all, "\n    ")
 }

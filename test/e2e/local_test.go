@@ -262,7 +262,7 @@ func TestLocalLifecycle(t *testing.T) {
 		names = append(names, p.Name)
 		t.Logf("smoke phase %s: %.2fs", p.Name, p.Seconds)
 	}
-	if got := strings.Join(names, ","); got != "hub login,cluster start,workers ready,compute,shutdown" {
+	if got := strings.Join(names, ","); got != "login,spawn,kernel start,cluster start,workers ready,compute,dashboard,shutdown" {
 		t.Errorf("smoke phases = %s", got)
 	}
 	// The smoke cluster was shut down: no scheduler or worker is left.
@@ -345,7 +345,9 @@ func TestLocalFailures(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 		code, out, errb := h.run("smoke", "--timeout", "30s")
-		if code != 1 || !strings.Contains(errb, "Dask Gateway at") || !strings.Contains(errb, "is it up?") {
+		// The user's path works up to the gateway, which is down: the
+		// check names that phase, and cleans up its user's server.
+		if code != 1 || !strings.Contains(errb, "error: smoke check failed: cluster start: ") || !strings.Contains(out, "kernel start") {
 			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb)
 		}
 		code, _, _ = h.run("status")
