@@ -4,6 +4,8 @@
 #   FUZZTIME         how long the config loader is fuzzed (default 30s)
 #   DHUB_TEST_LOGS   where each step's full go test -v output goes
 #                    (default a new temporary directory)
+#   DHUB_TEST_ARTIFACTS  set to $DHUB_TEST_LOGS/artifacts: the browser
+#                    test's screenshots
 # Tiers: unit tests with the race detector (config, charts, render, cli,
 # deploy, local, smoke, azure against the Azure SDK's fake servers), the
 # Kubernetes tier (kube, kube/kubetest and test/cluster, each on a real
@@ -75,5 +77,18 @@ step "fuzz the config loader for ${FUZZTIME:-30s}"
 gotest fuzz -run '^FuzzLoad$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-30s}" -fuzzminimizetime 200x ./internal/config
 grep -q '^fuzz: elapsed' "$logs/fuzz.log" || die "fuzz: FuzzLoad did not fuzz; full output in $logs/fuzz.log"
 
-step "end to end: the local target (plan and up, status, smoke, up again, down, failures)"
+step "a browser for the end-to-end tier: Debian's chromium (installed once)"
+if ! command -v chromium >/dev/null; then
+  command -v apt-get >/dev/null || die "the browser test needs chromium: install Debian's chromium package"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null ||
+    die "installing Debian's chromium failed"
+fi
+chromium --version
+
+step "end to end: the local target (plan and up, smoke, a person in Chromium, up again, down, failures)"
+export DHUB_TEST_ARTIFACTS=$logs/artifacts
 gotest e2e -tags e2e -count=1 -timeout 30m ./test/e2e
+echo "screenshots of the browser test: $DHUB_TEST_ARTIFACTS/browser"

@@ -45,6 +45,38 @@ c.ServerApp.terminado_settings = {"shell_command": [os.environ.get("SHELL") or "
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 `},
+	{"etc/dhub/configurable-http-proxy.py", `# Written by dhub: the pure-Python configurable-http-proxy, with websocket
+# subprotocols passed through. Its proxy connects to the upstream server
+# before it answers the browser's upgrade, but does not tell the browser
+# which subprotocol the upstream chose: BokehJS then gives up ("Could not
+# open websocket") and every Dask dashboard opened through the hub stays
+# blank. Once a subprotocol is chosen, JupyterLab's kernels speak the
+# binary v1 protocol, so binary frames from the browser must stay binary
+# (the proxy sends every frame upstream as text).
+import sys
+
+from configurable_http_proxy import handlers
+from configurable_http_proxy.cli import main
+
+
+def _select_subprotocol(self, subprotocols):
+    client = getattr(self, "ws_client", None)
+    chosen = client.selected_subprotocol if client is not None else None
+    return chosen if chosen in subprotocols else None
+
+
+def _on_message(self, message):
+    if self.ws_client:
+        prefix = self.target["prefix"] if self.target else ""
+        if prefix:
+            self.proxy.update_last_activity(prefix)
+        self.ws_client.write_message(message, binary=isinstance(message, bytes))
+
+
+handlers.ProxyHandler.select_subprotocol = _select_subprotocol
+handlers.ProxyHandler.on_message = _on_message
+sys.exit(main())
+`},
 	// Without it JupyterLab asks every new user whether to fetch news.
 	{"share/jupyter/lab/settings/overrides.json", `{
   "@jupyterlab/apputils-extension:notification": {

@@ -62,7 +62,10 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	env := plan.Change{Kind: "python environment", Name: st.Venv(), Action: plan.NoOp, Reason: "has the pinned packages"}
 	if got, _ := os.ReadFile(filepath.Join(st.Venv(), envMarker)); string(got) != want {
 		p.installEnv = true
-		env.Action, env.Reason = plan.Create, "missing or built from other requirements: install the pinned packages (about a minute)"
+		env.Action, env.Reason = plan.Create, "missing: install the pinned packages (about a minute)"
+		if fileExists(st.Python()) {
+			env.Action, env.Reason = plan.Update, "built from other requirements or settings: install the pinned packages (about a minute)"
+		}
 	}
 	p.View.Add(env)
 

@@ -90,6 +90,9 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{{.Ports.ProxyAPI}}"
 c.JupyterHub.cookie_secret_file = os.path.join(os.environ["DHUB_SECRETS_DIR"], "cookie-secret")
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"], "jupyterhub.sqlite")
 c.ConfigurableHTTPProxy.auth_token = _secret("proxy-token")
+# The proxy of the environment, which passes websocket subprotocols through
+# (the Dask dashboard needs them); see that file.
+c.ConfigurableHTTPProxy.command = [sys.executable, os.path.join(sys.prefix, "etc", "dhub", "configurable-http-proxy.py")]
 
 # Users log in with a shared password; the admin has its own.
 c.JupyterHub.authenticator_class = "shared-password"

@@ -15,8 +15,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // cells is the Python the check runs in the user's kernel.
@@ -296,8 +299,9 @@ func (c *check) record(out string) error {
 	return nil
 }
 
-// dashboard fetches the dashboard link the notebook shows, through the
-// hub, as a person's browser opens it: it must answer with the dashboard.
+// dashboard opens the dashboard link the notebook shows, through the hub,
+// as a person's browser does: the page must be Bokeh's, and its websocket
+// (where the plots come from) must open with the "bokeh" subprotocol.
 func (c *check) dashboard(ctx context.Context) error {
 	if err := c.cell("dashboard")(ctx); err != nil {
 		return err
@@ -319,6 +323,29 @@ func (c *check) dashboard(ctx context.Context) error {
 	page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(bytes.ToLower(page), []byte("bokeh")) {
 		return fmt.Errorf("the dashboard at %s answered %d without a dashboard: %s", link, resp.StatusCode, short(string(page)))
+	}
+	return openBokehSocket(ctx, c.t.Client, link, page)
+}
+
+// bokehToken is the session token a Bokeh server page embeds.
+var bokehToken = regexp.MustCompile(`"token":"([^"]+)"`)
+
+// openBokehSocket opens the websocket a Bokeh server page connects to (the
+// page's URL + "/ws"), asking for the subprotocols BokehJS asks for; a
+// browser gives up unless the answer picks "bokeh".
+func openBokehSocket(ctx context.Context, hc *http.Client, pageURL string, page []byte) error {
+	m := bokehToken.FindSubmatch(page)
+	if m == nil {
+		return fmt.Errorf("the dashboard at %s has no Bokeh session", pageURL)
+	}
+	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(pageURL, "/"), "http") + "/ws"
+	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: hc, Subprotocols: []string{"bokeh", string(m[1])}})
+	if err != nil {
+		return fmt.Errorf("the dashboard's websocket %s does not open: %w", wsURL, err)
+	}
+	defer conn.Close(websocket.StatusNormalClosure, "")
+	if got := conn.Subprotocol(); got != "bokeh" {
+		return fmt.Errorf("the dashboard's websocket %s opened without the bokeh subprotocol (got %q): a browser drops it and the dashboard stays blank; a proxy on the way does not pass subprotocols through", wsURL, got)
 	}
 	return nil
 }

@@ -272,6 +272,8 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Errorf("clusters still running after smoke: %v", st.Local.Clusters)
 	}
 
+	t.Run("browser", func(t *testing.T) { testBrowser(t, h) })
+
 	out = h.planThenUp()
 	if !strings.Contains(out, "(no change)") {
 		t.Errorf("second up did something:\n%s", out)
