@@ -8,6 +8,8 @@
 #                    test's screenshots
 # Tiers: unit tests with the race detector (config, charts, render, cli,
 # deploy, local, smoke, azure against the Azure SDK's fake servers), the
+# charts' own code (test/chartcode: the real charts' configuration run with
+# dhub's values in a Python environment with the images' pins), the
 # Kubernetes tier (kube, kube/kubetest and test/cluster, each on a real
 # control plane with kwok nodes), fuzz, and end to end on the local target
 # (real JupyterHub, Dask Gateway and Dask from PyPI in a Python environment
@@ -64,6 +66,12 @@ step "Kubernetes test tools: etcd, kube-apiserver, kube-controller-manager, kube
 DHUB_KUBE_TOOLS=$(scripts/kube-tools.sh) || die "building the Kubernetes test tools failed (output above)"
 export DHUB_KUBE_TOOLS
 echo "$DHUB_KUBE_TOOLS"
+
+step "the hub and gateway images' Python packages, for the charts' own code (installed once, cached)"
+# test/chartcode runs the real charts' configuration code with them.
+DHUB_CHART_PYTHON=$(scripts/chart-python.sh) || die "installing the images' Python packages failed (output above)"
+export DHUB_CHART_PYTHON
+echo "$DHUB_CHART_PYTHON"
 
 step "unit and Kubernetes tests, with the race detector (each package with a control plane starts its own)"
 # Only packages with test files: the rest would print [no test files].

@@ -163,7 +163,7 @@ func singleuserEnv(h *config.Hub) map[string]any {
 		"DASK_GATEWAY__PUBLIC_ADDRESS":          gatewayPrefix + "/",
 		"DASK_GATEWAY__AUTH__TYPE":              "jupyterhub",
 		"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
-		"DASK_DISTRIBUTED__DASHBOARD_LINK":      "/user/{JUPYTERHUB_USER}/proxy/{port}/status",
+		"DASK_DISTRIBUTED__DASHBOARD__LINK":     "/user/{JUPYTERHUB_USER}/proxy/{port}/status",
 		"DASK_LABEXTENSION__FACTORY__MODULE":    "dask_gateway",
 		"DASK_LABEXTENSION__FACTORY__CLASS":     "GatewayCluster",
 	}
@@ -195,8 +195,20 @@ func hubValues(h *config.Hub, secret *Secret) map[string]any {
 		"loadRoles": hubRoles(h.Dask),
 	}
 	addHubAuth(hub, h, secret)
+	if h.Dask.RequireAccessRole {
+		// The token of a user's server carries only the scopes requested
+		// here that its user holds: ask for the gateway's too, so granted
+		// users reach it from their notebooks.
+		hub["config"].(map[string]any)["Spawner"] = map[string]any{"server_token_scopes": toAny(ServerTokenScopes)}
+	}
 	return hub
 }
+
+// ServerTokenScopes are the scopes the token of a user's server asks for
+// when the gateway requires its access role: the server role's (JupyterHub
+// 5's default) and the gateway's. A user who lacks the gateway's does not
+// get it.
+var ServerTokenScopes = []string{"users:activity!user", "access:servers!server", "access:services!service=dask-gateway"}
 
 // addHubAuth sets the hub's authenticator (config, and extraConfig where
 // the chart has no setting). The secrets it needs go into secret and reach
@@ -221,18 +233,21 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 			"client_id":          ad.ClientID,
 			"oauth_callback_url": hubURL(h) + "/hub/oauth_callback",
 			"allow_all":          ad.AllowAll,
-			// Users are named by their user principal name, as allowedUsers
-			// and admins are written; OAuthenticator's default claim is the
-			// display name, which matches neither.
-			"username_claim": "upn",
 		}
 		accessConfig(c, ad.Access)
 		if len(ad.AllowedGroups) > 0 {
+			// Read from the id_token's groups claim (OAuthenticator's
+			// default auth_state_groups_key, "user.groups"): the app
+			// registration must emit it (groupMembershipClaims).
 			c["allowed_groups"] = ad.AllowedGroups
 			c["manage_groups"] = true
-			c["user_groups_claim"] = "groups"
 		}
 		hubConfig["AzureAdOAuthenticator"] = c
+		// Users are named by their user principal name, as allowedUsers and
+		// admins are written (OAuthenticator's default claim is the display
+		// name, which matches neither); guest accounts have no upn claim
+		// and are named by their email address.
+		hub["extraConfig"] = map[string]any{"dhub-azuread-username": azureADUsername}
 		// OAuthenticator reads its client secret from this variable.
 		secretEnv("OAUTH_CLIENT_SECRET", "azuread-client-secret", SecretSource{Ref: ad.ClientSecret})
 	case config.AuthPassword:
@@ -254,6 +269,18 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		hub["extraEnv"] = hubEnv
 	}
 }
+
+// azureADUsername names Azure AD users: their upn, else (guests) their
+// email, else preferred_username.
+const azureADUsername = `def _dhub_username(claims):
+    for key in ("upn", "email", "preferred_username"):
+        if claims.get(key):
+            return claims[key]
+    return None
+
+
+c.AzureAdOAuthenticator.username_claim = _dhub_username
+`
 
 // hubRoles are the roles the hub loads: dhub's service role and, when the
 // gateway requires it, the role that grants access to it.

@@ -28,7 +28,7 @@ type LocalFile struct {
 // the local target. The files read their tokens and passwords at start from
 // the secrets directory named by DHUB_SECRETS_DIR, so they hold no secret.
 func ForLocal(h *config.Hub, ports LocalPorts) []LocalFile {
-	d := localData{Hub: h, Ports: ports, Prefix: gatewayPrefix, DhubScopes: DhubServiceScopes}
+	d := localData{Hub: h, Ports: ports, Prefix: gatewayPrefix, DhubScopes: DhubServiceScopes, ServerTokenScopes: ServerTokenScopes}
 	d.Admins = h.JupyterHub.Auth.Password.AdminNames()
 	d.Allowed = h.JupyterHub.Auth.Password.AllowedNames()
 	d.ClusterOptions = clusterOptionsPython(h.Dask, false)
@@ -46,6 +46,8 @@ type localData struct {
 	Allowed        []string
 	ClusterOptions string
 	DhubScopes     []string
+	// ServerTokenScopes are what a user's server token asks for.
+	ServerTokenScopes []string
 }
 
 func execute(t *template.Template, data any) string {
@@ -158,6 +160,11 @@ c.JupyterHub.load_roles = [
     },
 {{- end}}
 ]
+{{- if .Hub.Dask.RequireAccessRole}}
+# A user's server token carries only the scopes requested here that its
+# user holds: ask for the gateway's too, so granted users reach it.
+c.Spawner.server_token_scopes = {{pylist .ServerTokenScopes}}
+{{- end}}
 `))
 
 var gatewayConfigTemplate = template.Must(template.New("dask_gateway_config.py").Funcs(funcs).Parse(

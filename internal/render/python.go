@@ -20,11 +20,22 @@ from dask_gateway_server.options import Float, Mapping, Options, String
 
 
 def _dhub_cluster_options(options):
-    if ":" not in options.image:
+    # A tag follows the last ":" after the last "/" (a registry's port is
+    # not one); a digest pins an image too.
+    if "@" not in options.image and ":" not in options.image.rsplit("/", 1)[-1]:
         raise ValueError(
             "image %r has no tag: write name:tag, e.g. %s"
             % (options.image, ` + pyString(d.Image) + `)
         )
+    for key, value in options.environment.items():
+        if not isinstance(value, str):
+            raise ValueError(
+                "environment %s: %r is not a string: quote it, e.g. %s: \"%s\""
+                % (key, value, key, value)
+            )
+    # One thread per core the worker may use (at least one): the default
+    # derives threads from the cores requested, which are fewer.
+    threads = max(1, int(options.worker_cores))
 `)
 	if kube {
 		b.WriteString(`    # Requests below the limits pack workers tighter, as in the Azure guide.
@@ -33,6 +44,7 @@ def _dhub_cluster_options(options):
         "worker_cores_limit": options.worker_cores,
         "worker_memory": "%fG" % (0.95 * options.worker_memory),
         "worker_memory_limit": "%fG" % options.worker_memory,
+        "worker_threads": threads,
         "image": options.image,
         "environment": options.environment,
     }
@@ -41,6 +53,7 @@ def _dhub_cluster_options(options):
 		b.WriteString(`    return {
         "worker_cores": options.worker_cores,
         "worker_memory": "%fG" % options.worker_memory,
+        "worker_threads": threads,
         "environment": options.environment,
     }
 `)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
-	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/kube"
@@ -30,62 +29,21 @@ import (
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 
-// manifest is a rendered release: its objects by kind and name, hooks included.
-type manifest map[string]map[string][]byte
+// manifest is a rendered release, with test helpers.
+type manifest kubetest.Manifest
 
 func (m manifest) get(t *testing.T, kind, name string, into any) bool {
 	t.Helper()
-	doc, ok := m[kind][name]
-	if !ok {
-		return false
+	ok, err := kubetest.Manifest(m).Get(kind, name, into)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if into != nil {
-		if err := yaml.Unmarshal(doc, into); err != nil {
-			t.Fatalf("%s %s: %v\n%s", kind, name, err, doc)
-		}
-	}
-	return true
+	return ok
 }
 
-func (m manifest) names(kind string) []string {
-	var names []string
-	for n := range m[kind] {
-		names = append(names, n)
-	}
-	return names
-}
+func (m manifest) names(kind string) []string { return kubetest.Manifest(m).Names(kind) }
 
-func parseManifest(t *testing.T, docs ...string) manifest {
-	t.Helper()
-	m := manifest{}
-	for _, text := range docs {
-		for _, doc := range strings.Split(text, "\n---") {
-			var head struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-			}
-			if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
-				t.Fatalf("%v\n%s", err, doc)
-			}
-			if head.Kind == "" {
-				continue
-			}
-			if m[head.Kind] == nil {
-				m[head.Kind] = map[string][]byte{}
-			}
-			if _, dup := m[head.Kind][head.Metadata.Name]; dup {
-				t.Errorf("%s %s rendered twice", head.Kind, head.Metadata.Name)
-			}
-			m[head.Kind][head.Metadata.Name] = []byte(doc)
-		}
-	}
-	return m
-}
-
-// render renders a test chart as `helm template` would (client-side dry-run
-// install, CRDs included) for a server of version kubeVersion.
+// render renders a test chart as `helm template` would.
 func render(t *testing.T, chart, releaseName, namespace, kubeVersion string, values map[string]any) (manifest, *release.Release, error) {
 	t.Helper()
 	kubetest.IsolateHelm(t)
@@ -93,31 +51,8 @@ func render(t *testing.T, chart, releaseName, namespace, kubeVersion string, val
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := loader.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	install := action.NewInstall(action.NewConfiguration())
-	install.DryRunStrategy = action.DryRunClient
-	install.Replace = true
-	install.IncludeCRDs = true
-	install.ReleaseName = releaseName
-	install.Namespace = namespace
-	kv, err := common.ParseKubeVersion(kubeVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	install.KubeVersion = kv
-	r, err := install.Run(ch, values)
-	if err != nil {
-		return nil, nil, err
-	}
-	rel := r.(*release.Release)
-	docs := []string{rel.Manifest}
-	for _, h := range rel.Hooks {
-		docs = append(docs, h.Manifest)
-	}
-	return parseManifest(t, docs...), rel, nil
+	m, rel, err := kubetest.Render(dir, releaseName, namespace, kubeVersion, values)
+	return manifest(m), rel, err
 }
 
 func readValues(t *testing.T, path string) map[string]any {

@@ -31,14 +31,26 @@ from dask_gateway_server.options import Float, Mapping, Options, String
 
 
 def _dhub_cluster_options(options):
-    if ":" not in options.image:
+    # A tag follows the last ":" after the last "/" (a registry's port is
+    # not one); a digest pins an image too.
+    if "@" not in options.image and ":" not in options.image.rsplit("/", 1)[-1]:
         raise ValueError(
             "image %r has no tag: write name:tag, e.g. %s"
             % (options.image, "pangeo/pangeo-notebook:2025.08.14")
         )
+    for key, value in options.environment.items():
+        if not isinstance(value, str):
+            raise ValueError(
+                "environment %s: %r is not a string: quote it, e.g. %s: \"%s\""
+                % (key, value, key, value)
+            )
+    # One thread per core the worker may use (at least one): the default
+    # derives threads from the cores requested, which are fewer.
+    threads = max(1, int(options.worker_cores))
     return {
         "worker_cores": options.worker_cores,
         "worker_memory": "%fG" % options.worker_memory,
+        "worker_threads": threads,
         "environment": options.environment,
     }
 

@@ -1,0 +1,302 @@
+package chartcode
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"dhub/internal/config"
+)
+
+// clusterExamples are the examples that install the charts.
+var clusterExamples = []string{"azure-simple", "azure-recommended", "azure-custom-pools", "kubernetes", "password-auth", "dask-access-role", "airgapped-charts"}
+
+// A group of Azure AD users no example lets in.
+const otherGroup = "00000000-0000-0000-0000-0000000000ff"
+
+// probesFor are the questions asked of an example's charts.
+func probesFor(h *config.Hub) spec {
+	s := spec{PodUser: "alice"}
+	switch a := h.JupyterHub.Auth; a.Type {
+	case config.AuthPassword:
+		p := a.Password
+		s.Logins = append(s.Logins,
+			loginProbe{Name: p.AdminUser, Password: authSecret["admin-password"]},
+			loginProbe{Name: p.AdminUser, Password: authSecret["user-password"]},
+			loginProbe{Name: "mallory", Password: authSecret["user-password"]},
+			loginProbe{Name: "mallory", Password: authSecret["admin-password"]})
+		for _, u := range p.AllowedUsers {
+			s.Logins = append(s.Logins, loginProbe{Name: u, Password: authSecret["user-password"]})
+		}
+	case config.AuthAzureAD:
+		ad := a.AzureAD
+		claims := func(upn string, groups ...string) map[string]any {
+			return map[string]any{"upn": upn, "name": "Someone", "oid": "0000", "aud": ad.ClientID, "tid": ad.TenantID, "groups": groups}
+		}
+		for _, u := range append(slices.Clone(ad.AllowedUsers), ad.Admins...) {
+			s.Logins = append(s.Logins, loginProbe{Name: u, Claims: claims(u)})
+		}
+		for _, g := range ad.AllowedGroups {
+			s.Logins = append(s.Logins, loginProbe{Name: "member@example.org", Claims: claims("member@example.org", g)})
+			// A guest (B2B) account: no upn claim; its email names it.
+			guest := map[string]any{"email": "guest@partner.example", "preferred_username": "guest_partner.example#EXT#@contoso.onmicrosoft.com",
+				"name": "A Guest", "oid": "0001", "aud": ad.ClientID, "groups": []string{g}}
+			s.Logins = append(s.Logins, loginProbe{Name: "guest@partner.example", Claims: guest})
+		}
+		s.Logins = append(s.Logins, loginProbe{Name: "mallory@example.org", Claims: claims("mallory@example.org", otherGroup)})
+	case config.AuthNone:
+		s.Logins = append(s.Logins, loginProbe{Name: "anyone"})
+	}
+	s.TokenUsers = []tokenUser{{Name: "outsider@example.org", Groups: []string{otherGroup}}}
+	for _, u := range h.Dask.AccessUsers {
+		s.TokenUsers = append(s.TokenUsers, tokenUser{Name: u})
+	}
+	for _, g := range h.Dask.AccessGroups {
+		s.TokenUsers = append(s.TokenUsers, tokenUser{Name: "member@example.org", Groups: []string{g}})
+	}
+	d := h.Dask
+	s.OptionProbes = []optionProbe{
+		{User: "alice", Request: map[string]any{}},
+		{User: "alice", Request: map[string]any{"worker_cores": d.WorkerCores.Max, "worker_memory": d.WorkerMemory.Max}},
+		{User: "alice", Request: map[string]any{"worker_cores": d.WorkerCores.Max + 1}},
+		{User: "alice", Request: map[string]any{"environment": map[string]any{"N": 3}}},
+		{User: "alice", Request: map[string]any{"image": "registry.example.org:5000/team/notebook"}},
+		{User: "alice", Request: map[string]any{"image": "registry.example.org:5000/team/notebook:2025.1"}},
+	}
+	return s
+}
+
+var (
+	reportsMu sync.Mutex
+	reports   = map[string]*report{}
+)
+
+// reportFor runs an example's charts once and keeps what they said.
+func reportFor(t *testing.T, name string) (*config.Hub, *report) {
+	t.Helper()
+	h := hub(t, name)
+	reportsMu.Lock()
+	defer reportsMu.Unlock()
+	if r, ok := reports[name]; ok {
+		return h, r
+	}
+	r := run(t, layOut(t, h), probesFor(h))
+	reports[name] = r
+	return h, r
+}
+
+func forEachExample(t *testing.T, f func(t *testing.T, h *config.Hub, r *report)) {
+	for _, name := range clusterExamples {
+		t.Run(name, func(t *testing.T) {
+			h, r := reportFor(t, name)
+			f(t, h, r)
+		})
+	}
+}
+
+// TestWhoLogsIn asks the chart's authenticator, configured as the hub pod
+// configures it, who gets in: the admins with the admin password, allowed
+// users, group members and guests with Azure AD, and nobody else.
+func TestWhoLogsIn(t *testing.T) {
+	forEachExample(t, func(t *testing.T, h *config.Hub, r *report) {
+		a := h.JupyterHub.Auth
+		for _, l := range r.Logins {
+			p := l.Probe
+			if l.Error != "" {
+				t.Errorf("login of %s raised %s", p.Name, l.Error)
+				continue
+			}
+			want, admin := false, false
+			switch a.Type {
+			case config.AuthNone:
+				want = true
+			case config.AuthPassword:
+				pw := a.Password
+				isAdmin := slices.Contains(pw.AdminNames(), p.Name)
+				switch {
+				case isAdmin:
+					want, admin = p.Password == authSecret["admin-password"], true
+				default:
+					want = (pw.AllowAll || slices.Contains(pw.AllowedUsers, p.Name)) && p.Password == authSecret["user-password"]
+				}
+			case config.AuthAzureAD:
+				ad := a.AzureAD
+				groups, _ := p.Claims["groups"].([]any)
+				inGroup := false
+				for _, g := range groups {
+					inGroup = inGroup || slices.Contains(ad.AllowedGroups, fmt.Sprint(g))
+				}
+				admin = slices.Contains(ad.Admins, p.Name)
+				want = ad.AllowAll || admin || slices.Contains(ad.AllowedUsers, p.Name) || inGroup
+			}
+			if l.Allowed != want {
+				t.Errorf("login of %s (password %v, claims %v): allowed %v, want %v", p.Name, p.Password != "", p.Claims, l.Allowed, want)
+			}
+			if l.Allowed && (l.Name != p.Name || l.Admin != admin) {
+				t.Errorf("login of %s: the hub names them %q, admin %v; want %q, admin %v", p.Name, l.Name, l.Admin, p.Name, admin)
+			}
+		}
+	})
+}
+
+// TestUserPod asks KubeSpawner, configured by the chart, for the pod of a
+// user's server: dhub's image, the Dask environment after KubeSpawner's
+// expansion, the user pool's node affinity and tolerations, a home volume.
+func TestUserPod(t *testing.T) {
+	forEachExample(t, func(t *testing.T, h *config.Hub, r *report) {
+		spec := r.Pod.Spec
+		if len(spec.Containers) == 0 {
+			t.Fatal("no container in the user pod")
+		}
+		ctr := spec.Containers[0]
+		if ctr.Image != h.JupyterHub.Image {
+			t.Errorf("image %q, want %q", ctr.Image, h.JupyterHub.Image)
+		}
+		env := envOf(ctr)
+		for k, want := range map[string]string{
+			"DASK_GATEWAY__AUTH__TYPE":              "jupyterhub",
+			"DASK_GATEWAY__PUBLIC_ADDRESS":          "/services/dask-gateway/",
+			"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
+			"DASK_DISTRIBUTED__DASHBOARD__LINK":     "/user/{JUPYTERHUB_USER}/proxy/{port}/status",
+			"DASK_LABEXTENSION__FACTORY__MODULE":    "dask_gateway",
+			"JUPYTER_IMAGE_SPEC":                    h.JupyterHub.Image,
+		} {
+			if env[k] != want {
+				t.Errorf("env %s = %q, want %q", k, env[k], want)
+			}
+		}
+		for k := range env {
+			if strings.HasPrefix(k, "DASK_DISTRIBUTED__DASHBOARD_") && k != "DASK_DISTRIBUTED__DASHBOARD__LINK" {
+				t.Errorf("env %s is a key Dask does not read", k)
+			}
+		}
+		userPool := h.PoolRoles()[config.RoleUser]
+		required := spec.Affinity != nil && spec.Affinity.NodeAffinity != nil && spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil
+		if required != userPool {
+			t.Errorf("the user pod requires the user pool: %v, want %v (affinity %+v)", required, userPool, spec.Affinity)
+		}
+		if userPool && !tolerates(spec.Tolerations, "hub.jupyter.org/dedicated", "user") {
+			t.Errorf("tolerations %+v lack the user pool's", spec.Tolerations)
+		}
+		home := false
+		for _, v := range spec.Volumes {
+			home = home || (v.PersistentVolumeClaim != nil && strings.HasPrefix(v.PersistentVolumeClaim.ClaimName, "claim-"))
+		}
+		if !home {
+			t.Errorf("no home volume in %+v", spec.Volumes)
+		}
+	})
+}
+
+func tolerates(ts []corev1.Toleration, key, value string) bool {
+	for _, t := range ts {
+		if t.Key == key && (t.Value == value || t.Operator == corev1.TolerationOpExists) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestServerTokenReachesTheGateway gives the gateway's authenticator, as
+// the gateway chart configures it, the token a user's server gets (its
+// scopes resolved by JupyterHub's own role code from the chart's roles):
+// with dask.requireAccessRole only the granted users and groups are let in.
+func TestServerTokenReachesTheGateway(t *testing.T) {
+	forEachExample(t, func(t *testing.T, h *config.Hub, r *report) {
+		for _, tok := range r.Tokens {
+			want := !h.Dask.RequireAccessRole || tok.User != "outsider@example.org"
+			if tok.Gateway.Accepted != want {
+				t.Errorf("the gateway takes the server token of %s: %v (%s), want %v; its scopes: %v", tok.User, tok.Gateway.Accepted, tok.Gateway.Why, want, tok.Scopes)
+			}
+		}
+		if h.Dask.RequireAccessRole && len(r.Tokens) < 2 {
+			t.Error("no granted user was probed")
+		}
+	})
+}
+
+// clusterProbe is one probe's cluster configuration, or its error.
+type clusterProbe struct {
+	Error             string         `json:"error"`
+	Image             string         `json:"image"`
+	Environment       map[string]any `json:"environment"`
+	SchedulerCores    float64        `json:"scheduler_cores"`
+	WorkerCores       float64        `json:"worker_cores"`
+	WorkerCoresLimit  float64        `json:"worker_cores_limit"`
+	WorkerMemory      float64        `json:"worker_memory"`
+	WorkerMemoryLimit float64        `json:"worker_memory_limit"`
+	WorkerThreads     int            `json:"worker_threads"`
+	ClusterMaxCores   *float64       `json:"cluster_max_cores"`
+	ClusterMaxMemory  *float64       `json:"cluster_max_memory"`
+	ClusterMaxWorkers *int           `json:"cluster_max_workers"`
+	IdleTimeout       float64        `json:"idle_timeout"`
+	WorkerPod         map[string]any `json:"worker_extra_pod_config"`
+	SchedulerPod      map[string]any `json:"scheduler_extra_pod_config"`
+}
+
+// TestClusterOptions asks the gateway's options handler, as the gateway
+// chart loads it, what clusters users get: every core of a worker used by
+// a thread, the bounds enforced, the environment strings, the image with a
+// tag, the limits and the idle timeout.
+func TestClusterOptions(t *testing.T) {
+	forEachExample(t, func(t *testing.T, h *config.Hub, r *report) {
+		d := h.Dask
+		var probes []clusterProbe
+		for _, raw := range r.ClusterOptions.Probes {
+			var p clusterProbe
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatal(err)
+			}
+			probes = append(probes, p)
+		}
+		if len(probes) != 6 {
+			t.Fatalf("%d probes answered", len(probes))
+		}
+		def, max, above, badEnv, noTag, port := probes[0], probes[1], probes[2], probes[3], probes[4], probes[5]
+		for _, c := range []struct {
+			name  string
+			p     clusterProbe
+			cores float64
+		}{{"default", def, d.WorkerCores.Default}, {"max", max, d.WorkerCores.Max}} {
+			if c.p.Error != "" {
+				t.Errorf("%s options refused: %s", c.name, c.p.Error)
+				continue
+			}
+			if want := int(math.Max(1, math.Floor(c.cores))); c.p.WorkerThreads != want {
+				t.Errorf("%s options: a %g-core worker runs %d thread(s), want %d", c.name, c.cores, c.p.WorkerThreads, want)
+			}
+			if c.p.WorkerCoresLimit != c.cores {
+				t.Errorf("%s options: worker cores limit %g, want %g", c.name, c.p.WorkerCoresLimit, c.cores)
+			}
+		}
+		if def.Image != d.Image || def.IdleTimeout != d.IdleTimeout.Seconds() {
+			t.Errorf("default image %q idle timeout %g; want %q %g", def.Image, def.IdleTimeout, d.Image, d.IdleTimeout.Seconds())
+		}
+		for k, v := range d.Environment {
+			if def.Environment[k] != v {
+				t.Errorf("default environment %s = %v, want %q", k, def.Environment[k], v)
+			}
+		}
+		if !strings.Contains(above.Error, "worker_cores") {
+			t.Errorf("cores above the bound: %+v, want refused", above)
+		}
+		if badEnv.Error == "" {
+			t.Errorf("an environment value that is not a string was taken: %+v", badEnv.Environment)
+		}
+		if noTag.Error == "" || !strings.Contains(noTag.Error, "tag") {
+			t.Errorf("an image without a tag (a registry with a port) was taken: %+v", noTag)
+		}
+		if port.Error != "" {
+			t.Errorf("an image with a registry port and a tag was refused: %s", port.Error)
+		}
+		if l := d.Limits; l.MaxWorkers > 0 && (def.ClusterMaxWorkers == nil || *def.ClusterMaxWorkers != l.MaxWorkers) {
+			t.Errorf("cluster max workers %v, want %d", def.ClusterMaxWorkers, l.MaxWorkers)
+		}
+	})
+}
