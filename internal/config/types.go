@@ -3,7 +3,10 @@
 // every problem at once with its field path.
 package config
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // APIVersion and Kind identify a dhub.yaml document.
 const (
@@ -218,6 +221,27 @@ func (p *Password) AllowedNames() []string {
 		}
 	}
 	return out
+}
+
+// CheckSharedPasswords applies JupyterHub's SharedPasswordAuthenticator's
+// rules to the passwords a hub gets (the hub refuses to start otherwise):
+// the admin password at least 32 characters, a user password (when there
+// is one) at least 8, and the two different. The errors name the fields,
+// never the values.
+func CheckSharedPasswords(admin, user string, hasUser bool) error {
+	if len(admin) < 32 {
+		return errors.New("hub.auth.password.adminPassword: JupyterHub needs at least 32 characters")
+	}
+	if !hasUser {
+		return nil // only the admins log in
+	}
+	if len(user) < 8 {
+		return errors.New("hub.auth.password.userPassword: JupyterHub needs at least 8 characters")
+	}
+	if user == admin {
+		return errors.New("hub.auth.password: userPassword and adminPassword must differ")
+	}
+	return nil
 }
 
 // Access is the allow rule every authenticator needs: nobody gets in unless

@@ -484,3 +484,22 @@ func TestSmokeGoesWhereUsersGo(t *testing.T) {
 		t.Error("the smoke check showed a secret")
 	}
 }
+
+// A shared password JupyterHub refuses would crash the hub: the plan
+// refuses it first, naming the field and not the value.
+func TestPlanRefusesPasswordsTheHubWouldRefuse(t *testing.T) {
+	t.Parallel()
+	h := testHub(t, "short-password")
+	file := filepath.Join(t.TempDir(), "admin-password")
+	if err := os.WriteFile(file, []byte("too-short-a-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.JupyterHub.Auth.Password.AdminPassword = config.SecretRef{FromFile: file}
+	_, err := PlanNew(h)
+	if err == nil || !strings.Contains(err.Error(), "hub.auth.password.adminPassword: JupyterHub needs at least 32 characters") {
+		t.Fatalf("PlanNew = %v", err)
+	}
+	if strings.Contains(err.Error(), "too-short-a-secret") {
+		t.Error("the error shows the password")
+	}
+}

@@ -59,6 +59,13 @@ func (p *Plan) planSecret(existing *corev1.Secret) error {
 			sp.data[key] = []byte(v)
 		}
 	}
+	if p.hub.JupyterHub.Auth.Type == config.AuthPassword {
+		// The hub would not start with passwords JupyterHub refuses.
+		user, hasUser := sp.data["user-password"]
+		if err := config.CheckSharedPasswords(string(sp.data["admin-password"]), string(user), hasUser); err != nil {
+			return err
+		}
+	}
 	ch := plan.Change{Kind: "secret", Name: s.Name}
 	switch changed := changedKeys(existingData(existing), sp.data); {
 	case existing == nil:

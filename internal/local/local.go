@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -132,20 +131,8 @@ func checkPasswords(secrets map[string]string) error {
 	if !ok {
 		return nil // not password login
 	}
-	if len(admin) < 32 {
-		return errors.New("hub.auth.password.adminPassword: JupyterHub needs at least 32 characters")
-	}
-	user, ok := secrets[SecretUserPassword]
-	if !ok {
-		return nil // no shared user password: only the admin logs in
-	}
-	if len(user) < 8 {
-		return errors.New("hub.auth.password.userPassword: JupyterHub needs at least 8 characters")
-	}
-	if user == admin {
-		return errors.New("hub.auth.password: userPassword and adminPassword must differ")
-	}
-	return nil
+	user, hasUser := secrets[SecretUserPassword]
+	return config.CheckSharedPasswords(admin, user, hasUser)
 }
 
 // running returns the processes whose pid files point at live processes,
