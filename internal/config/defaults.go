@@ -191,15 +191,51 @@ func defBounds(b *Bounds, d Bounds) {
 	def(&b.Max, d.Max)
 }
 
-// ExpandHome replaces a leading ~/ of a path in dhub.yaml with the home
-// directory.
+// ExpandHome replaces a leading ~ or ~/ of a path in dhub.yaml with the
+// home directory of the user running dhub. ~user is not expanded (Validate
+// refuses it where a path must be absolute).
 func ExpandHome(p string) string {
-	if strings.HasPrefix(p, "~/") {
+	if p == "~" || strings.HasPrefix(p, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[2:])
+			return filepath.Join(home, p[1:])
 		}
 	}
 	return p
+}
+
+// expandPaths expands ~ in every path dhub.yaml holds, once at load, so
+// that every path is read the same way wherever it is used.
+func (h *Hub) expandPaths() {
+	h.Local.StateDir = ExpandHome(h.Local.StateDir)
+	if strings.Contains(h.Local.Python, "/") {
+		h.Local.Python = ExpandHome(h.Local.Python)
+	}
+	h.Kubernetes.Kubeconfig = ExpandHome(h.Kubernetes.Kubeconfig)
+	h.Charts.JupyterHub.Path = ExpandHome(h.Charts.JupyterHub.Path)
+	h.Charts.DaskGateway.Path = ExpandHome(h.Charts.DaskGateway.Path)
+	for _, ref := range h.secretRefs() {
+		ref.ref.FromFile = ExpandHome(ref.ref.FromFile)
+	}
+}
+
+// fieldRef is a secret reference and its field path.
+type fieldRef struct {
+	path string
+	ref  *SecretRef
+}
+
+// secretRefs returns every secret reference of the hub with its field path.
+func (h *Hub) secretRefs() []fieldRef {
+	var out []fieldRef
+	a := &h.JupyterHub.Auth
+	if a.AzureAD != nil {
+		out = append(out, fieldRef{"hub.auth.azuread.clientSecret", &a.AzureAD.ClientSecret})
+	}
+	if a.Password != nil {
+		out = append(out, fieldRef{"hub.auth.password.adminPassword", &a.Password.AdminPassword},
+			fieldRef{"hub.auth.password.userPassword", &a.Password.UserPassword})
+	}
+	return out
 }
 
 // def sets *p to v when *p is the zero value.

@@ -95,6 +95,7 @@ func load(path string, data []byte, target Target) (*File, error) {
 	case h.Target != target:
 		return nil, fmt.Errorf("%s is for target %s, not %s: drop --target or pass another file with -f", path, h.Target, target)
 	}
+	h.expandPaths()
 	h.SetDefaults()
 	return &File{Path: path, Hub: &h, root: root}, nil
 }

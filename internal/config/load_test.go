@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -372,5 +373,51 @@ func TestSecretRefLoadsMapping(t *testing.T) {
 	want := `dhub.yaml:2: hub.auth.azuread.clientSecret.fromFiel: unknown field; did you mean "fromFile"?`
 	if got != want {
 		t.Errorf("misspelt secret reference\n got: %s\nwant: %s", got, want)
+	}
+}
+
+// Every path of dhub.yaml expands ~ the same way, once, at load.
+func TestLoadExpandsHomeInEveryPath(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	f := mustLoad(t, `name: pangeo-hub
+target: local
+local:
+  stateDir: ~/hubs/one
+  python: ~/py/bin/python3
+kubernetes: {kubeconfig: ~/.kube/other}
+hub:
+  auth:
+    password:
+      adminPassword: {fromFile: ~/secrets/admin}
+      userPassword: {fromFile: "~"}
+charts:
+  jupyterhub: {path: ~/charts/jh.tgz}
+  daskGateway: {path: /abs/dg.tgz}
+`)
+	h := f.Hub
+	for got, want := range map[string]string{
+		h.Local.StateDir:        filepath.Join(home, "hubs", "one"),
+		h.Local.Python:          filepath.Join(home, "py", "bin", "python3"),
+		h.Kubernetes.Kubeconfig: filepath.Join(home, ".kube", "other"),
+		h.JupyterHub.Auth.Password.AdminPassword.FromFile: filepath.Join(home, "secrets", "admin"),
+		h.JupyterHub.Auth.Password.UserPassword.FromFile:  home,
+		h.Charts.JupyterHub.Path:                          filepath.Join(home, "charts", "jh.tgz"),
+		h.Charts.DaskGateway.Path:                         "/abs/dg.tgz",
+	} {
+		if got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+	// A bare command name is looked up on PATH, not expanded.
+	if h := mustLoad(t, "name: pangeo-hub\nlocal: {python: python3.12}\n").Hub; h.Local.Python != "python3.12" {
+		t.Errorf("python = %s", h.Local.Python)
+	}
+	// stateDir: "~" is the home directory, which Validate refuses.
+	h = mustLoad(t, "name: pangeo-hub\nlocal: {stateDir: \"~\"}\n").Hub
+	if ps := h.Validate(); !slices.ContainsFunc(ps, func(p Problem) bool {
+		return p.Path == "local.stateDir" && strings.Contains(p.Message, "home directory")
+	}) {
+		t.Errorf("stateDir ~: problems %v", ps)
 	}
 }

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -250,6 +253,34 @@ func (v *validator) local(l *Local) {
 	if l.Host == "" {
 		v.errf("local.host", "required: the address to listen on, such as 127.0.0.1")
 	}
+	v.stateDir(l.StateDir)
+}
+
+// stateDir checks the parts of local.stateDir that need no file system.
+func (v *validator) stateDir(d string) {
+	if err := CheckStateDir(d); err != nil {
+		v.errf("local.stateDir", "%s", err)
+	}
+}
+
+// CheckStateDir refuses a local.stateDir (after ~ expansion) that is not a
+// directory of its own: dhub writes in its state directory and 'dhub down'
+// stops what it started from there. That the directory is new, empty or
+// dhub's is checked when it is used. An empty d (the default) passes.
+func CheckStateDir(d string) error {
+	home, _ := os.UserHomeDir()
+	switch {
+	case d == "":
+	case strings.HasPrefix(d, "~"):
+		return fmt.Errorf("%q: only ~ and ~/ (your home directory) are expanded; write the full path", d)
+	case !filepath.IsAbs(d):
+		return fmt.Errorf("%q is relative, so it would depend on the directory dhub runs in: write an absolute path, or one starting with ~/", d)
+	case filepath.Clean(d) == "/":
+		return errors.New("is the root directory: use a directory of its own, such as ~/.local/state/dhub/<name>")
+	case home != "" && filepath.Clean(d) == filepath.Clean(home):
+		return errors.New("is your home directory: use a directory of its own, such as ~/.local/state/dhub/<name>")
+	}
+	return nil
 }
 
 func (v *validator) jupyterHub(h *Hub) {

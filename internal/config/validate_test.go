@@ -141,6 +141,14 @@ func validateRules() []ruleCase {
 		{"local port zero", lo, func(h *Hub) { h.Local.Port = 0 }, "local.port", "0 is not a TCP port (1..65535)", false, true},
 		{"local port too big", lo, func(h *Hub) { h.Local.Port = 65536 }, "local.port", "65536 is not a TCP port", false, false},
 		{"local host", lo, func(h *Hub) { h.Local.Host = "" }, "local.host", "required: the address to listen on", false, false},
+		{"state dir relative", lo, func(h *Hub) { h.Local.StateDir = "state" }, "local.stateDir", `"state" is relative, so it would depend on the directory dhub runs in`, false, false},
+		{"state dir dot", lo, func(h *Hub) { h.Local.StateDir = "./state" }, "local.stateDir", "is relative", false, false},
+		{"state dir root", lo, func(h *Hub) { h.Local.StateDir = "/" }, "local.stateDir", "is the root directory", false, false},
+		{"state dir root uncleaned", lo, func(h *Hub) { h.Local.StateDir = "/srv/.." }, "local.stateDir", "is the root directory", false, false},
+		{"state dir home", lo, func(h *Hub) { h.Local.StateDir = ExpandHome("~") }, "local.stateDir", "is your home directory", false, false},
+		{"state dir home slash", lo, func(h *Hub) { h.Local.StateDir = ExpandHome("~/") }, "local.stateDir", "is your home directory", false, false},
+		{"state dir tilde", lo, func(h *Hub) { h.Local.StateDir = "~" }, "local.stateDir", "only ~ and ~/ (your home directory) are expanded", false, false},
+		{"state dir other user", lo, func(h *Hub) { h.Local.StateDir = "~alice/hub" }, "local.stateDir", `"~alice/hub": only ~ and ~/`, false, false},
 
 		// The hub.
 		{"hub image without tag", az, func(h *Hub) { h.JupyterHub.Image = "pangeo/pangeo-notebook" }, "hub.image", `"pangeo/pangeo-notebook" has no tag`, false, false},

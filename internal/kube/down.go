@@ -133,6 +133,10 @@ func (c *Client) Down(ctx context.Context, p *DownPlan) (*DownResult, error) {
 		fmt.Fprintf(c.opts.Progress, "release %s: uninstalling\n", name)
 		un := action.NewUninstall(cfg)
 		un.IgnoreNotFound = true
+		// Foreground: the wait then covers the pods the release's
+		// controllers made, which background deletion leaves to the
+		// garbage collector after Run returns.
+		un.DeletionPropagation = "foreground"
 		un.WaitStrategy, un.Timeout = helmkube.StatusWatcherStrategy, c.opts.ReadyTimeout
 		if _, err := un.Run(name); err != nil {
 			return res, fmt.Errorf("uninstall release %s: %w", name, err)

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -28,13 +27,13 @@ type DownResult struct {
 // environment, secrets, users' homes and logs are kept for the next Up.
 func Down(ctx context.Context, h *config.Hub, o Options) (*DownResult, error) {
 	o.defaults()
-	st, err := StateFor(h)
+	st, exists, err := openState(h)
 	if err != nil {
 		return nil, err
 	}
 	res := &DownResult{StateDir: st.Dir}
-	if _, err := os.Stat(st.Dir); errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(o.Progress, "nothing to stop: %s does not exist\n", st.Dir)
+	if !exists || st.ID == "" {
+		fmt.Fprintf(o.Progress, "nothing to stop: %s does not exist or is empty\n", st.Dir)
 		return res, nil
 	}
 	unlock, err := st.lock()
@@ -43,21 +42,21 @@ func Down(ctx context.Context, h *config.Hub, o Options) (*DownResult, error) {
 	}
 	defer unlock()
 	res.Stopped, res.Forced = st.stopAll(ctx, o)
-	for _, p := range hubProcesses(st.Dir) {
+	for _, p := range ownProcesses(st.ID) {
 		res.Leftover = append(res.Leftover, fmt.Sprintf("%s (pid %d)", p.Name, p.Pid))
 	}
 	if len(res.Leftover) > 0 {
-		return res, fmt.Errorf("processes still run in %s: %s", st.Dir, strings.Join(res.Leftover, ", "))
+		return res, fmt.Errorf("processes of the hub still run: %s", strings.Join(res.Leftover, ", "))
 	}
 	return res, nil
 }
 
-// stopAll stops the gateway, then the hub, then sweeps up every other
-// process in the state directory; it removes the pid files.
+// stopAll stops the gateway, then the hub, then every other process that
+// carries the hub's marker; it removes the pid files.
 func (st State) stopAll(ctx context.Context, o Options) (stopped, forced []string) {
+	procs, _ := st.running()
 	for _, name := range []string{procGateway, procHub} {
-		p, err := readPidFile(name, st.PidFile(name))
-		if err == nil && p.alive() {
+		if p, ok := procs[name]; ok && p.alive() {
 			fmt.Fprintf(o.Progress, "stopping %s (pid %d)\n", name, p.Pid)
 			if p.stop(ctx, o.StopGrace) {
 				forced = append(forced, name)
@@ -66,7 +65,7 @@ func (st State) stopAll(ctx context.Context, o Options) (stopped, forced []strin
 		}
 		_ = os.Remove(st.PidFile(name))
 	}
-	for _, p := range hubProcesses(st.Dir) {
+	for _, p := range ownProcesses(st.ID) {
 		fmt.Fprintf(o.Progress, "stopping leftover %s (pid %d)\n", p.Name, p.Pid)
 		if p.stop(ctx, 5*time.Second) {
 			forced = append(forced, p.Name)
@@ -77,10 +76,10 @@ func (st State) stopAll(ctx context.Context, o Options) (stopped, forced []strin
 }
 
 // PlanDown says what Down will stop, reading only: the gateway and the hub
-// when they run, and how many other processes lie in the state directory
-// (the proxy, users' servers, Dask clusters), which stop with them.
+// when they run, and how many other processes carry the hub's marker (the
+// proxy, users' servers, Dask clusters), which stop with them.
 func PlanDown(h *config.Hub) (*plan.Plan, error) {
-	st, err := StateFor(h)
+	st, _, err := openState(h)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +93,7 @@ func PlanDown(h *config.Hub) (*plan.Plan, error) {
 		p.Add(c)
 	}
 	others := 0
-	for _, pr := range hubProcesses(st.Dir) {
+	for _, pr := range ownProcesses(st.ID) {
 		if q, ok := procs[procHub]; ok && q.Pid == pr.Pid {
 			continue
 		}
@@ -104,7 +103,7 @@ func PlanDown(h *config.Hub) (*plan.Plan, error) {
 		others++
 	}
 	if others > 0 {
-		p.Add(plan.Change{Kind: "processes", Name: "in " + st.Dir, Action: plan.Delete,
+		p.Add(plan.Change{Kind: "processes", Name: "of the hub", Action: plan.Delete,
 			Reason: fmt.Sprintf("stop %d more (the proxy, users' servers, Dask clusters)", others)})
 	}
 	p.Add(plan.Change{Kind: "state directory", Name: st.Dir, Action: plan.NoOp, Reason: "kept: the environment, secrets, users' homes and logs"})

@@ -28,6 +28,36 @@ func startProc(t *testing.T, name, dir string, argv ...string) proc {
 	return p
 }
 
+// startOwn starts argv as startProc does, with st's marker in its
+// environment, as the hub's processes have it.
+func startOwn(t *testing.T, st State, name, dir string, argv ...string) proc {
+	t.Helper()
+	if st.ID == "" {
+		t.Fatal("startOwn: the state has no id; prepare it first")
+	}
+	logFile := filepath.Join(t.TempDir(), name+".log")
+	p, err := startDetached(name, argv, append(os.Environ(), markerEnv+"="+st.ID), dir, logFile)
+	if err != nil {
+		t.Fatalf("startDetached %v: %v", argv, err)
+	}
+	t.Cleanup(func() { kill(p) })
+	return p
+}
+
+// preparedHub is testHub with its state directory made dhub's.
+func preparedHub(t *testing.T) (*config.Hub, State) {
+	t.Helper()
+	h := testHub(t)
+	st, err := StateFor(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.prepare(h.Name); err != nil {
+		t.Fatal(err)
+	}
+	return h, st
+}
+
 // kill ends p and its group for good, unless its pid went to another process.
 func kill(p proc) {
 	if !p.alive() {
@@ -113,9 +143,15 @@ func testHub(t *testing.T) *config.Hub {
 }
 
 // fakeVenv makes st's environment look installed for python: bin/python is
-// python3 and the marker matches, so EnsureEnv installs nothing.
+// python3 and the marker matches, so EnsureEnv installs nothing. The state
+// directory is made dhub's first, as Up would.
 func fakeVenv(t *testing.T, st State, python string) {
 	t.Helper()
+	if _, err := os.Stat(st.Dir); os.IsNotExist(err) {
+		if err := st.prepare("test"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(st.Venv(), "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}

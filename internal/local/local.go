@@ -108,11 +108,13 @@ func choosePorts(prev *runtime, public int) (render.LocalPorts, error) {
 }
 
 // processEnv is the environment of the hub's processes: the user's, with
-// the environment's bin first and the state directory named.
+// the environment's bin first, the state directory named and the hub's
+// marker (a marker dhub itself inherited, run from a hub's terminal, is
+// replaced).
 func processEnv(st State) []string {
 	env := []string{}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "PYTHONPATH=") && !strings.HasPrefix(kv, "VIRTUAL_ENV=") {
+		if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "PYTHONPATH=") && !strings.HasPrefix(kv, "VIRTUAL_ENV=") && !strings.HasPrefix(kv, markerEnv+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -121,6 +123,7 @@ func processEnv(st State) []string {
 		"VIRTUAL_ENV="+st.Venv(),
 		"DHUB_STATE_DIR="+st.Dir,
 		"DHUB_SECRETS_DIR="+st.Secrets(),
+		markerEnv+"="+st.ID,
 	)
 }
 
@@ -135,21 +138,34 @@ func checkPasswords(secrets map[string]string) error {
 	return config.CheckSharedPasswords(admin, user, hasUser)
 }
 
-// running returns the processes whose pid files point at live processes,
-// and whether all of them run.
+// running returns the hub's and the gateway's processes, and whether both
+// run. Each is its pid file's process when that runs, started when the
+// file says and carries the hub's marker; else (a pid file missing or
+// damaged) the process with the marker that runs its configuration file.
 func (st State) running() (map[string]proc, bool) {
 	procs := map[string]proc{}
-	all := true
+	var own []proc
 	for _, name := range []string{procHub, procGateway} {
-		p, err := readPidFile(name, st.PidFile(name))
-		if err == nil && p.alive() {
+		if p, err := readPidFile(name, st.PidFile(name)); err == nil && p.alive() && p.carries(st.ID) {
 			procs[name] = p
-		} else {
-			all = false
+			continue
+		}
+		if own == nil {
+			own = ownProcesses(st.ID)
+		}
+		for _, p := range own {
+			if p.runs(st.ConfigFile(configFiles[name])) {
+				p.Name, p.Unrecorded = name, true
+				procs[name] = p
+				break
+			}
 		}
 	}
-	return procs, all
+	return procs, len(procs) == 2
 }
+
+// configFiles are the configuration files of the processes dhub starts.
+var configFiles = map[string]string{procHub: "jupyterhub_config.py", procGateway: "dask_gateway_config.py"}
 
 func (st State) readRuntime() (*runtime, error) {
 	b, err := os.ReadFile(filepath.Join(st.Run(), "runtime.json"))

@@ -185,7 +185,9 @@ func TestProcessEnv(t *testing.T) {
 	t.Setenv("VIRTUAL_ENV", "/some/other/venv")
 	t.Setenv("PYTHONPATH", "/some/python/path")
 	t.Setenv("DHUB_TEST_KEPT", "yes")
-	st := State{Dir: "/state/hub"}
+	// dhub run from a terminal of another hub inherits that hub's marker.
+	t.Setenv(markerEnv, "0123456789abcdef0123456789abcdef")
+	st := State{Dir: "/state/hub", ID: "fedcba9876543210fedcba9876543210"}
 	env := processEnv(st)
 	values := map[string][]string{}
 	for _, kv := range env {
@@ -198,6 +200,7 @@ func TestProcessEnv(t *testing.T) {
 		"DHUB_STATE_DIR":   "/state/hub",
 		"DHUB_SECRETS_DIR": "/state/hub/secrets",
 		"DHUB_TEST_KEPT":   "yes",
+		markerEnv:          "fedcba9876543210fedcba9876543210",
 	} {
 		if got := values[k]; len(got) != 1 || got[0] != want {
 			t.Errorf("%s = %q, want exactly %q", k, got, want)
@@ -243,31 +246,24 @@ func TestDownWithoutStateDir(t *testing.T) {
 }
 
 func TestDownStopsRecordedAndLeftoverProcesses(t *testing.T) {
-	h := testHub(t)
-	st, err := StateFor(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.prepare(); err != nil {
-		t.Fatal(err)
-	}
+	h, st := preparedHub(t)
 	// The two processes dhub records, running in the state directory.
 	recorded := map[string]proc{}
 	for _, name := range []string{procHub, procGateway} {
-		p := startProc(t, name, st.Dir, "sleep", "60")
+		p := startOwn(t, st, name, st.Dir, "sleep", "60")
 		if err := writePidFile(st.PidFile(name), p); err != nil {
 			t.Fatal(err)
 		}
 		recorded[name] = p
 	}
 	// A Dask scheduler in its own session, and a proxy orphaned by a hub
-	// that crashed: found through the state directory.
+	// that crashed: found by the marker they inherited.
 	clusterDir := filepath.Join(st.Clusters(), "c1")
 	if err := os.MkdirAll(clusterDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	scheduler := startProc(t, "scheduler", clusterDir, "sleep", "60")
-	leader := startProc(t, "crashed-hub", st.Dir, "sh", "-c", `sleep 60 & echo $! > orphan.pid`)
+	scheduler := startOwn(t, st, "scheduler", clusterDir, "sleep", "60")
+	leader := startOwn(t, st, "crashed-hub", st.Dir, "sh", "-c", `sleep 60 & echo $! > orphan.pid`)
 	orphan := procOf("orphan", readPid(t, filepath.Join(st.Dir, "orphan.pid")))
 	t.Cleanup(func() { kill(orphan) })
 	waitFor(t, 5*time.Second, "the crashed hub to exit", func() bool { return !leader.alive() })
@@ -311,12 +307,108 @@ func TestDownStopsRecordedAndLeftoverProcesses(t *testing.T) {
 	}
 }
 
-func TestDownIgnoresARecycledPid(t *testing.T) {
-	h := testHub(t)
-	st, _ := StateFor(h)
-	if err := st.prepare(); err != nil {
+// Processes that live in the state directory but were not started by the
+// hub survive Down: a person's shell there, a tail of a log, a script on
+// the environment's Python, another hub's process, and one whose marker
+// merely starts with this hub's id.
+func TestDownLeavesForeignProcessesInTheStateDirectory(t *testing.T) {
+	h, st := preparedHub(t)
+	hub := startOwn(t, st, procHub, st.Dir, "sleep", "60")
+	if err := writePidFile(st.PidFile(procHub), hub); err != nil {
 		t.Fatal(err)
 	}
+	log := st.Log(procHub)
+	if err := os.WriteFile(log, []byte("a line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	py := python3(t)
+	env := func(extra ...string) []string { return append(os.Environ(), extra...) }
+	foreign := map[string]struct {
+		argv []string
+		env  []string
+	}{
+		"a shell in the state directory":               {[]string{"sh", "-c", "sleep 60"}, env()},
+		"tail -f of a log":                             {[]string{"tail", "-f", log}, env()},
+		"a script on the environment's Python":         {[]string{py, "-c", "import time; time.sleep(60)", st.ConfigFile("jupyterhub_config.py")}, env()},
+		"another hub's process":                        {[]string{"sleep", "60"}, env(markerEnv + "=ffffffffffffffffffffffffffffffff")},
+		"a marker that only starts with this id":       {[]string{"sleep", "60"}, env(markerEnv + "=" + st.ID + "0")},
+		"the id under another variable's name":         {[]string{"sleep", "60"}, env("OTHER_" + markerEnv + "=" + st.ID)},
+		"the state directory named in its environment": {[]string{"sleep", "60"}, env("DHUB_STATE_DIR=" + st.Dir)},
+	}
+	var procs []proc
+	for what, f := range foreign {
+		p, err := startDetached(what, f.argv, f.env, st.Dir, filepath.Join(t.TempDir(), "log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { kill(p) })
+		procs = append(procs, p)
+	}
+	// A process that got the recorded pid file's pid and start time right
+	// but lacks the marker is not the hub either.
+	impostor := startProc(t, procGateway, st.Dir, "sleep", "60")
+	if err := writePidFile(st.PidFile(procGateway), impostor); err != nil {
+		t.Fatal(err)
+	}
+	procs = append(procs, impostor)
+
+	plan, err := PlanDown(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plan.Changes {
+		if c.Kind == "processes" || (c.Name == procGateway && c.Action != "no-op") {
+			t.Errorf("PlanDown would stop a foreign process: %+v", c)
+		}
+	}
+	res, err := Down(t.Context(), h, Options{StopGrace: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Stopped, []string{procHub}) {
+		t.Errorf("stopped %v, want only the hub", res.Stopped)
+	}
+	if hub.alive() {
+		t.Error("the hub still runs")
+	}
+	for _, p := range procs {
+		if !p.alive() {
+			t.Errorf("Down stopped %s (pid %d), which the hub did not start", p.Name, p.Pid)
+		}
+	}
+}
+
+// A state directory that never held a hub: nothing runs from it is the
+// hub's, whatever runs there.
+func TestDownOnADirectoryThatIsNotDhubs(t *testing.T) {
+	h := testHub(t)
+	if err := os.MkdirAll(h.Local.StateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.Local.StateDir, "notes.txt"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sleeper := startProc(t, "sleeper", h.Local.StateDir, "sleep", "60")
+	_, err := Down(t.Context(), h, Options{StopGrace: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "was not made by dhub") {
+		t.Errorf("Down = %v, want a refusal naming a directory dhub did not make", err)
+	}
+	if !sleeper.alive() {
+		t.Error("Down stopped a process in a directory that is not dhub's")
+	}
+	if _, err := PlanDown(h); err == nil {
+		t.Error("PlanDown of a directory that is not dhub's succeeded")
+	}
+	if _, err := PlanUp(t.Context(), h); err == nil || !strings.Contains(err.Error(), "was not made by dhub") {
+		t.Errorf("PlanUp = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(h.Local.StateDir, stateRecordFile)); !os.IsNotExist(err) {
+		t.Errorf("dhub wrote its record into a directory that is not its own: %v", err)
+	}
+}
+
+func TestDownIgnoresARecycledPid(t *testing.T) {
+	h, st := preparedHub(t)
 	// The pid file names a live process that is not the one dhub started.
 	other := startProc(t, "other", t.TempDir(), "sleep", "60")
 	if err := writePidFile(st.PidFile(procHub), proc{Pid: other.Pid, Start: "1"}); err != nil {
@@ -341,7 +433,7 @@ func TestDownIgnoresARecycledPid(t *testing.T) {
 // another dhub command would.
 func holdLock(t *testing.T, st State) {
 	t.Helper()
-	if err := st.prepare(); err != nil {
+	if err := st.prepare("test"); err != nil {
 		t.Fatal(err)
 	}
 	unlock, err := st.lock()
@@ -364,12 +456,8 @@ func TestDownRefusesWhileLocked(t *testing.T) {
 // to its own checks without installing anything.
 func upReady(t *testing.T) (*config.Hub, State) {
 	t.Helper()
-	h := testHub(t)
+	h, st := preparedHub(t)
 	h.Local.Python = "python3"
-	st, err := StateFor(h)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fakeVenv(t, st, h.Local.Python)
 	return h, st
 }
@@ -388,7 +476,7 @@ func assertNothingStarted(t *testing.T, st State) {
 			t.Errorf("%s written: %v", f, err)
 		}
 	}
-	if ps := hubProcesses(st.Dir); len(ps) != 0 {
+	if ps := ownProcesses(st.ID); len(ps) != 0 {
 		t.Errorf("processes run in the state directory: %+v", ps)
 	}
 	unlock, err := st.lock()
@@ -509,7 +597,7 @@ func TestSmokeNeedsARunHub(t *testing.T) {
 		t.Errorf("Smoke before up: err = %v", err)
 	}
 	h, st := upReady(t)
-	if err := st.prepare(); err != nil {
+	if err := st.prepare("test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.writeRuntime(runtime{Ports: render.LocalPorts{GatewayProxy: 9999}}); err != nil {

@@ -41,6 +41,8 @@ type Plan struct {
 	secretValues map[string]string
 	processes    processAction
 	prev         *runtime
+	// procs are the hub's processes that ran when planning.
+	procs map[string]proc
 }
 
 // PlanUp compares the hub's state directory and processes with h. It
@@ -49,7 +51,7 @@ type Plan struct {
 // cannot be read or breaks JupyterHub's rules, or when the hub must start
 // and another program holds local.port.
 func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
-	st, err := StateFor(h)
+	st, _, err := openState(h)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +98,7 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	}
 	p.prev, _ = st.readRuntime()
 	procs, all := st.running()
+	p.procs = procs
 	why := ""
 	switch {
 	case len(procs) == 0:
@@ -136,10 +139,10 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 	o.defaults()
 	start := time.Now()
-	st := p.st
-	if err := st.prepare(); err != nil {
-		return nil, fmt.Errorf("prepare state directory %s: %w", st.Dir, err)
+	if err := p.st.prepare(p.hub.Name); err != nil {
+		return nil, fmt.Errorf("prepare state directory %s: %w", p.st.Dir, err)
 	}
+	st := p.st
 	unlock, err := st.lock()
 	if err != nil {
 		return nil, err
@@ -170,6 +173,14 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 	switch p.processes {
 	case leaveRunning:
 		fmt.Fprintln(o.Progress, "the hub already runs with this configuration: nothing to do")
+		for name, pr := range p.procs {
+			if pr.Unrecorded {
+				if err := writePidFile(st.PidFile(name), pr); err != nil {
+					return nil, err
+				}
+				fmt.Fprintf(o.Progress, "wrote the missing or damaged pid file of %s (pid %d)\n", name, pr.Pid)
+			}
+		}
 	case restartProcesses:
 		fmt.Fprintln(o.Progress, "restarting the hub: "+p.restartReason())
 		st.stopAll(ctx, o)

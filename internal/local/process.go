@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,9 +19,12 @@ type proc struct {
 	Name  string
 	Pid   int
 	Start string
-	// Cwd and Args are known for processes found by hubProcesses.
+	// Cwd and Args are known for processes found by ownProcesses.
 	Cwd  string
 	Args []string
+	// Unrecorded is set for the hub or the gateway found by its marker
+	// when its pid file is missing or damaged.
+	Unrecorded bool
 }
 
 // startDetached starts a program in a session of its own, so closing the
@@ -134,11 +138,18 @@ func waitGone(ctx context.Context, d time.Duration, alive func() bool) bool {
 	return true
 }
 
-// hubProcesses returns every process whose command line or working
-// directory lies in dir: the hub, its proxy, the gateway, Dask schedulers
-// and workers, and users' servers. Processes dhub did not start directly
-// (Dask processes run in sessions of their own) are found this way too.
-func hubProcesses(dir string) []proc {
+// ownProcesses returns every live process that carries the hub's marker
+// (DHUB_HUB_ID=id) in the environment it started with: the hub, its proxy
+// and services, the gateway, Dask schedulers and workers, users' servers and
+// what users start there. A process without the marker is never the hub's,
+// whatever its working directory or arguments: a person's shell in the state
+// directory, a 'tail -f' of a log, a script on the environment's Python.
+// The environment of another account's process is readable only by root,
+// and then only root can have started it with the marker.
+func ownProcesses(id string) []proc {
+	if id == "" {
+		return nil
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -150,36 +161,55 @@ func hubProcesses(dir string) []proc {
 		if err != nil || pid == self {
 			continue
 		}
-		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		p := proc{Name: filepath.Base(args[0]), Pid: pid, Start: startTime(pid), Cwd: cwd, Args: args}
-		if len(args) > 1 {
-			p.Name = filepath.Base(args[0]) + " " + filepath.Base(args[1])
+		p := proc{Pid: pid, Start: startTime(pid)}
+		if !p.carries(id) {
+			continue
 		}
-		if p.in(dir) && p.alive() {
+		p.Cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		p.Args = strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		p.Name = filepath.Base(p.Args[0])
+		if len(p.Args) > 1 {
+			p.Name += " " + filepath.Base(p.Args[1])
+		}
+		// The start time read before the environment guards against the
+		// pid having gone to another process in between.
+		if p.alive() {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-func within(path, dir string) bool {
-	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
-}
-
-// in reports whether the process's working directory or an argument lies
-// in dir.
-func (p proc) in(dir string) bool { return within(p.Cwd, dir) || anyWithin(p.Args, dir) }
-
-func anyWithin(args []string, dir string) bool {
-	for _, a := range args {
-		if within(a, dir) {
+// carries reports whether p started with the hub's marker in its
+// environment.
+func (p proc) carries(id string) bool {
+	if id == "" || p.Pid <= 0 {
+		return false
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.Pid))
+	if err != nil {
+		return false
+	}
+	want := markerEnv + "=" + id
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if kv == want {
 			return true
 		}
 	}
 	return false
 }
+
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
+// in reports whether the process's working directory lies in dir.
+func (p proc) in(dir string) bool { return within(p.Cwd, dir) }
+
+// runs reports whether the process runs the program configured by the
+// file config (its command line names it).
+func (p proc) runs(config string) bool { return slices.Contains(p.Args, config) }
 
 // portFree reports whether nothing listens on host:port.
 func portFree(host string, port int) bool {

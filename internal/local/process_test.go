@@ -273,67 +273,70 @@ func TestStopHonoursContext(t *testing.T) {
 	}
 }
 
-func TestHubProcesses(t *testing.T) {
+func TestOwnProcesses(t *testing.T) {
 	root, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(root, "state")
-	// A sibling whose name starts with dir's: not inside it.
-	sibling := filepath.Join(root, "state2")
-	for _, d := range []string{filepath.Join(dir, "dask-clusters", "c1"), sibling} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	st := State{Dir: filepath.Join(root, "state")}
+	if err := st.prepare("test"); err != nil {
+		t.Fatal(err)
+	}
+	clusterDir := filepath.Join(st.Clusters(), "c1")
+	if err := os.MkdirAll(clusterDir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	py := python3(t)
 	sleepPy := "import time; time.sleep(60)"
 
-	byCwd := startProc(t, "by-cwd", filepath.Join(dir, "dask-clusters", "c1"), "sleep", "60")
-	byArg := startProc(t, "by-arg", sibling, py, "-c", sleepPy, filepath.Join(dir, "config", "jupyterhub_config.py"))
-	byDirArg := startProc(t, "by-dir-arg", sibling, py, "-c", sleepPy, dir)
-	outsideCwd := startProc(t, "outside-cwd", sibling, "sleep", "60")
-	outsideArg := startProc(t, "outside-arg", root, py, "-c", sleepPy, filepath.Join(sibling, "x"), dir+"-other")
+	// With the marker, wherever they run and whatever their arguments.
+	inCluster := startOwn(t, st, "in-cluster", clusterDir, "sleep", "60")
+	elsewhere := startOwn(t, st, "elsewhere", root, py, "-c", sleepPy)
+	// Without it, even in the state directory or naming it.
+	inDir := startProc(t, "in-dir", clusterDir, "sleep", "60")
+	namingDir := startProc(t, "naming-dir", root, py, "-c", sleepPy, st.ConfigFile("jupyterhub_config.py"))
 
 	found := map[int]proc{}
 	// Python takes a moment to start; its command line is read from /proc.
 	waitFor(t, 5*time.Second, "the test processes to be found", func() bool {
 		found = map[int]proc{}
-		for _, p := range hubProcesses(dir) {
+		for _, p := range ownProcesses(st.ID) {
 			found[p.Pid] = p
 		}
-		_, a := found[byCwd.Pid]
-		_, b := found[byArg.Pid]
-		_, c := found[byDirArg.Pid]
-		return a && b && c
+		_, a := found[inCluster.Pid]
+		b := found[elsewhere.Pid]
+		return a && len(b.Args) > 1 && b.Args[1] == "-c"
 	})
-	for _, p := range []proc{outsideCwd, outsideArg} {
+	for _, p := range []proc{inDir, namingDir} {
 		if _, ok := found[p.Pid]; ok {
-			t.Errorf("%s (pid %d) is outside %s but was listed", p.Name, p.Pid, dir)
+			t.Errorf("%s (pid %d) has no marker but was listed", p.Name, p.Pid)
 		}
 	}
 	if _, ok := found[os.Getpid()]; ok {
-		t.Error("hubProcesses lists the calling process")
+		t.Error("ownProcesses lists the calling process")
 	}
-	if got := found[byCwd.Pid]; got.Name != "sleep 60" || got.Start != byCwd.Start || !got.alive() {
-		t.Errorf("process found by cwd: %+v, want name \"sleep 60\" and start %s", got, byCwd.Start)
+	if got := found[inCluster.Pid]; got.Name != "sleep 60" || got.Start != inCluster.Start || !got.alive() || !got.in(clusterDir) || got.in(filepath.Join(st.Clusters(), "c")) {
+		t.Errorf("process in the cluster directory: %+v, want name \"sleep 60\", start %s and cwd %s", got, inCluster.Start, clusterDir)
 	}
-	if got := found[byArg.Pid]; !strings.HasSuffix(got.Name, " -c") || !strings.HasPrefix(got.Name, "python") {
-		t.Errorf("process found by argument is named %q, want \"python... -c\"", got.Name)
+	if got := found[elsewhere.Pid]; !strings.HasSuffix(got.Name, " -c") || !strings.HasPrefix(got.Name, "python") {
+		t.Errorf("process elsewhere is named %q, want \"python... -c\"", got.Name)
 	}
-	if len(found) != 3 {
-		t.Errorf("found %d processes in %s, want 3: %v", len(found), dir, found)
+	if len(found) != 2 {
+		t.Errorf("found %d processes, want 2: %v", len(found), found)
+	}
+	if !inCluster.carries(st.ID) || inDir.carries(st.ID) || inCluster.carries("") || inCluster.carries(st.ID[1:]) {
+		t.Error("carries")
 	}
 
 	// A process that ended is not listed.
-	kill(byCwd)
-	for _, p := range hubProcesses(dir) {
-		if p.Pid == byCwd.Pid {
+	kill(inCluster)
+	for _, p := range ownProcesses(st.ID) {
+		if p.Pid == inCluster.Pid {
 			t.Error("a killed process is still listed")
 		}
 	}
-	if got := hubProcesses(filepath.Join(root, "nothing-here")); len(got) != 0 {
-		t.Errorf("hubProcesses of an unused directory = %v", got)
+	if got := ownProcesses(""); len(got) != 0 {
+		t.Errorf("ownProcesses without an id = %v", got)
 	}
 }
 
@@ -352,9 +355,6 @@ func TestWithin(t *testing.T) {
 		if got := within(c.path, c.dir); got != c.want {
 			t.Errorf("within(%q, %q) = %v, want %v", c.path, c.dir, got, c.want)
 		}
-	}
-	if !anyWithin([]string{"python", "-f", "/a/state/config/x.py"}, "/a/state") || anyWithin([]string{"python", "/a/statex"}, "/a/state") {
-		t.Error("anyWithin")
 	}
 	if !slices.Equal(statFields("12 (a b) c) S 1 2 3"), []string{"S", "1", "2", "3"}) {
 		t.Errorf("statFields with a ')' in the command name = %q", statFields("12 (a b) c) S 1 2 3"))

@@ -13,7 +13,7 @@ import (
 // service token, the admin's login for the login form, and the end of the
 // hub's log (where users' servers write) to explain a failed spawn.
 func Smoke(h *config.Hub) (smoke.Target, error) {
-	st, err := StateFor(h)
+	st, _, err := openState(h)
 	if err != nil {
 		return smoke.Target{}, err
 	}

@@ -4,35 +4,138 @@
 package local
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"syscall"
+	"time"
 
 	"dhub/internal/config"
 )
 
-// State is the layout of one hub's state directory.
-type State struct{ Dir string }
+// State is the layout of one hub's state directory, and the id that marks
+// the hub's processes.
+type State struct {
+	Dir string
+	// ID is the random id of the directory's record (empty while the
+	// directory is new or empty). Every process of the hub carries it in
+	// its environment as DHUB_HUB_ID: that, not a path, is how dhub tells
+	// its processes from others'.
+	ID string
+}
+
+// markerEnv is the environment variable that marks the hub's processes.
+// dhub sets it for the hub and the gateway; the hub passes it on to its
+// proxy, services and users' servers, the gateway to Dask schedulers and
+// workers (the rendered configuration says so), and every program they
+// start inherits it.
+const markerEnv = "DHUB_HUB_ID"
+
+// stateRecordFile records that dhub made the directory (or took it empty)
+// and the id of its processes.
+const stateRecordFile = "dhub-state.json"
+
+type stateRecord struct {
+	Hub     string    `json:"hub"`
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+}
 
 // StateFor returns the state directory of a hub: local.stateDir, else
-// $XDG_STATE_HOME/dhub/<name>, else ~/.local/state/dhub/<name>.
+// $XDG_STATE_HOME/dhub/<name>, else ~/.local/state/dhub/<name>. It refuses
+// a relative path, the root directory and home directories: dhub writes in
+// its state directory and stops what runs from it. It reads nothing in the
+// directory; open does.
 func StateFor(h *config.Hub) (State, error) {
-	if d := h.Local.StateDir; d != "" {
-		abs, err := filepath.Abs(config.ExpandHome(d))
-		return State{Dir: abs}, err
+	if d := config.ExpandHome(h.Local.StateDir); d != "" {
+		if err := config.CheckStateDir(d); err != nil {
+			return State{}, fmt.Errorf("local.stateDir: %w", err)
+		}
+		d = filepath.Clean(d)
+		if isHomeDir(d) {
+			return State{}, fmt.Errorf("local.stateDir: %s is a home directory: use a directory of its own, such as %s", d, filepath.Join(d, ".local", "state", "dhub", h.Name))
+		}
+		return State{Dir: d}, nil
 	}
 	base, err := defaultStateBase()
 	if err != nil {
 		return State{}, fmt.Errorf("local.stateDir: no home directory to default to (%w); set local.stateDir", err)
 	}
 	return State{Dir: filepath.Join(base, h.Name)}, nil
+}
+
+// isHomeDir reports whether dir is the home directory of the user running
+// dhub or of any account in /etc/passwd.
+func isHomeDir(dir string) bool {
+	if home, err := os.UserHomeDir(); err == nil && filepath.Clean(home) == dir {
+		return true
+	}
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 16<<20))
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) >= 6 && fields[5] != "" && fields[5] != "/" && filepath.Clean(fields[5]) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// open reads the directory's record into st.ID. A directory that does
+// not exist or is empty is not an error: dhub may make it its own (exists
+// is false). A directory that holds anything but no record of dhub's is
+// not dhub's, and neither up nor down touches anything in it.
+func (st *State) open() (exists bool, err error) {
+	b, err := readBounded(filepath.Join(st.Dir, stateRecordFile), 4096)
+	if err == nil {
+		var r stateRecord
+		if err := json.Unmarshal(b, &r); err != nil || !idRE.MatchString(r.ID) {
+			return true, fmt.Errorf("%s is damaged, so dhub cannot tell this hub's processes from others'; stop them yourself (they carry %s in their environment), then move %s aside and run dhub again", filepath.Join(st.Dir, stateRecordFile), markerEnv, st.Dir)
+		}
+		st.ID = r.ID
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return true, fmt.Errorf("state directory %s: %w", st.Dir, err)
+	}
+	entries, err := os.ReadDir(st.Dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return true, fmt.Errorf("local.stateDir: %w", err)
+	case len(entries) > 0:
+		return true, fmt.Errorf("local.stateDir: %s holds files but was not made by dhub (it has no %s): dhub writes nothing there and stops nothing that runs from there; use a new or empty directory", st.Dir, stateRecordFile)
+	}
+	return false, nil
+}
+
+var idRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// openState is StateFor followed by open.
+func openState(h *config.Hub) (State, bool, error) {
+	st, err := StateFor(h)
+	if err != nil {
+		return st, false, err
+	}
+	exists, err := st.open()
+	return st, exists, err
 }
 
 // defaultStateBase holds the state directories of hubs that set no
@@ -64,7 +167,10 @@ func otherHubs(st State) []string {
 		if !e.IsDir() || other.Dir == st.Dir {
 			continue
 		}
-		if p, err := readPidFile(procHub, other.PidFile(procHub)); err == nil && p.alive() {
+		if _, err := other.open(); err != nil || other.ID == "" {
+			continue
+		}
+		if p, err := readPidFile(procHub, other.PidFile(procHub)); err == nil && p.alive() && p.carries(other.ID) {
 			out = append(out, fmt.Sprintf("%s (pid %d, state %s)", e.Name(), p.Pid, other.Dir))
 		}
 	}
@@ -118,8 +224,36 @@ const (
 	SecretUserPassword  = "user-password"
 )
 
-// prepare creates the directories; secrets are owner-only.
-func (s State) prepare() error {
+// prepare creates the directories, and the record that makes the state
+// directory dhub's (with a new id) when it has none; secrets are
+// owner-only.
+func (s *State) prepare(hub string) error {
+	if _, err := s.open(); err != nil {
+		return err
+	}
+	if s.ID == "" {
+		if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+			return err
+		}
+		id, err := hexToken()
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(stateRecord{Hub: hub, ID: id[:32], Created: time.Now().UTC()}, "", "  ")
+		// O_EXCL: of two dhub commands making the directory at once, one wins.
+		f, err := os.OpenFile(filepath.Join(s.Dir, stateRecordFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(append(b, '\n'))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		s.ID = id[:32]
+	}
 	for _, d := range []string{s.Dir, s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
@@ -129,6 +263,31 @@ func (s State) prepare() error {
 		return err
 	}
 	return os.Chmod(s.Secrets(), 0o700)
+}
+
+// readBounded reads a file of at most limit bytes, refusing anything but a
+// regular file (a FIFO or a device never ends or never answers).
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 // secretChange is one file of the secrets directory that Up writes or

@@ -2,12 +2,14 @@ package local
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"dhub/internal/config"
@@ -17,10 +19,6 @@ func TestStateFor(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_STATE_HOME", "")
-	cwd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
 	hub := func(stateDir string) *config.Hub {
 		return &config.Hub{Name: "myhub", Local: config.Local{StateDir: stateDir}}
 	}
@@ -31,7 +29,6 @@ func TestStateFor(t *testing.T) {
 		{"XDG_STATE_HOME", "", "/xdg/state", "/xdg/state/dhub/myhub"},
 		{"stateDir wins over XDG", "/srv/dhub/hub1", "/xdg/state", "/srv/dhub/hub1"},
 		{"stateDir with ~/", "~/hubs/one", "/xdg/state", filepath.Join(home, "hubs", "one")},
-		{"relative stateDir", "rel/state", "", filepath.Join(cwd, "rel", "state")},
 		{"stateDir is cleaned", "/srv/dhub/../dhub/hub1/", "", "/srv/dhub/hub1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -44,6 +41,23 @@ func TestStateFor(t *testing.T) {
 				t.Errorf("StateFor = %s, want %s", st.Dir, c.want)
 			}
 		})
+	}
+
+	// Never a path that depends on where dhub runs, the root directory or
+	// a home directory: dhub writes there and stops what runs from there.
+	for _, c := range []struct{ stateDir, want string }{
+		{"rel/state", "is relative"},
+		{"./state", "is relative"},
+		{"~", "is your home directory"},
+		{"~/", "is your home directory"},
+		{home + "/", "is your home directory"},
+		{"/", "is the root directory"},
+		{"/tmp/..", "is the root directory"},
+		{"/root", "is a home directory"},
+	} {
+		if _, err := StateFor(hub(c.stateDir)); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "local.stateDir: ") {
+			t.Errorf("StateFor(%q) = %v, want an error on local.stateDir that says it %s", c.stateDir, err, c.want)
+		}
 	}
 
 	t.Run("no home", func(t *testing.T) {
@@ -78,20 +92,31 @@ func TestStatePaths(t *testing.T) {
 
 func TestPrepare(t *testing.T) {
 	st := State{Dir: filepath.Join(t.TempDir(), "a", "state")}
-	// A secrets directory left readable by others is tightened.
-	if err := os.MkdirAll(st.Secrets(), 0o755); err != nil {
+	if err := st.prepare("myhub"); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(st.Secrets(), 0o755); err != nil {
-		t.Fatal(err)
+	if !idRE.MatchString(st.ID) {
+		t.Errorf("id %q", st.ID)
 	}
-	if err := st.prepare(); err != nil {
-		t.Fatal(err)
+	var rec stateRecord
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(st.Dir, stateRecordFile))), &rec); err != nil || rec.ID != st.ID || rec.Hub != "myhub" || rec.Created.IsZero() {
+		t.Errorf("record %+v (%v), want hub myhub and id %s", rec, err, st.ID)
 	}
 	for _, d := range []string{st.Dir, st.ConfigDir(), st.Logs(), st.Run(), st.Clusters(), st.Secrets()} {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 			t.Errorf("%s: %v", d, err)
 		}
+	}
+	// A secrets directory left readable by others is tightened.
+	if err := os.Chmod(st.Secrets(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again := State{Dir: st.Dir}
+	if err := again.prepare("myhub"); err != nil {
+		t.Errorf("prepare again: %v", err)
+	}
+	if again.ID != st.ID {
+		t.Errorf("prepare again changed the id from %s to %s", st.ID, again.ID)
 	}
 	fi, err := os.Stat(st.Secrets())
 	if err != nil {
@@ -100,15 +125,74 @@ func TestPrepare(t *testing.T) {
 	if perm := fi.Mode().Perm(); perm != 0o700 {
 		t.Errorf("secrets directory mode %o, want 700", perm)
 	}
-	if err := st.prepare(); err != nil {
-		t.Errorf("prepare again: %v", err)
+}
+
+func TestOpenState(t *testing.T) {
+	base := t.TempDir()
+	dir := func(name string) string { return filepath.Join(base, name) }
+
+	// New and empty directories may become dhub's; opening writes nothing.
+	for _, name := range []string{"new", "empty"} {
+		if name == "empty" {
+			os.Mkdir(dir(name), 0o755)
+		}
+		st := State{Dir: dir(name)}
+		exists, err := st.open()
+		if err != nil || exists || st.ID != "" {
+			t.Errorf("%s: open = %v, %v, id %q", name, exists, err, st.ID)
+		}
+		if err := st.prepare("h"); err != nil || st.ID == "" {
+			t.Errorf("%s: prepare = %v, id %q", name, err, st.ID)
+		}
+		reopened := State{Dir: dir(name)}
+		if exists, err := reopened.open(); err != nil || !exists || reopened.ID != st.ID {
+			t.Errorf("%s: reopened = %v, %v, id %q, want %q", name, exists, err, reopened.ID, st.ID)
+		}
+	}
+	if _, err := os.Stat(dir("new")); err != nil {
+		t.Error("prepare did not create the directory")
+	}
+
+	// A directory with anything in it but no record is not dhub's.
+	os.MkdirAll(filepath.Join(dir("foreign"), "venv"), 0o755)
+	os.MkdirAll(dir("hidden"), 0o755)
+	os.WriteFile(filepath.Join(dir("hidden"), ".profile"), nil, 0o644)
+	for _, name := range []string{"foreign", "hidden"} {
+		st := State{Dir: dir(name)}
+		if _, err := st.open(); err == nil || !strings.Contains(err.Error(), "was not made by dhub") {
+			t.Errorf("%s: open = %v", name, err)
+		}
+		if err := st.prepare("h"); err == nil {
+			t.Errorf("%s: prepare took a directory that is not dhub's", name)
+		}
+		if _, err := os.Stat(filepath.Join(dir(name), stateRecordFile)); !os.IsNotExist(err) {
+			t.Errorf("%s: a record was written", name)
+		}
+	}
+
+	// A damaged record: dhub can no longer tell its processes, and says so.
+	for name, damage := range map[string]func(string){
+		"not json":     func(p string) { os.WriteFile(p, []byte("{"), 0o600) },
+		"no id":        func(p string) { os.WriteFile(p, []byte(`{"hub":"h"}`), 0o600) },
+		"a bad id":     func(p string) { os.WriteFile(p, []byte(`{"id":"../x"}`), 0o600) },
+		"a directory":  func(p string) { os.Mkdir(p, 0o700) },
+		"too large":    func(p string) { os.WriteFile(p, make([]byte, 1<<20), 0o600) },
+		"a named pipe": func(p string) { syscall.Mkfifo(p, 0o600) },
+	} {
+		d := dir("damaged-" + strings.ReplaceAll(name, " ", "-"))
+		os.MkdirAll(d, 0o755)
+		damage(filepath.Join(d, stateRecordFile))
+		st := State{Dir: d}
+		if _, err := st.open(); err == nil || st.ID != "" {
+			t.Errorf("record %s: open = %v, id %q", name, err, st.ID)
+		}
 	}
 }
 
 func preparedState(t *testing.T) State {
 	t.Helper()
 	st := State{Dir: filepath.Join(t.TempDir(), "state")}
-	if err := st.prepare(); err != nil {
+	if err := st.prepare("test"); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -320,27 +404,32 @@ func TestLock(t *testing.T) {
 func TestOtherHubsAreTheRunningOnesBesideThisOne(t *testing.T) {
 	base := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", base)
-	this := State{Dir: filepath.Join(base, "dhub", "this")}
-	running := State{Dir: filepath.Join(base, "dhub", "other")}
-	stopped := State{Dir: filepath.Join(base, "dhub", "stopped")}
-	for _, st := range []State{this, running, stopped} {
-		if err := st.prepare(); err != nil {
+	this := &State{Dir: filepath.Join(base, "dhub", "this")}
+	running := &State{Dir: filepath.Join(base, "dhub", "other")}
+	stopped := &State{Dir: filepath.Join(base, "dhub", "stopped")}
+	// A hub whose pid file names a process without its marker.
+	unmarked := &State{Dir: filepath.Join(base, "dhub", "unmarked")}
+	for _, st := range []*State{this, running, stopped, unmarked} {
+		if err := st.prepare("test"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	p := startProc(t, procHub, running.Dir, "sleep", "60")
+	p := startOwn(t, *running, procHub, running.Dir, "sleep", "60")
 	if err := writePidFile(running.PidFile(procHub), p); err != nil {
 		t.Fatal(err)
 	}
 	if err := writePidFile(stopped.PidFile(procHub), proc{Pid: 1 << 22, Start: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	got := otherHubs(this)
+	if err := writePidFile(unmarked.PidFile(procHub), startProc(t, procHub, unmarked.Dir, "sleep", "60")); err != nil {
+		t.Fatal(err)
+	}
+	got := otherHubs(*this)
 	want := fmt.Sprintf("other (pid %d, state %s)", p.Pid, running.Dir)
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("otherHubs = %q, want [%q]", got, want)
 	}
-	if got := otherHubs(running); len(got) != 0 {
+	if got := otherHubs(*running); len(got) != 0 {
 		t.Errorf("otherHubs of the running hub = %q; the stopped one does not run", got)
 	}
 }

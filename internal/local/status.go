@@ -38,7 +38,7 @@ type Status struct {
 // GetStatus reports each process (hub, proxy, gateway): running or not,
 // pid, version, and the running Dask clusters. It changes nothing.
 func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
-	st, err := StateFor(h)
+	st, _, err := openState(h)
 	if err != nil {
 		return nil, err
 	}
@@ -50,20 +50,24 @@ func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 	hubC := Component{Name: "jupyterhub"}
 	if p, ok := procs[procHub]; ok {
 		hubC.Running, hubC.Pid = true, p.Pid
+		if p.Unrecorded {
+			hubC.Detail = "its pid file is missing or damaged ('dhub up' writes it again); "
+		}
 		var v struct{ Version string }
 		if err := getJSON(ctx, hub+"/hub/api", "", &v); err != nil {
-			hubC.Detail = "runs but does not answer: " + err.Error()
+			hubC.Detail += "runs but does not answer: " + err.Error()
 		} else {
 			hubC.Version = v.Version
 		}
 	} else {
 		hubC.Detail = "not running"
 	}
+	hubC.Detail = strings.TrimSuffix(hubC.Detail, "; ")
 
 	// The proxy is JupyterHub's child; it is up when the hub's public port
 	// serves the hub's API (the proxy routes it).
 	proxyC := Component{Name: "proxy", Detail: "not answering on " + hub}
-	all := hubProcesses(st.Dir)
+	all := ownProcesses(st.ID)
 	for _, p := range all {
 		if strings.Contains(p.Name, "configurable-http-proxy") {
 			proxyC.Pid = p.Pid
@@ -76,17 +80,21 @@ func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 	gwC := Component{Name: "dask-gateway"}
 	if p, ok := procs[procGateway]; ok && rt != nil {
 		gwC.Running, gwC.Pid = true, p.Pid
+		if p.Unrecorded {
+			gwC.Detail = "its pid file is missing or damaged ('dhub up' writes it again); "
+		}
 		var v struct{ Version string }
 		url := fmt.Sprintf("http://127.0.0.1:%d/services/dask-gateway/api/version", rt.Ports.GatewayProxy)
 		if err := getJSON(ctx, url, "", &v); err != nil {
-			gwC.Detail = "runs but does not answer: " + err.Error()
+			gwC.Detail += "runs but does not answer: " + err.Error()
 		} else {
 			gwC.Version = v.Version
-			gwC.Detail = listClusters(ctx, st, rt.Ports.GatewayProxy)
+			gwC.Detail += listClusters(ctx, st, rt.Ports.GatewayProxy)
 		}
 	} else {
 		gwC.Detail = "not running"
 	}
+	gwC.Detail = strings.TrimSuffix(gwC.Detail, "; ")
 	s.Components = []Component{hubC, proxyC, gwC}
 	s.Up = hubC.Version != "" && gwC.Version != ""
 

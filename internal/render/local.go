@@ -120,6 +120,9 @@ c.Spawner.environment = {
     "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
     "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
     "DASK_LABEXTENSION__FACTORY__CLASS": "GatewayCluster",
+    # Marks every process of this hub, so 'dhub down' stops users' servers
+    # and what users start there, and nothing else.
+    "DHUB_HUB_ID": os.environ["DHUB_HUB_ID"],
 }
 
 c.JupyterHub.services = [
@@ -135,6 +138,7 @@ c.JupyterHub.services = [
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout={{seconds .Hub}}"],
+        "environment": {"DHUB_HUB_ID": os.environ["DHUB_HUB_ID"]},
     },
 {{- end}}
 ]
@@ -177,9 +181,11 @@ c.DBBackendBase.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"
 c.DBBackendBase.db_encrypt_keys = [_secret("gateway-db-key")]
 
 # Schedulers and workers run as local processes of this user, each cluster
-# in a directory of the state directory (so 'dhub down' finds them all).
+# in a directory of the state directory.
 c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
 c.UnsafeLocalBackend.clusters_directory = os.path.join(os.environ["DHUB_STATE_DIR"], "dask-clusters")
+# Schedulers and workers carry the hub's marker too: 'dhub down' stops them.
+c.UnsafeLocalBackend.inherited_environment = ["PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "DHUB_HUB_ID"]
 c.LocalClusterConfig.cluster_start_timeout = 120
 c.LocalClusterConfig.worker_start_timeout = 120
 

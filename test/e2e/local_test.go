@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,10 +84,23 @@ func (h *hub) must(args ...string) (string, string) {
 	return out, errb
 }
 
-// processes lists the pids of processes that belong to the hub's state dir.
+// processes lists the pids of the hub's processes: those that carry its
+// marker (DHUB_HUB_ID, from the state directory's record) and those that
+// run a program of its Python environment.
 func (h *hub) processes() []string {
-	out, _ := exec.Command("pgrep", "-f", h.state).Output()
-	return strings.Fields(string(out))
+	out, _ := exec.Command("pgrep", "-f", filepath.Join(h.state, "venv")+"/").Output()
+	pids := strings.Fields(string(out))
+	var rec struct{ ID string }
+	if b, err := os.ReadFile(filepath.Join(h.state, "dhub-state.json")); err == nil && json.Unmarshal(b, &rec) == nil && rec.ID != "" {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+			if err == nil && bytes.Contains(append([]byte{0}, env...), []byte("\x00DHUB_HUB_ID="+rec.ID+"\x00")) && !slices.Contains(pids, e.Name()) {
+				pids = append(pids, e.Name())
+			}
+		}
+	}
+	return pids
 }
 
 func (h *hub) pid(name string) int {
@@ -105,6 +119,18 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// alive reports whether pid runs (a zombie, killed but not yet reaped by
+// this test, does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && !strings.HasPrefix(s[i+1:], " Z")
 }
 
 func listening(port int) bool {
@@ -287,7 +313,24 @@ func TestLocalLifecycle(t *testing.T) {
 	os.Remove(filepath.Join(h.state, "secrets", "cookie-secret"))
 	h.planThenUp("secret cookie-secret", "process dask-gateway", "process jupyterhub")
 
+	// Processes a person runs in the state directory are not the hub's:
+	// down leaves them alone.
+	var foreign []*exec.Cmd
+	for _, argv := range [][]string{{"sleep", "600"}, {"tail", "-f", filepath.Join(h.state, "logs", "jupyterhub.log")}} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = h.state
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		foreign = append(foreign, cmd)
+	}
 	h.must("down")
+	for _, cmd := range foreign {
+		if !alive(cmd.Process.Pid) {
+			t.Errorf("down stopped %v (pid %d), which a person started in the state directory", cmd.Args, cmd.Process.Pid)
+		}
+	}
 	if left := h.processes(); len(left) > 0 {
 		t.Errorf("processes left after down: %v", left)
 	}

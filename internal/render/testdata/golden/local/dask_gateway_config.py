@@ -15,9 +15,11 @@ c.DBBackendBase.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"
 c.DBBackendBase.db_encrypt_keys = [_secret("gateway-db-key")]
 
 # Schedulers and workers run as local processes of this user, each cluster
-# in a directory of the state directory (so 'dhub down' finds them all).
+# in a directory of the state directory.
 c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
 c.UnsafeLocalBackend.clusters_directory = os.path.join(os.environ["DHUB_STATE_DIR"], "dask-clusters")
+# Schedulers and workers carry the hub's marker too: 'dhub down' stops them.
+c.UnsafeLocalBackend.inherited_environment = ["PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "DHUB_HUB_ID"]
 c.LocalClusterConfig.cluster_start_timeout = 120
 c.LocalClusterConfig.worker_start_timeout = 120
 

@@ -44,6 +44,9 @@ c.Spawner.environment = {
     "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
     "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
     "DASK_LABEXTENSION__FACTORY__CLASS": "GatewayCluster",
+    # Marks every process of this hub, so 'dhub down' stops users' servers
+    # and what users start there, and nothing else.
+    "DHUB_HUB_ID": os.environ["DHUB_HUB_ID"],
 }
 
 c.JupyterHub.services = [
@@ -58,6 +61,7 @@ c.JupyterHub.services = [
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=3600"],
+        "environment": {"DHUB_HUB_ID": os.environ["DHUB_HUB_ID"]},
     },
 ]
 c.JupyterHub.load_roles = [
