@@ -30,9 +30,17 @@ gotest() {
   local log=$logs/$name.log status=0 start=$SECONDS
   go test -v "$@" 2>&1 | tee "$log" | { grep -E '^(ok |FAIL|--- FAIL|panic:|\?  )' || true; } || status=$?
   if [ "$status" -ne 0 ]; then
-    # Each failed test with its messages, then the end of the output
-    # (build errors, panics, a cluster that did not start).
-    awk '/^ *--- FAIL/ {p = 1; print; next} p && /^ {4}/ {print; next} {p = 0}' "$log"
+    # Each failed test with its messages (go test -v interleaves parallel
+    # tests, so each line is filed under the test its === line names),
+    # then the end of the output (build errors, panics, a cluster that did
+    # not start).
+    awk '
+      /^=== (RUN|CONT|NAME|PAUSE) / { cur = $3; next }
+      /^ *--- (PASS|SKIP)/ { next }
+      /^ *--- FAIL: / { failed[$3] = 1; out[$3] = out[$3] $0 "\n"; next }
+      /^(PASS|FAIL|ok |FAIL\t)/ { cur = ""; next }
+      cur != "" { out[cur] = out[cur] $0 "\n" }
+      END { for (t in failed) printf "%s", out[t] }' "$log"
     printf -- '-- the last lines of %s:\n' "$log"
     tail -n 60 "$log"
     die "$name failed (exit $status); full output in $log"
