@@ -288,7 +288,10 @@ type Bounds struct {
 	Max     float64 `yaml:"max"`
 }
 
-// ClusterLimits caps each Dask cluster; zero means no cap.
+// ClusterLimits caps each Dask cluster; zero means no cap. MaxCores and
+// MaxMemoryGiB count what the cluster's workers may use (their cores and
+// memory as chosen in the cluster options), not the scheduler: a cluster
+// gets as many workers of the chosen size as fit under every cap.
 type ClusterLimits struct {
 	MaxWorkers   int     `yaml:"maxWorkers"`
 	MaxCores     float64 `yaml:"maxCores"`

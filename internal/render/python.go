@@ -37,10 +37,16 @@ def _dhub_cluster_options(options):
     # derives threads from the cores requested, which are fewer.
     threads = max(1, int(options.worker_cores))
 `)
+	caps := workerCapPython(d.Limits)
+	b.WriteString(caps)
+	capEntry := ""
+	if caps != "" {
+		capEntry = "        \"cluster_max_workers\": max_workers,\n"
+	}
 	if kube {
 		b.WriteString(`    # Requests below the limits pack workers tighter, as in the Azure guide.
     return {
-        "worker_cores": 0.88 * min(options.worker_cores / 2, 1),
+` + capEntry + `        "worker_cores": 0.88 * min(options.worker_cores / 2, 1),
         "worker_cores_limit": options.worker_cores,
         "worker_memory": "%fG" % (0.95 * options.worker_memory),
         "worker_memory_limit": "%fG" % options.worker_memory,
@@ -51,7 +57,7 @@ def _dhub_cluster_options(options):
 `)
 	} else {
 		b.WriteString(`    return {
-        "worker_cores": options.worker_cores,
+` + capEntry + `        "worker_cores": options.worker_cores,
         "worker_memory": "%fG" % options.worker_memory,
         "worker_threads": threads,
         "environment": options.environment,
@@ -70,18 +76,48 @@ c.Backend.cluster_options = Options(
 `, num(d.WorkerCores.Default), num(d.WorkerCores.Min), num(d.WorkerCores.Max),
 		num(d.WorkerMemory.Default), num(d.WorkerMemory.Min), num(d.WorkerMemory.Max),
 		pyString(d.Image), env)
-	if n := d.Limits.MaxWorkers; n > 0 {
-		fmt.Fprintf(&b, "c.ClusterConfig.cluster_max_workers = %d\n", n)
-	}
-	if x := d.Limits.MaxCores; x > 0 {
-		fmt.Fprintf(&b, "c.ClusterConfig.cluster_max_cores = %s\n", num(x))
-	}
-	if x := d.Limits.MaxMemoryGiB; x > 0 {
-		fmt.Fprintf(&b, "c.ClusterConfig.cluster_max_memory = \"%sG\"\n", num(x))
-	}
 	if d.IdleTimeout != nil {
 		fmt.Fprintf(&b, "c.ClusterConfig.idle_timeout = %d\n", int(d.IdleTimeout.Seconds()))
 	}
+	return b.String()
+}
+
+// workerCapPython returns the handler's lines that set max_workers: how
+// many workers of the chosen size a cluster may have under dask.limits, or
+// "" without limits. The limits count what workers may use (their limits,
+// as a user reads maxCores), not their requests, and not the scheduler:
+// the gateway's own cluster_max_cores counts requests and the scheduler's
+// core, so a cap of 40 cores let 45 16-core workers start, and a cap under
+// 1 core made every cluster fail.
+func workerCapPython(l config.ClusterLimits) string {
+	if l.MaxWorkers <= 0 && l.MaxCores <= 0 && l.MaxMemoryGiB <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("    # How many workers of this size fit the limits (the epsilon keeps\n" +
+		"    # 0.9 / 0.3 at three).\n    caps = []\n")
+	if l.MaxWorkers > 0 {
+		fmt.Fprintf(&b, "    caps.append(%d)\n", l.MaxWorkers)
+	}
+	for _, c := range []struct {
+		option, field, unit string
+		limit               float64
+	}{
+		{"worker_cores", "maxCores", "cores", l.MaxCores},
+		{"worker_memory", "maxMemoryGiB", "GiB", l.MaxMemoryGiB},
+	} {
+		if c.limit <= 0 {
+			continue
+		}
+		fmt.Fprintf(&b, `    if options.%[1]s > %[2]s:
+        raise ValueError(
+            "%[1]s %%g is more than a cluster may use (%[2]s %[3]s, dask.limits.%[4]s)"
+            %% options.%[1]s
+        )
+    caps.append(int(%[2]s / options.%[1]s + 1e-9))
+`, c.option, num(c.limit), c.unit, c.field)
+	}
+	b.WriteString("    max_workers = min(caps)\n")
 	return b.String()
 }
 

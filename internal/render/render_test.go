@@ -563,10 +563,10 @@ func TestGatewayBounds(t *testing.T) {
 	check(t, code, "1.0 0.5 4.0")
 	for _, want := range []string{
 		`Float("worker_memory", default=4.0, min=1.0, max=16.0,`,
-		"c.ClusterConfig.cluster_max_workers = 20\n",
-		"c.ClusterConfig.cluster_max_cores = 40.0\n",
-		// dask-gateway's MemoryLimit reads a float before the unit: 160 GiB.
-		"c.ClusterConfig.cluster_max_memory = \"160.0G\"\n",
+		// The limits as workers per cluster (test/chartcode runs them).
+		"caps.append(20)\n",
+		"caps.append(int(40.0 / options.worker_cores + 1e-9))\n",
+		"caps.append(int(160.0 / options.worker_memory + 1e-9))\n",
 		"c.ClusterConfig.idle_timeout = 1800\n",
 		`"GDAL_DISABLE_READDIR_ON_OPEN":"EMPTY_DIR"`,
 		`String("image", default="pangeo/pangeo-notebook:2025.08.14"`,

@@ -295,8 +295,45 @@ func TestClusterOptions(t *testing.T) {
 		if port.Error != "" {
 			t.Errorf("an image with a registry port and a tag was refused: %s", port.Error)
 		}
-		if l := d.Limits; l.MaxWorkers > 0 && (def.ClusterMaxWorkers == nil || *def.ClusterMaxWorkers != l.MaxWorkers) {
-			t.Errorf("cluster max workers %v, want %d", def.ClusterMaxWorkers, l.MaxWorkers)
+		// The limits count the cores and memory workers may use, not their
+		// requests and not the scheduler's: a cluster of the chosen size
+		// gets as many workers as fit.
+		for _, c := range []struct {
+			name       string
+			p          clusterProbe
+			cores, mem float64
+		}{{"default", def, d.WorkerCores.Default, d.WorkerMemory.Default}, {"max", max, d.WorkerCores.Max, d.WorkerMemory.Max}} {
+			want := workersWithin(d.Limits, c.cores, c.mem)
+			switch {
+			case want < 0 && c.p.ClusterMaxWorkers != nil:
+				t.Errorf("%s options: cluster max workers %d without limits", c.name, *c.p.ClusterMaxWorkers)
+			case want >= 0 && (c.p.ClusterMaxWorkers == nil || *c.p.ClusterMaxWorkers != want):
+				t.Errorf("%s options: cluster max workers %v, want %d (limits %+v)", c.name, c.p.ClusterMaxWorkers, want, d.Limits)
+			}
+			if c.p.ClusterMaxCores != nil || c.p.ClusterMaxMemory != nil {
+				t.Errorf("%s options: the gateway counts requests against cluster_max_cores %v / memory %v", c.name, c.p.ClusterMaxCores, c.p.ClusterMaxMemory)
+			}
 		}
 	})
+}
+
+// workersWithin is how many workers of cores and mem GiB a cluster may have
+// under l, or -1 without limits.
+func workersWithin(l config.ClusterLimits, cores, mem float64) int {
+	n := -1
+	lower := func(m int) {
+		if n < 0 || m < n {
+			n = m
+		}
+	}
+	if l.MaxWorkers > 0 {
+		lower(l.MaxWorkers)
+	}
+	if l.MaxCores > 0 {
+		lower(int(math.Floor(l.MaxCores/cores + 1e-9)))
+	}
+	if l.MaxMemoryGiB > 0 {
+		lower(int(math.Floor(l.MaxMemoryGiB/mem + 1e-9)))
+	}
+	return n
 }
