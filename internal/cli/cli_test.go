@@ -104,7 +104,7 @@ hub:
       clientId: 22222222-2222-2222-2222-222222222222
       clientSecret: {fromEnv: AAD_SECRET}
 dask:
-  workerCores: {default: 40, min: 1, max: 16}
+  workerCores: {default: 40, min: 1, max: 2}
 `
 	path := writeHub(t, cfg)
 	code, _, stderr := run(t, "validate", "-f", path)
@@ -114,7 +114,7 @@ dask:
 	for _, want := range []string{
 		"has 2 problem(s)",
 		"dhub.yaml:11: hub.auth.azuread: no one is allowed to log in; set allowedUsers, allowedGroups, admins or allowAll",
-		"dhub.yaml:16: dask.workerCores.default: 40 is outside 1..16",
+		"dhub.yaml:16: dask.workerCores.default: 40 is outside 1..2",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)

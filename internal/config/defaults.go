@@ -144,9 +144,17 @@ func (h *Hub) SetDefaults() {
 
 	d := &h.Dask
 	def(&d.Image, j.Image)
-	// Bounds default field by field: {max: 8} keeps the default and min.
-	defBounds(&d.WorkerCores, Bounds{Default: 1, Min: 1, Max: 16})
-	defBounds(&d.WorkerMemory, Bounds{Default: 2, Min: 1, Max: 32})
+	// Bounds default field by field: {max: 8} keeps the default and min. On
+	// Azure they fit the worker pool's VMs, so a worker of the largest
+	// size can be scheduled.
+	cores, memory := Bounds{Default: 1, Min: 1, Max: 16}, Bounds{Default: 2, Min: 1, Max: 32}
+	if pool, _ := h.WorkerNodes(); h.Target == TargetAzure && pool != nil {
+		if size, ok := LookupVMSize(pool.VMSize); ok {
+			cores, memory = workerBoundsFor(size)
+		}
+	}
+	defBounds(&d.WorkerCores, cores)
+	defBounds(&d.WorkerMemory, memory)
 	if d.IdleTimeout == nil {
 		d.IdleTimeout = ptr(DefaultDaskIdleTimeout)
 	}

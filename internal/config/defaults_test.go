@@ -112,13 +112,16 @@ func TestDefaultsEveryTargetAndProfile(t *testing.T) {
 		https   bool
 		host    string
 		pools   int
+		// The worker bounds' maxima: on Azure, what a Standard_D2s_v3
+		// worker node holds (2 cores, about 5.9 GiB for pods).
+		maxCores, maxMemory float64
 	}{
-		{TargetLocal, ProfileSimple, AuthPassword, false, "", 0},
-		{TargetLocal, ProfileRecommended, AuthPassword, false, "", 0},
-		{TargetKubernetes, ProfileSimple, AuthNone, false, "", 0},
-		{TargetKubernetes, ProfileRecommended, AuthAzureAD, true, "", 0},
-		{TargetAzure, ProfileSimple, AuthNone, false, "hub.westeurope.cloudapp.azure.com", 1},
-		{TargetAzure, ProfileRecommended, AuthAzureAD, true, "hub.westeurope.cloudapp.azure.com", 3},
+		{TargetLocal, ProfileSimple, AuthPassword, false, "", 0, 16, 32},
+		{TargetLocal, ProfileRecommended, AuthPassword, false, "", 0, 16, 32},
+		{TargetKubernetes, ProfileSimple, AuthNone, false, "", 0, 16, 32},
+		{TargetKubernetes, ProfileRecommended, AuthAzureAD, true, "", 0, 16, 32},
+		{TargetAzure, ProfileSimple, AuthNone, false, "hub.westeurope.cloudapp.azure.com", 1, 2, 5.5},
+		{TargetAzure, ProfileRecommended, AuthAzureAD, true, "hub.westeurope.cloudapp.azure.com", 3, 2, 5.5},
 	} {
 		h := defaulted("hub", tc.target, tc.profile)
 		j := h.JupyterHub
@@ -132,8 +135,8 @@ func TestDefaultsEveryTargetAndProfile(t *testing.T) {
 			j.Image != DefaultImage || j.DefaultURL != "/lab" || j.Storage.Size != "10Gi" ||
 			!h.IdleCullingEnabled() || j.IdleCulling.Timeout != time.Hour ||
 			h.Dask.Image != DefaultImage || *h.Dask.IdleTimeout != time.Hour ||
-			h.Dask.WorkerCores != (Bounds{Default: 1, Min: 1, Max: 16}) ||
-			h.Dask.WorkerMemory != (Bounds{Default: 2, Min: 1, Max: 32}) ||
+			h.Dask.WorkerCores != (Bounds{Default: 1, Min: 1, Max: tc.maxCores}) ||
+			h.Dask.WorkerMemory != (Bounds{Default: 2, Min: 1, Max: tc.maxMemory}) ||
 			!reflect.DeepEqual(h.Charts, Charts{
 				JupyterHub:  ChartSource{Version: "4.4.0", Repository: "https://hub.jupyter.org/helm-chart/"},
 				DaskGateway: ChartSource{Version: "2026.3.0", Repository: "https://helm.dask.org/"},

@@ -131,6 +131,7 @@ func (v *validator) hub(h *Hub) {
 	}
 	v.jupyterHub(h)
 	v.dask(&h.Dask)
+	v.workersFitNodes(h)
 	v.chart("charts.jupyterhub", &h.Charts.JupyterHub, "proxy.secretToken", "hub.cookieSecret", "hub.db.password",
 		"imagePullSecret.password", "hub.services.*.apiToken", "hub.services.*.api_token", "hub.config.*.client_secret",
 		"proxy.https.manual.key")
@@ -452,6 +453,29 @@ func (v *validator) dask(d *Dask) {
 	}
 	v.names("dask.accessUsers", d.AccessUsers)
 	v.names("dask.accessGroups", d.AccessGroups)
+}
+
+// workersFitNodes checks on Azure that a worker of the largest size the
+// options offer fits a node of the worker pool: cores up to the VM's, and
+// memory up to what AKS leaves for pods. Else such a worker stays Pending.
+func (v *validator) workersFitNodes(h *Hub) {
+	pool, path := h.WorkerNodes()
+	if h.Target != TargetAzure || pool == nil {
+		return
+	}
+	size, ok := LookupVMSize(pool.VMSize)
+	if !ok {
+		v.warnf(path+".vmSize", "dhub does not know %s's cores and memory: 'dhub plan' checks the worker bounds on the cluster's nodes once they exist", pool.VMSize)
+		return
+	}
+	_, mem := AKSAllocatable(size)
+	d := h.Dask
+	if d.WorkerCores.Max > float64(size.VCPUs) {
+		v.errf("dask.workerCores.max", "%g cores: a %s node of %s has %d; lower the bound or pick a larger vmSize", d.WorkerCores.Max, pool.VMSize, path, size.VCPUs)
+	}
+	if d.WorkerMemory.Max > mem {
+		v.errf("dask.workerMemoryGiB.max", "%g GiB: a %s node of %s leaves about %.1f GiB for pods; lower the bound or pick a larger vmSize", d.WorkerMemory.Max, pool.VMSize, path, mem)
+	}
 }
 
 func (v *validator) bounds(path string, b Bounds, least float64) {

@@ -75,6 +75,7 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		}
 		p.addRelease(releaseChangeOf{Change: releaseChange(r, have), release: r, have: have})
 	}
+	p.View.Warnings = append(p.View.Warnings, c.workerFit(ctx, h)...)
 	return p, nil
 }
 

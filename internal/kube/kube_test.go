@@ -503,3 +503,27 @@ func TestPlanRefusesPasswordsTheHubWouldRefuse(t *testing.T) {
 		t.Error("the error shows the password")
 	}
 }
+
+// TestPlanWarnsWhenNoNodeHoldsTheLargestWorker: the plan compares the
+// cluster options' largest worker with the worker nodes (8 cores, 32 GiB).
+func TestPlanWarnsWhenNoNodeHoldsTheLargestWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := testHub(t, "worker-fit")
+	c, _ := newClient(t, h.Namespace, nil)
+	warnings := func() string {
+		t.Helper()
+		p, err := c.Plan(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(p.View.Warnings, "\n")
+	}
+	if w := warnings(); strings.Contains(w, "dask.workerCores.max") {
+		t.Errorf("8 cores and 32 GiB fit worker-0, yet: %s", w)
+	}
+	h.Dask.WorkerMemory.Max = 48
+	if w, want := warnings(), "dask.workerCores.max 8 and dask.workerMemoryGiB.max 48 GiB: no node labelled k8s.dask.org/dedicated=worker holds a worker that size, which would stay Pending (worker-0: 8 cores, 32.0 GiB)"; !strings.Contains(w, want) {
+		t.Errorf("warnings %q lack %q", w, want)
+	}
+}

@@ -541,14 +541,17 @@ func TestGatewayBounds(t *testing.T) {
 		}
 	}
 
+	// On Azure the default bounds fit the worker pool's VMs (Standard_D2s_v3:
+	// 2 cores, about 5.9 GiB for pods).
 	h := loadNamed(t, "azure-recommended")
-	check(t, gatewayConfig(t, h), "1.0 1.0 16.0")
-	h.Dask.WorkerCores.Max = 8
 	code := gatewayConfig(t, h)
-	check(t, code, "1.0 1.0 8.0")
-	if !strings.Contains(code, "max=8.0") {
-		t.Errorf("max=8.0 not in the gateway config:\n%s", code)
+	check(t, code, "1.0 1.0 2.0")
+	if !strings.Contains(code, `Float("worker_memory", default=2.0, min=1.0, max=5.5,`) {
+		t.Errorf("memory bounds of a Standard_D2s_v3 worker not in the gateway config:\n%s", code)
 	}
+	h.Dask.WorkerCores.Max = 1.5
+	code = gatewayConfig(t, h)
+	check(t, code, "1.0 1.0 1.5")
 
 	local := loadNamed(t, "local")
 	local.Dask.WorkerCores.Max = 8
