@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -80,10 +81,8 @@ func runUp(ctx context.Context, o *upOptions, e *env) error {
 	if err := res.WriteText(e.Out); err != nil {
 		return err
 	}
-	if res.NewPasswordFile != "" && isTerminal(e.Err) {
-		if pw, err := os.ReadFile(res.NewPasswordFile); err == nil {
-			fmt.Fprintf(e.Err, "admin password (shown this once; kept in %s): %s", res.NewPasswordFile, pw)
-		}
+	if pw, kept := res.NewPassword(); pw != "" && isTerminal(e.Err) {
+		fmt.Fprintf(e.Err, "admin password (shown this once; %s): %s\n", kept, strings.TrimSpace(pw))
 	}
 	return nil
 }

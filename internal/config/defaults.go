@@ -125,7 +125,10 @@ func (h *Hub) SetDefaults() {
 		case h.Target == TargetLocal:
 			j.Auth.Type = AuthPassword
 		case h.Profile == ProfileSimple:
-			j.Auth.Type = AuthNone
+			// The guide's simple hub lets anyone in under any name; dhub's
+			// logs in the admin with a generated password, and 'none' is
+			// an explicit choice.
+			j.Auth.Type = AuthPassword
 		default:
 			j.Auth.Type = AuthAzureAD
 		}

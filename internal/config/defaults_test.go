@@ -23,8 +23,10 @@ func TestDefaultsSimpleAzure(t *testing.T) {
 	if !reflect.DeepEqual(h.Azure.NodePools, want) {
 		t.Errorf("node pools %s, want %s", dump(h.Azure.NodePools), dump(want))
 	}
-	if h.JupyterHub.Auth.Type != AuthNone || h.HTTPSEnabled() {
-		t.Errorf("auth %s, https %v; want none and off", h.JupyterHub.Auth.Type, h.HTTPSEnabled())
+	// The guide's hub is open to anyone; dhub's logs in its admin with a
+	// generated password.
+	if a := h.JupyterHub.Auth; a.Type != AuthPassword || a.Password.AdminUser != "admin" || !a.Password.AdminPassword.IsZero() || h.HTTPSEnabled() {
+		t.Errorf("auth %s %+v, https %v; want password with a generated admin password, and off", a.Type, a.Password, h.HTTPSEnabled())
 	}
 	if h.JupyterHub.Host != "pangeo-hub.westeurope.cloudapp.azure.com" {
 		t.Errorf("host %q", h.JupyterHub.Host)
@@ -118,9 +120,9 @@ func TestDefaultsEveryTargetAndProfile(t *testing.T) {
 	}{
 		{TargetLocal, ProfileSimple, AuthPassword, false, "", 0, 16, 32},
 		{TargetLocal, ProfileRecommended, AuthPassword, false, "", 0, 16, 32},
-		{TargetKubernetes, ProfileSimple, AuthNone, false, "", 0, 16, 32},
+		{TargetKubernetes, ProfileSimple, AuthPassword, false, "", 0, 16, 32},
 		{TargetKubernetes, ProfileRecommended, AuthAzureAD, true, "", 0, 16, 32},
-		{TargetAzure, ProfileSimple, AuthNone, false, "hub.westeurope.cloudapp.azure.com", 1, 2, 5.5},
+		{TargetAzure, ProfileSimple, AuthPassword, false, "hub.westeurope.cloudapp.azure.com", 1, 2, 5.5},
 		{TargetAzure, ProfileRecommended, AuthAzureAD, true, "hub.westeurope.cloudapp.azure.com", 3, 2, 5.5},
 	} {
 		h := defaulted("hub", tc.target, tc.profile)

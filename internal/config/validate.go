@@ -337,6 +337,9 @@ func (v *validator) auth(h *Hub) {
 		v.azureAD(h, a.AzureAD)
 	case AuthPassword:
 		p := a.Password
+		if h.Target == TargetAzure && !h.HTTPSEnabled() {
+			v.warnf("hub.https.enabled", "false: passwords cross the internet unencrypted to http://%s; enable https with a contactEmail", h.JupyterHub.Host)
+		}
 		if !userNameRE.MatchString(p.AdminUser) {
 			v.errf("hub.auth.password.adminUser", "%q is not a user name", p.AdminUser)
 		}

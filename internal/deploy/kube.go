@@ -7,6 +7,7 @@ import (
 
 	"dhub/internal/config"
 	"dhub/internal/kube"
+	"dhub/internal/render"
 	"dhub/internal/smoke"
 )
 
@@ -60,9 +61,20 @@ func (t *kubeTarget) apply(ctx context.Context, p *kube.Plan) (*UpResult, error)
 	if err != nil {
 		return nil, err
 	}
-	return &UpResult{Hub: t.h.Name, Target: string(t.h.Target), URL: res.URL, Changed: res.Changed,
+	r := &UpResult{Hub: t.h.Name, Target: string(t.h.Target), URL: res.URL, Changed: res.Changed,
 		Seconds: res.Elapsed.Seconds(), Plan: p.View, Kubernetes: res,
-		details: [][2]string{{"namespace", t.h.Namespace}}}, nil
+		details: [][2]string{{"namespace", t.h.Namespace}}}
+	if a := t.h.JupyterHub.Auth; a.Type == config.AuthPassword {
+		where := "hub.auth.password.adminPassword"
+		if a.Password.AdminPassword.IsZero() {
+			where = kube.AdminPasswordCommand(t.h)
+		}
+		r.details = append(r.details, [2]string{"log in as", a.Password.AdminUser + "; password: " + where})
+		if pw := p.NewAdminPassword(); pw != "" {
+			r.newPassword, r.passwordKept = pw, "kept in secret "+t.h.Namespace+"/"+render.AuthSecretName
+		}
+	}
+	return r, nil
 }
 
 func (t *kubeTarget) Status(ctx context.Context) (*Status, error) {

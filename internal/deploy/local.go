@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"dhub/internal/config"
@@ -35,7 +36,11 @@ func (t *localTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 			Seconds: res.Elapsed.Seconds(), Plan: p.View, Local: res,
 			details: [][2]string{{"log in as", res.AdminUser + ", password in " + res.PasswordFile}, {"logs", res.Logs}}}
 		if res.PasswordGenerated {
-			r.NewPasswordFile = res.PasswordFile
+			pw, err := os.ReadFile(res.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("read the generated admin password: %w", err)
+			}
+			r.newPassword, r.passwordKept = string(pw), "kept in "+res.PasswordFile
 		}
 		return r, nil
 	}}, nil

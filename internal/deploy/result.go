@@ -23,9 +23,6 @@ type UpResult struct {
 	Seconds float64 `json:"seconds"`
 	// Plan is the plan that was applied.
 	Plan *plan.Plan `json:"plan"`
-	// NewPasswordFile holds a password this run generated; a person at a
-	// terminal may be shown it once. It is never printed otherwise.
-	NewPasswordFile string `json:"-"`
 	// The target's own account of what it did.
 	Local      *local.UpResult `json:"local,omitempty"`
 	Kubernetes *kube.UpResult  `json:"kubernetes,omitempty"`
@@ -34,6 +31,16 @@ type UpResult struct {
 	// details are label and value pairs shown after it.
 	before  []string
 	details [][2]string
+	// newPassword is the admin's password when this run generated it, and
+	// passwordKept says where it is kept (see NewPassword).
+	newPassword, passwordKept string
+}
+
+// NewPassword returns the admin's password when this run generated it
+// (else ""), and where it is kept for later. A person at a terminal may be
+// shown it once; it is never in the result's text or JSON.
+func (r *UpResult) NewPassword() (password, kept string) {
+	return r.newPassword, r.passwordKept
 }
 
 // WriteText writes the human view: where the hub answers and how to use it.

@@ -30,6 +30,8 @@ type secretPlan struct {
 	existing *corev1.Secret
 	// restartHub is set when a value the running hub read at start changed.
 	restartHub bool
+	// newAdminPassword is the admin's password when this plan generates it.
+	newAdminPassword string
 }
 
 // planSecret decides the dhub-auth Secret: referenced secrets resolved
@@ -51,6 +53,9 @@ func (p *Plan) planSecret(existing *corev1.Secret) error {
 				return err
 			}
 			sp.data[key] = []byte(hex.EncodeToString(b))
+			if key == render.AdminPasswordKey {
+				sp.newAdminPassword = string(sp.data[key])
+			}
 		default:
 			v, err := src.Ref.Resolve()
 			if err != nil {
@@ -62,7 +67,7 @@ func (p *Plan) planSecret(existing *corev1.Secret) error {
 	if p.hub.JupyterHub.Auth.Type == config.AuthPassword {
 		// The hub would not start with passwords JupyterHub refuses.
 		user, hasUser := sp.data["user-password"]
-		if err := config.CheckSharedPasswords(string(sp.data["admin-password"]), string(user), hasUser); err != nil {
+		if err := config.CheckSharedPasswords(string(sp.data[render.AdminPasswordKey]), string(user), hasUser); err != nil {
 			return err
 		}
 	}
@@ -80,6 +85,22 @@ func (p *Plan) planSecret(existing *corev1.Secret) error {
 	p.secret = sp
 	p.View.Add(ch)
 	return nil
+}
+
+// NewAdminPassword returns the admin's password when applying p generates
+// it (the first up with password authentication and no adminPassword
+// reference), else "". A person at a terminal is shown it once.
+func (p *Plan) NewAdminPassword() string {
+	if p.secret == nil {
+		return ""
+	}
+	return p.secret.newAdminPassword
+}
+
+// AdminPasswordCommand is the command that prints the admin's password
+// kept in the hub's Secret.
+func AdminPasswordCommand(h *config.Hub) string {
+	return fmt.Sprintf("kubectl -n %s get secret %s -o jsonpath='{.data.%s}' | base64 -d", h.Namespace, render.AuthSecretName, render.AdminPasswordKey)
 }
 
 func existingData(s *corev1.Secret) map[string][]byte {

@@ -36,7 +36,7 @@ func (c *Client) Smoke(ctx context.Context, h *config.Hub) (smoke.Target, error)
 		if err != nil {
 			return smoke.Target{}, c.apiError("read secret "+render.AuthSecretName, err)
 		}
-		t.Login = &smoke.Login{User: p.AdminUser, Password: string(auth.Data["admin-password"])}
+		t.Login = &smoke.Login{User: p.AdminUser, Password: string(auth.Data[render.AdminPasswordKey])}
 	}
 	return t, nil
 }

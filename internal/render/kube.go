@@ -256,7 +256,7 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		c := map[string]any{"allow_all": p.AllowAll}
 		accessConfig(c, config.Access{AllowedUsers: p.AllowedNames(), Admins: p.AdminNames()})
 		hubConfig["SharedPasswordAuthenticator"] = c
-		secretEnv("DHUB_ADMIN_PASSWORD", "admin-password", SecretSource{Ref: p.AdminPassword, Generate: p.AdminPassword.IsZero()})
+		secretEnv("DHUB_ADMIN_PASSWORD", AdminPasswordKey, SecretSource{Ref: p.AdminPassword, Generate: p.AdminPassword.IsZero()})
 		code := "import os\nc.SharedPasswordAuthenticator.admin_password = os.environ[\"DHUB_ADMIN_PASSWORD\"]\n"
 		if !p.UserPassword.IsZero() {
 			secretEnv("DHUB_USER_PASSWORD", "user-password", SecretSource{Ref: p.UserPassword})
@@ -269,6 +269,10 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		hub["extraEnv"] = hubEnv
 	}
 }
+
+// AdminPasswordKey is the key of the admin's password in the hub's Secret
+// with password authentication.
+const AdminPasswordKey = "admin-password"
 
 // azureADUsername names Azure AD users: their upn, else (guests) their
 // email, else preferred_username.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"slices"
 	"strings"
@@ -147,5 +148,53 @@ func TestAzureUpDoesWhatThePlanSays(t *testing.T) {
 		if !strings.Contains(wr.Path, "/agentPools/workers?") {
 			t.Errorf("changing the workers pool wrote %s %s", wr.Method, wr.Path)
 		}
+	}
+}
+
+// TestGeneratedAdminPasswordShownOnce: with no adminPassword reference
+// (the simple profile's default), the first up generates the admin's
+// password and hands it to the person running it once, never in the
+// result's text or JSON; later ups keep it and hand nothing.
+func TestGeneratedAdminPasswordShownOnce(t *testing.T) {
+	t.Parallel()
+	const ns = "generated-password"
+	file, _ := kubeHub(t, ns)
+	o := options(t, ns, nil)
+	cluster.AssignLoadBalancer(t, ns, "proxy-public", "192.0.2.41")
+	t.Cleanup(func() {
+		if code, _, stderr := run(t, o, "down", "-f", file, "--yes", "--delete-data"); code != 0 {
+			t.Errorf("down: %s", stderr)
+		}
+	})
+	h := loadHub(t, file)
+	h.JupyterHub.Auth.Password.AdminPassword = config.SecretRef{}
+	state := func() map[string]string { return kubeState(t, ns) }
+
+	res := applyPlan(t, h, o, state, "namespace "+ns, "secret dhub-auth", "helm release jupyterhub", "helm release dask-gateway")
+	pw, kept := res.NewPassword()
+	s, err := cluster.Client().CoreV1().Secrets(ns).Get(context.Background(), "dhub-auth", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw == "" || pw != string(s.Data["admin-password"]) || len(pw) < 32 {
+		t.Errorf("the first up hands %d characters, the Secret holds %d; want the same password of 32 or more", len(pw), len(s.Data["admin-password"]))
+	}
+	if kept != "kept in secret "+ns+"/dhub-auth" {
+		t.Errorf("kept %q", kept)
+	}
+	var text bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(res)
+	if pw != "" && (strings.Contains(text.String(), pw) || strings.Contains(string(js), pw)) {
+		t.Error("the result's text or JSON shows the password")
+	}
+	if want := "log in as: admin; password: kubectl -n " + ns + " get secret dhub-auth -o jsonpath='{.data.admin-password}' | base64 -d"; !strings.Contains(text.String(), want) {
+		t.Errorf("text lacks %q:\n%s", want, text.String())
+	}
+
+	if pw, _ := applyPlan(t, h, o, state).NewPassword(); pw != "" {
+		t.Error("a second up hands the password again")
 	}
 }
