@@ -137,12 +137,14 @@ func (c *Client) components(ctx context.Context, ws []workload) []ComponentStatu
 		case "StatefulSet":
 			var st *appsv1.StatefulSet
 			if st, err = apps.StatefulSets(c.namespace).Get(ctx, w.Name, metav1.GetOptions{}); err == nil {
-				desired, ready, selector = deref(st.Spec.Replicas), st.Status.ReadyReplicas, st.Spec.Selector
+				ready, desired = statefulSetReady(st)
+				selector = st.Spec.Selector
 			}
 		case "DaemonSet":
 			var ds *appsv1.DaemonSet
 			if ds, err = apps.DaemonSets(c.namespace).Get(ctx, w.Name, metav1.GetOptions{}); err == nil {
-				desired, ready, selector = ds.Status.DesiredNumberScheduled, ds.Status.NumberReady, ds.Spec.Selector
+				ready, desired = daemonSetReady(ds)
+				selector = ds.Spec.Selector
 			}
 		}
 		s.Replicas = fmt.Sprintf("%d/%d", ready, desired)
@@ -157,6 +159,31 @@ func (c *Client) components(ctx context.Context, ws []workload) []ComponentStatu
 		out = append(out, s)
 	}
 	return out
+}
+
+// statefulSetReady counts a StatefulSet's ready pods of its latest
+// revision: pods of the previous one don't count while a rollout has not
+// been observed or has not reached them.
+func statefulSetReady(st *appsv1.StatefulSet) (ready, desired int32) {
+	ready, desired = st.Status.ReadyReplicas, deref(st.Spec.Replicas)
+	switch {
+	case st.Status.ObservedGeneration < st.Generation:
+		return 0, max(desired, 1)
+	case st.Status.UpdateRevision != "" && st.Status.UpdateRevision != st.Status.CurrentRevision:
+		return min(ready, st.Status.UpdatedReplicas), desired
+	}
+	return ready, desired
+}
+
+// daemonSetReady counts a DaemonSet's ready pods of its latest template.
+// Right after an upgrade the controller may not have seen the new template
+// yet: the old pods' readiness is not the rollout's.
+func daemonSetReady(ds *appsv1.DaemonSet) (ready, desired int32) {
+	ready, desired = ds.Status.NumberReady, ds.Status.DesiredNumberScheduled
+	if ds.Status.ObservedGeneration < ds.Generation {
+		return 0, max(desired, 1)
+	}
+	return min(ready, ds.Status.UpdatedNumberScheduled), desired
 }
 
 func deref(p *int32) int32 {
