@@ -28,6 +28,8 @@ type DownPlan struct {
 	// deleteNamespace is set when dhub created the namespace and nothing
 	// in it is kept.
 	deleteNamespace bool
+	// names are the hub's release names, as the cluster holds them.
+	names render.ReleaseNames
 }
 
 // PlanDown reads the releases, users' servers and Dask clusters, the
@@ -49,7 +51,12 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub, deleteData bool) (
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{render.DaskGatewayRelease, render.JupyterHubRelease} {
+	names, err := c.releaseNames(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.names = names
+	for _, name := range []string{names.DaskGateway, names.JupyterHub} {
 		rel, err := deployed(cfg, name)
 		if err != nil {
 			return nil, c.apiError("read release "+name, err)
@@ -172,7 +179,7 @@ func (c *Client) Down(ctx context.Context, p *DownPlan) (*DownResult, error) {
 			return res, err
 		}
 	}
-	res.Left = c.leftovers(ctx, cfg)
+	res.Left = c.leftovers(ctx, cfg, p.names)
 	if len(res.Left) > 0 {
 		return res, fmt.Errorf("still in the cluster after down: %s", strings.Join(res.Left, ", "))
 	}
@@ -224,9 +231,9 @@ func (c *Client) waitNamespaceGone(ctx context.Context) error {
 }
 
 // leftovers lists dhub's releases and objects that should be gone.
-func (c *Client) leftovers(ctx context.Context, cfg *action.Configuration) []string {
+func (c *Client) leftovers(ctx context.Context, cfg *action.Configuration, names render.ReleaseNames) []string {
 	var left []string
-	for _, name := range []string{render.JupyterHubRelease, render.DaskGatewayRelease} {
+	for _, name := range []string{names.JupyterHub, names.DaskGateway} {
 		if rel, _ := deployed(cfg, name); rel != nil {
 			left = append(left, "release "+name)
 		}

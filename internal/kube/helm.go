@@ -39,6 +39,23 @@ func deployed(cfg *action.Configuration, name string) (*releasev1.Release, error
 	return rel, nil
 }
 
+// releaseNames are the release names of the hub in the client's
+// namespace: the legacy ones when a hub installed under them is there (it
+// is upgraded in place, keeping its users' volumes), else a new hub's,
+// unique on the cluster.
+func (c *Client) releaseNames(cfg *action.Configuration) (render.ReleaseNames, error) {
+	for _, name := range []string{render.LegacyReleaseNames.JupyterHub, render.LegacyReleaseNames.DaskGateway} {
+		rel, err := deployed(cfg, name)
+		if err != nil {
+			return render.ReleaseNames{}, c.apiError("read release "+name, err)
+		}
+		if rel != nil {
+			return render.LegacyReleaseNames, nil
+		}
+	}
+	return render.ReleaseNamesFor(c.namespace), nil
+}
+
 // releaseChange compares a rendered release with the deployed one.
 func releaseChange(want render.Release, have *releasev1.Release) plan.Change {
 	c := plan.Change{Kind: "helm release", Name: want.Name}

@@ -41,7 +41,15 @@ type Plan struct {
 // holds. It reads only (referenced secrets are resolved, nothing is
 // written), and fails when a referenced secret cannot be read.
 func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
-	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, rendered: render.ForKubernetes(h)}
+	cfg, err := c.actionConfig()
+	if err != nil {
+		return nil, err
+	}
+	names, err := c.releaseNames(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, rendered: render.ForReleases(h, names)}
 	ns := plan.Change{Kind: "namespace", Name: c.namespace, Action: plan.NoOp, Reason: "exists"}
 	if _, err := c.clientset.CoreV1().Namespaces().Get(ctx, c.namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		p.createNamespace = true
@@ -64,10 +72,6 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	if err := p.planSecret(existing); err != nil {
 		return nil, err
 	}
-	cfg, err := c.actionConfig()
-	if err != nil {
-		return nil, err
-	}
 	for _, r := range p.rendered.Releases {
 		have, err := deployed(cfg, r.Name)
 		if err != nil {
@@ -83,7 +87,12 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 // target before it creates one): everything is created. It reads nothing
 // but the referenced secrets.
 func PlanNew(h *config.Hub) (*Plan, error) {
-	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, rendered: render.ForKubernetes(h), createNamespace: true}
+	return planNew(h, render.ReleaseNamesFor(h.Namespace))
+}
+
+// planNew is PlanNew with the given release names.
+func planNew(h *config.Hub, names render.ReleaseNames) (*Plan, error) {
+	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, rendered: render.ForReleases(h, names), createNamespace: true}
 	p.View.Add(plan.Change{Kind: "namespace", Name: h.Namespace, Action: plan.Create, Reason: "the cluster is new"})
 	if err := p.planSecret(nil); err != nil {
 		return nil, err
@@ -153,7 +162,7 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*UpResult, error) {
 	}
 	err = c.waitReady(ctx, cfg, p.rendered)
 	if err == nil {
-		err = c.waitGateway(ctx)
+		err = c.waitGateway(ctx, p.rendered.Names)
 	}
 	if err != nil {
 		if len(upgraded) > 0 && !c.opts.NoRollback {

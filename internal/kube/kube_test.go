@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,14 +178,18 @@ func revisions(t *testing.T, c *Client) map[string]int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	names, err := c.releaseNames(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]int{}
-	for _, name := range []string{"jupyterhub", "dask-gateway"} {
+	for chart, name := range map[string]string{"jupyterhub": names.JupyterHub, "dask-gateway": names.DaskGateway} {
 		rel, err := deployed(cfg, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rel != nil {
-			out[name] = rel.Version
+			out[chart] = rel.Version
 		}
 	}
 	return out
@@ -254,7 +260,7 @@ func TestUpgradeChangedValues(t *testing.T) {
 	}
 	var jh plan.Change
 	for _, ch := range p.View.Changes {
-		if ch.Name == "jupyterhub" {
+		if ch.Name == h.Namespace+"-jupyterhub" {
 			jh = ch
 		}
 	}
@@ -303,7 +309,7 @@ func TestFailedUpgradeRolledBack(t *testing.T) {
 		t.Fatalf("up with a failing upgrade: %v, want an error saying it was rolled back\n%s", err, progress)
 	}
 	cfg, _ := c.actionConfig()
-	rel, err := deployed(cfg, "jupyterhub")
+	rel, err := deployed(cfg, h.Namespace+"-jupyterhub")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,9 +443,9 @@ func ptr[T any](v T) *T { return &v }
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 
 // renderedValues is what dhub renders for one release of h.
-func renderedValues(h *config.Hub, release string) map[string]any {
+func renderedValues(h *config.Hub, chart string) map[string]any {
 	for _, r := range render.ForKubernetes(h).Releases {
-		if r.Name == release {
+		if r.Chart.Name == chart {
 			return r.Values
 		}
 	}
@@ -525,5 +531,63 @@ func TestPlanWarnsWhenNoNodeHoldsTheLargestWorker(t *testing.T) {
 	h.Dask.WorkerMemory.Max = 48
 	if w, want := warnings(), "dask.workerCores.max 8 and dask.workerMemoryGiB.max 48 GiB: no node labelled k8s.dask.org/dedicated=worker holds a worker that size, which would stay Pending (worker-0: 8 cores, 32.0 GiB)"; !strings.Contains(w, want) {
 		t.Errorf("warnings %q lack %q", w, want)
+	}
+}
+
+// TestHubUnderLegacyNamesUpgradedInPlace: a hub installed when every hub's
+// releases were named jupyterhub and dask-gateway keeps those names: plan
+// and up upgrade them in place (no second hub beside them, the users'
+// volumes stay), status reads them, and down removes them.
+func TestHubUnderLegacyNamesUpgradedInPlace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := testHub(t, "legacy-names")
+	c, _ := newClient(t, h.Namespace, nil)
+	cluster.AssignLoadBalancer(t, h.Namespace, "proxy-public", "192.0.2.16")
+	old, err := planNew(h, render.LegacyReleaseNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Apply(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	down(t, c, h)
+
+	h.JupyterHub.Image = "pangeo/pangeo-notebook:2025.09.01"
+	p, err := c.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]plan.Action{}
+	for _, ch := range p.View.Changes {
+		if ch.Kind == "helm release" {
+			actions[ch.Name] = ch.Action
+		}
+	}
+	if want := map[string]plan.Action{"jupyterhub": plan.Update, "dask-gateway": plan.NoOp}; !maps.Equal(actions, want) {
+		t.Fatalf("plan for a hub under the legacy names: releases %v, want %v", actions, want)
+	}
+	if _, err := c.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := c.actionConfig()
+	for _, name := range []string{h.Namespace + "-jupyterhub", h.Namespace + "-dask-gateway"} {
+		if rel, _ := deployed(cfg, name); rel != nil {
+			t.Errorf("release %s installed beside the legacy one", name)
+		}
+	}
+	st, err := c.GetStatus(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Up || len(st.Releases) != 2 || st.Releases[0].Name != "jupyterhub" || st.Releases[0].Revision != 2 {
+		t.Errorf("status of the upgraded legacy hub: up %v, releases %+v", st.Up, st.Releases)
+	}
+	res, err := tearDown(ctx, c, h, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Uninstalled, []string{"dask-gateway", "jupyterhub"}) {
+		t.Errorf("down uninstalled %v", res.Uninstalled)
 	}
 }

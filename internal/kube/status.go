@@ -49,7 +49,11 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 	if err != nil {
 		return nil, err
 	}
-	k := render.ForKubernetes(h)
+	names, err := c.releaseNames(cfg)
+	if err != nil {
+		return nil, err
+	}
+	k := render.ForReleases(h, names)
 	st := &Status{Namespace: c.namespace, Releases: []ReleaseStatus{}, Components: []ComponentStatus{}, DaskClusters: []string{}}
 	installed := 0
 	for _, r := range k.Releases {
@@ -76,7 +80,7 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 		return nil, err
 	}
 	st.Components = c.components(ctx, ws)
-	st.GatewayAPI = c.gatewayHealth(ctx)
+	st.GatewayAPI = c.gatewayHealth(ctx, names)
 	st.Up = st.GatewayAPI == gatewayAnswering
 	for _, s := range st.Components {
 		st.Up = st.Up && s.Ready
@@ -95,10 +99,10 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 // gatewayHealth asks the gateway API's health endpoint (through the API
 // server's service proxy, so no port-forward is needed): "answering", or
 // why not.
-func (c *Client) gatewayHealth(ctx context.Context) string {
+func (c *Client) gatewayHealth(ctx context.Context, names render.ReleaseNames) string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	svc := "api-" + render.DaskGatewayRelease
+	svc := names.GatewayAPIService()
 	raw, err := c.opts.ServiceGet(ctx, svc, "8000", "/api/health")
 	if err != nil {
 		return fmt.Sprintf("not answering (%s:8000/api/health): %v", svc, shortErr(err))
@@ -120,10 +124,10 @@ func (c *Client) serviceProxyGet(ctx context.Context, service, port, path string
 
 // waitGateway waits until the gateway API answers its health check, the
 // last step of readiness: users' clusters are created through it.
-func (c *Client) waitGateway(ctx context.Context) error {
+func (c *Client) waitGateway(ctx context.Context, names render.ReleaseNames) error {
 	deadline := time.Now().Add(c.opts.ReadyTimeout)
 	for {
-		state := c.gatewayHealth(ctx)
+		state := c.gatewayHealth(ctx, names)
 		if state == gatewayAnswering {
 			fmt.Fprintln(c.opts.Progress, "gateway API answering")
 			return nil

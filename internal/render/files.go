@@ -44,7 +44,7 @@ func Files(h *config.Hub, showSecrets bool) ([]File, error) {
 		}
 		head := fmt.Sprintf("# Helm values of release %s: chart %s %s from %s, namespace %s.\n",
 			r.Name, r.Chart.Name, r.Chart.Version, from, h.Namespace)
-		files = append(files, File{Name: r.Name + "-values.yaml", Content: append([]byte(head), b...)})
+		files = append(files, File{Name: r.Chart.Name + "-values.yaml", Content: append([]byte(head), b...)})
 	}
 	if k.Secret != nil {
 		b, err := k.Secret.Manifest(showSecrets)
@@ -105,7 +105,7 @@ func Check(h *config.Hub) config.Problems {
 	for _, r := range ForKubernetes(h).Releases {
 		path := "charts.jupyterhub.values"
 		embedded := charts.JupyterHub
-		if r.Name == DaskGatewayRelease {
+		if r.Chart.Name == charts.DaskGateway.Name {
 			path, embedded = "charts.daskGateway.values", charts.DaskGateway
 		}
 		if r.Chart.Version != embedded.Version {

@@ -4,6 +4,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,16 +14,42 @@ import (
 	"dhub/internal/config"
 )
 
-// Release names. The JupyterHub chart names its objects without the release
-// name (hub, proxy-public); the gateway chart's follow from its release name.
 const (
-	JupyterHubRelease  = "jupyterhub"
-	DaskGatewayRelease = "dask-gateway"
 	// AuthSecretName is the Secret dhub creates for authentication secrets,
 	// so they never sit in Helm values.
 	AuthSecretName = "dhub-auth"
 	gatewayPrefix  = "/services/dask-gateway"
 )
+
+// ReleaseNames are the Helm release names of one hub. The JupyterHub chart
+// names its namespaced objects without the release name (hub,
+// proxy-public) but its cluster-wide ones (ClusterRoles, PriorityClasses)
+// after it; the gateway chart names all its objects after its release. So
+// each hub on a cluster needs release names of its own.
+type ReleaseNames struct {
+	JupyterHub  string `json:"jupyterhub"`
+	DaskGateway string `json:"daskGateway"`
+}
+
+// LegacyReleaseNames are the names every hub had before several hubs could
+// share a cluster; a hub installed under them keeps them, so it is
+// upgraded in place.
+var LegacyReleaseNames = ReleaseNames{JupyterHub: "jupyterhub", DaskGateway: "dask-gateway"}
+
+// ReleaseNamesFor are the release names of a new hub in namespace ns,
+// unique on the cluster as the namespace is: <ns>-jupyterhub and
+// <ns>-dask-gateway. A long namespace is shortened with a hash of it, so
+// that the gateway's longest object name, controller-<release>, stays
+// within Kubernetes' 63 characters.
+func ReleaseNamesFor(ns string) ReleaseNames {
+	const maxPrefix = 63 - len("controller-") - len("-dask-gateway")
+	prefix := ns
+	if len(prefix) > maxPrefix {
+		sum := sha256.Sum256([]byte(ns))
+		prefix = strings.TrimRight(ns[:maxPrefix-9], "-") + "-" + hex.EncodeToString(sum[:4])
+	}
+	return ReleaseNames{JupyterHub: prefix + "-jupyterhub", DaskGateway: prefix + "-dask-gateway"}
+}
 
 // DhubService is the hub service dhub itself uses (smoke, status), with
 // the scopes it needs to create the smoke user and that user's token.
@@ -69,21 +97,29 @@ type Secret struct {
 
 // Kubernetes is everything dhub installs on a cluster for a Hub.
 type Kubernetes struct {
+	Names    ReleaseNames
 	Releases []Release
 	// Secret is nil when the hub needs none (auth type none).
 	Secret *Secret
 }
 
-// ForKubernetes renders the releases and Secret of a validated Hub.
+// ForKubernetes renders the releases and Secret of a validated Hub
+// installed afresh: its releases are named ReleaseNamesFor its namespace.
 func ForKubernetes(h *config.Hub) *Kubernetes {
-	k := &Kubernetes{}
+	return ForReleases(h, ReleaseNamesFor(h.Namespace))
+}
+
+// ForReleases renders the releases and Secret of a validated Hub under the
+// given release names (those of a hub already installed).
+func ForReleases(h *config.Hub, names ReleaseNames) *Kubernetes {
+	k := &Kubernetes{Names: names}
 	secret := &Secret{Name: AuthSecretName, Namespace: h.Namespace, Data: map[string]SecretSource{}}
-	jh := jupyterHubValues(h, secret)
+	jh := jupyterHubValues(h, names, secret)
 	dg := daskGatewayValues(h)
 	k.Releases = []Release{
-		{Name: JupyterHubRelease, Chart: chart(charts.JupyterHub, h.Charts.JupyterHub), Path: h.Charts.JupyterHub.Path,
+		{Name: names.JupyterHub, Chart: chart(charts.JupyterHub, h.Charts.JupyterHub), Path: h.Charts.JupyterHub.Path,
 			Values: charts.Coalesce(jh, h.Charts.JupyterHub.Values)},
-		{Name: DaskGatewayRelease, Chart: chart(charts.DaskGateway, h.Charts.DaskGateway), Path: h.Charts.DaskGateway.Path,
+		{Name: names.DaskGateway, Chart: chart(charts.DaskGateway, h.Charts.DaskGateway), Path: h.Charts.DaskGateway.Path,
 			Values: charts.Coalesce(dg, h.Charts.DaskGateway.Values)},
 	}
 	if len(secret.Data) > 0 {
@@ -97,23 +133,28 @@ func chart(c charts.Chart, s config.ChartSource) charts.Chart {
 	return c
 }
 
-// Names of the gateway's objects, as its chart derives them from the release.
-func gatewayFullname() string { return DaskGatewayRelease }
-func traefikService() string  { return "traefik-" + gatewayFullname() }
-func gatewayMatchLabels(component string) map[string]any {
+// GatewayAPIService is the gateway API's Service, as the gateway chart
+// names it after its release (which always contains "dask-gateway").
+func (n ReleaseNames) GatewayAPIService() string { return "api-" + n.DaskGateway }
+
+// traefikService is the gateway's proxy Service.
+func (n ReleaseNames) traefikService() string { return "traefik-" + n.DaskGateway }
+
+// gatewayMatchLabels select the gateway's pods of one component.
+func (n ReleaseNames) gatewayMatchLabels(component string) map[string]any {
 	return map[string]any{
 		"app.kubernetes.io/name":      "dask-gateway",
-		"app.kubernetes.io/instance":  DaskGatewayRelease,
+		"app.kubernetes.io/instance":  n.DaskGateway,
 		"app.kubernetes.io/component": component,
 	}
 }
 
 // jupyterHubValues are the JupyterHub chart's values, one section each.
 // Authentication secrets go into secret, never into the values.
-func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
+func jupyterHubValues(h *config.Hub, names ReleaseNames, secret *Secret) map[string]any {
 	v := map[string]any{
-		"hub":        hubValues(h, secret),
-		"singleuser": singleuserValues(h),
+		"hub":        hubValues(h, names, secret),
+		"singleuser": singleuserValues(h, names),
 		"cull":       cullValues(h),
 	}
 	if proxy := proxyValues(h); len(proxy) > 0 {
@@ -127,7 +168,7 @@ func jupyterHubValues(h *config.Hub, secret *Secret) map[string]any {
 
 // singleuserValues configure the user servers: image, storage, the Dask
 // Gateway client's environment, and egress to the gateway.
-func singleuserValues(h *config.Hub) map[string]any {
+func singleuserValues(h *config.Hub, names ReleaseNames) map[string]any {
 	j := h.JupyterHub
 	name, tag := splitImage(j.Image)
 	return map[string]any{
@@ -138,11 +179,11 @@ func singleuserValues(h *config.Hub) map[string]any {
 		"image":       map[string]any{"name": name, "tag": tag},
 		"defaultUrl":  j.DefaultURL,
 		"storage":     map[string]any{"capacity": j.Storage.Size},
-		"extraEnv":    singleuserEnv(h),
+		"extraEnv":    singleuserEnv(h, names),
 		// The singleuser egress policy blocks private IPs: allow exactly the
 		// gateway's traefik (web port) so Dask clients can reach their clusters.
 		"networkPolicy": map[string]any{"egress": []any{map[string]any{
-			"to":    []any{map[string]any{"podSelector": map[string]any{"matchLabels": gatewayMatchLabels("traefik")}}},
+			"to":    []any{map[string]any{"podSelector": map[string]any{"matchLabels": names.gatewayMatchLabels("traefik")}}},
 			"ports": []any{map[string]any{"port": 8000, "protocol": "TCP"}},
 		}}},
 	}
@@ -150,7 +191,7 @@ func singleuserValues(h *config.Hub) map[string]any {
 
 // singleuserEnv points the Dask Gateway client and the Dask labextension
 // of user servers at the gateway.
-func singleuserEnv(h *config.Hub) map[string]any {
+func singleuserEnv(h *config.Hub, names ReleaseNames) map[string]any {
 	// User pods reach the gateway through the hub's proxy; with HTTPS,
 	// proxy-public redirects to https, so they use the internal proxy-http.
 	gatewayAddress := "http://proxy-public" + gatewayPrefix
@@ -159,7 +200,7 @@ func singleuserEnv(h *config.Hub) map[string]any {
 	}
 	env := map[string]any{
 		"DASK_GATEWAY__ADDRESS":                 gatewayAddress,
-		"DASK_GATEWAY__PROXY_ADDRESS":           fmt.Sprintf("gateway://%s.%s:80", traefikService(), h.Namespace),
+		"DASK_GATEWAY__PROXY_ADDRESS":           fmt.Sprintf("gateway://%s.%s:80", names.traefikService(), h.Namespace),
 		"DASK_GATEWAY__PUBLIC_ADDRESS":          gatewayPrefix + "/",
 		"DASK_GATEWAY__AUTH__TYPE":              "jupyterhub",
 		"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
@@ -176,12 +217,12 @@ func singleuserEnv(h *config.Hub) map[string]any {
 
 // hubValues configure the hub: its services, who may reach its API, the
 // authenticator and the roles it loads.
-func hubValues(h *config.Hub, secret *Secret) map[string]any {
+func hubValues(h *config.Hub, names ReleaseNames, secret *Secret) map[string]any {
 	hub := map[string]any{
 		"services": map[string]any{
 			"dask-gateway": map[string]any{
 				"display": false,
-				"url":     fmt.Sprintf("http://%s.%s", traefikService(), h.Namespace),
+				"url":     fmt.Sprintf("http://%s.%s", names.traefikService(), h.Namespace),
 			},
 			// dhub's own API-only service, for status and smoke; the chart
 			// generates its token into the hub Secret.
@@ -189,7 +230,7 @@ func hubValues(h *config.Hub, secret *Secret) map[string]any {
 		},
 		// The gateway API checks user tokens against the hub API directly.
 		"networkPolicy": map[string]any{"ingress": []any{map[string]any{
-			"from":  []any{map[string]any{"podSelector": map[string]any{"matchLabels": gatewayMatchLabels("gateway")}}},
+			"from":  []any{map[string]any{"podSelector": map[string]any{"matchLabels": names.gatewayMatchLabels("gateway")}}},
 			"ports": []any{map[string]any{"port": "http"}},
 		}}},
 		"loadRoles": hubRoles(h.Dask),

@@ -207,7 +207,7 @@ func TestSecretManifestRedacted(t *testing.T) {
 			continue
 		}
 		k := render.ForKubernetes(h)
-		jh := releaseValues(t, k, render.JupyterHubRelease)
+		jh := releaseValues(t, k, "jupyterhub")
 		env, _ := get(jh, "hub", "extraEnv").(map[string]any)
 		for name, v := range env {
 			ref, ok := get(v, "valueFrom", "secretKeyRef").(map[string]any)
@@ -233,13 +233,13 @@ func TestSecretManifestRedacted(t *testing.T) {
 // Secret; dhub must never write them.
 func TestNoHandMadeTokens(t *testing.T) {
 	forbidden := map[string][][]string{
-		render.JupyterHubRelease:  {{"proxy", "secretToken"}, {"hub", "services", "dask-gateway", "apiToken"}, {"hub", "services", "dask-gateway", "api_token"}},
-		render.DaskGatewayRelease: {{"gateway", "auth", "jupyterhub", "apiToken"}},
+		"jupyterhub":   {{"proxy", "secretToken"}, {"hub", "services", "dask-gateway", "apiToken"}, {"hub", "services", "dask-gateway", "api_token"}},
+		"dask-gateway": {{"gateway", "auth", "jupyterhub", "apiToken"}},
 	}
 	for _, path := range kubeExamples(t) {
 		h := loadExample(t, path)
 		for _, r := range render.ForKubernetes(h).Releases {
-			for _, keys := range forbidden[r.Name] {
+			for _, keys := range forbidden[r.Chart.Name] {
 				if v, ok := lookup(r.Values, keys...); ok {
 					t.Errorf("%s: %s values set %s = %v", path, r.Name, strings.Join(keys, "."), v)
 				}
@@ -253,7 +253,7 @@ func TestNoHandMadeTokens(t *testing.T) {
 func TestExtraEnvBracesDoubled(t *testing.T) {
 	for _, path := range kubeExamples(t) {
 		h := loadExample(t, path)
-		jh := releaseValues(t, render.ForKubernetes(h), render.JupyterHubRelease)
+		jh := releaseValues(t, render.ForKubernetes(h), "jupyterhub")
 		env, ok := get(jh, "singleuser", "extraEnv").(map[string]any)
 		if !ok || len(env) == 0 {
 			t.Fatalf("%s: no singleuser.extraEnv", path)
@@ -306,8 +306,8 @@ func TestBracesDoubled(t *testing.T) {
 func TestRecommended(t *testing.T) {
 	h := loadNamed(t, "azure-recommended")
 	k := render.ForKubernetes(h)
-	jh := releaseValues(t, k, render.JupyterHubRelease)
-	dg := releaseValues(t, k, render.DaskGatewayRelease)
+	jh := releaseValues(t, k, "jupyterhub")
+	dg := releaseValues(t, k, "dask-gateway")
 
 	t.Run("worker affinity and tolerations", func(t *testing.T) {
 		pod := get(dg, "gateway", "backend", "worker", "extraPodConfig")
@@ -471,14 +471,16 @@ func TestRecommended(t *testing.T) {
 			}
 		}
 		svc := get(jh, "hub", "services", "dask-gateway", "url")
-		if want := "http://traefik-dask-gateway." + h.Namespace; svc != want {
+		// The gateway chart names its traefik Service after the release,
+		// which carries the namespace: each hub on a cluster has its own.
+		if want := "http://traefik-" + h.Namespace + "-dask-gateway." + h.Namespace; svc != want {
 			t.Errorf("hub.services.dask-gateway.url = %v, want %s", svc, want)
 		}
 		env, _ := get(jh, "singleuser", "extraEnv").(map[string]any)
 		for k, want := range map[string]string{
 			// With HTTPS, proxy-public redirects to https: use the internal proxy-http.
 			"DASK_GATEWAY__ADDRESS":        "http://proxy-http:8000/services/dask-gateway",
-			"DASK_GATEWAY__PROXY_ADDRESS":  "gateway://traefik-dask-gateway." + h.Namespace + ":80",
+			"DASK_GATEWAY__PROXY_ADDRESS":  "gateway://traefik-" + h.Namespace + "-dask-gateway." + h.Namespace + ":80",
 			"DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway/",
 			"DASK_GATEWAY__AUTH__TYPE":     "jupyterhub",
 		} {
@@ -494,7 +496,7 @@ func TestRecommended(t *testing.T) {
 // no login at all.
 func TestSimple(t *testing.T) {
 	h := loadNamed(t, "azure-simple")
-	if got := get(releaseValues(t, render.ForKubernetes(h), render.JupyterHubRelease), "hub", "config", "JupyterHub", "authenticator_class"); got != "shared-password" {
+	if got := get(releaseValues(t, render.ForKubernetes(h), "jupyterhub"), "hub", "config", "JupyterHub", "authenticator_class"); got != "shared-password" {
 		t.Errorf("authenticator_class = %v, want shared-password", got)
 	}
 	if s := render.ForKubernetes(h).Secret; s == nil || !s.Data[render.AdminPasswordKey].Generate {
@@ -502,8 +504,8 @@ func TestSimple(t *testing.T) {
 	}
 	h.JupyterHub.Auth = config.Auth{Type: config.AuthNone}
 	k := render.ForKubernetes(h)
-	jh := releaseValues(t, k, render.JupyterHubRelease)
-	dg := releaseValues(t, k, render.DaskGatewayRelease)
+	jh := releaseValues(t, k, "jupyterhub")
+	dg := releaseValues(t, k, "dask-gateway")
 
 	for _, role := range []string{"worker", "scheduler"} {
 		if v, ok := lookup(dg, "gateway", "backend", role, "extraPodConfig"); ok {
@@ -594,8 +596,8 @@ func TestGatewayBounds(t *testing.T) {
 func TestDaskAccessRole(t *testing.T) {
 	h := loadNamed(t, "dask-access-role")
 	k := render.ForKubernetes(h)
-	jh := releaseValues(t, k, render.JupyterHubRelease)
-	dg := releaseValues(t, k, render.DaskGatewayRelease)
+	jh := releaseValues(t, k, "jupyterhub")
+	dg := releaseValues(t, k, "dask-gateway")
 	role := get(jh, "hub", "loadRoles", "dask-gateway-users")
 	if got := toStrings(get(role, "scopes")); !slices.Equal(got, []string{"access:services!service=dask-gateway"}) {
 		t.Errorf("scopes = %v", got)
@@ -610,7 +612,7 @@ func TestDaskAccessRole(t *testing.T) {
 		t.Errorf("jupyterhubServiceName = %v, want dask-gateway", got)
 	}
 	// Without requireAccessRole, nothing is restricted.
-	other := releaseValues(t, render.ForKubernetes(loadNamed(t, "kubernetes")), render.DaskGatewayRelease)
+	other := releaseValues(t, render.ForKubernetes(loadNamed(t, "kubernetes")), "dask-gateway")
 	if v, ok := lookup(other, "gateway", "auth", "jupyterhub", "jupyterhubServiceName"); ok {
 		t.Errorf("jupyterhubServiceName = %v without requireAccessRole", v)
 	}
@@ -621,8 +623,8 @@ func TestDaskAccessRole(t *testing.T) {
 func TestExtraValuesMergedLast(t *testing.T) {
 	h := loadNamed(t, "airgapped-charts")
 	k := render.ForKubernetes(h)
-	jh := releaseValues(t, k, render.JupyterHubRelease)
-	dg := releaseValues(t, k, render.DaskGatewayRelease)
+	jh := releaseValues(t, k, "jupyterhub")
+	dg := releaseValues(t, k, "dask-gateway")
 	if got := get(jh, "singleuser", "memory", "guarantee"); got != "2G" {
 		t.Errorf("singleuser.memory.guarantee = %v, want 2G", got)
 	}
@@ -649,8 +651,8 @@ func TestExtraValuesMergedLast(t *testing.T) {
 	h.Charts.JupyterHub.Values["cull"] = map[string]any{"timeout": 7200}
 	h.Charts.DaskGateway.Values["traefik"].(map[string]any)["service"] = map[string]any{"type": "LoadBalancer"}
 	k = render.ForKubernetes(h)
-	jh = releaseValues(t, k, render.JupyterHubRelease)
-	dg = releaseValues(t, k, render.DaskGatewayRelease)
+	jh = releaseValues(t, k, "jupyterhub")
+	dg = releaseValues(t, k, "dask-gateway")
 	if got := get(jh, "singleuser", "defaultUrl"); got != "/tree" {
 		t.Errorf("singleuser.defaultUrl = %v, want the extra value /tree", got)
 	}
@@ -746,7 +748,7 @@ func TestValuesValidateAgainstSchemas(t *testing.T) {
 		}
 		for _, r := range k.Releases {
 			c := charts.JupyterHub
-			if r.Name == render.DaskGatewayRelease {
+			if r.Chart.Name == "dask-gateway" {
 				c = charts.DaskGateway
 			}
 			if r.Chart.Version != c.Version || r.Chart.Name != c.Name {
@@ -756,9 +758,9 @@ func TestValuesValidateAgainstSchemas(t *testing.T) {
 				t.Errorf("%s: %s values: %s", path, r.Name, v)
 			}
 			var fromFile map[string]any
-			i := slices.IndexFunc(files, func(f render.File) bool { return f.Name == r.Name+"-values.yaml" })
+			i := slices.IndexFunc(files, func(f render.File) bool { return f.Name == r.Chart.Name+"-values.yaml" })
 			if i < 0 {
-				t.Fatalf("%s: no file %s-values.yaml", path, r.Name)
+				t.Fatalf("%s: no file %s-values.yaml", path, r.Chart.Name)
 			}
 			if err := yaml.Unmarshal(files[i].Content, &fromFile); err != nil {
 				t.Fatalf("%s: %s: %v", path, files[i].Name, err)
@@ -866,7 +868,7 @@ func BenchmarkFiles(b *testing.B) {
 // gatewayConfig returns the cluster options snippet of the gateway values.
 func gatewayConfig(t testing.TB, h *config.Hub) string {
 	t.Helper()
-	dg := releaseValues(t, render.ForKubernetes(h), render.DaskGatewayRelease)
+	dg := releaseValues(t, render.ForKubernetes(h), "dask-gateway")
 	code, ok := get(dg, "gateway", "extraConfig", "dhub-cluster-options").(string)
 	if !ok {
 		t.Fatalf("no gateway.extraConfig.dhub-cluster-options in %v", get(dg, "gateway", "extraConfig"))
@@ -894,14 +896,14 @@ func kubeExamples(t testing.TB) []string {
 }
 
 // releaseValues returns the values of the named release.
-func releaseValues(t testing.TB, k *render.Kubernetes, name string) map[string]any {
+func releaseValues(t testing.TB, k *render.Kubernetes, chart string) map[string]any {
 	t.Helper()
 	for _, r := range k.Releases {
-		if r.Name == name {
+		if r.Chart.Name == chart {
 			return r.Values
 		}
 	}
-	t.Fatalf("no release %s", name)
+	t.Fatalf("no release of chart %s", chart)
 	return nil
 }
 
@@ -951,4 +953,26 @@ func normalize(t testing.TB, v any) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// Each hub's releases are named after its namespace, so the charts'
+// cluster-wide objects (named after the release) don't collide; a long
+// namespace is shortened so the gateway's object names stay valid.
+func TestReleaseNamesFor(t *testing.T) {
+	if got, want := render.ReleaseNamesFor("course-a"), (render.ReleaseNames{JupyterHub: "course-a-jupyterhub", DaskGateway: "course-a-dask-gateway"}); got != want {
+		t.Errorf("ReleaseNamesFor(course-a) = %+v, want %+v", got, want)
+	}
+	long := strings.Repeat("n", 63)
+	a, b := render.ReleaseNamesFor(long), render.ReleaseNamesFor(long[:62]+"m")
+	if a == b {
+		t.Errorf("two long namespaces share release names %+v", a)
+	}
+	for _, n := range []string{a.DaskGateway, a.JupyterHub} {
+		if len("controller-"+n) > 63 || len(n) > 53 {
+			t.Errorf("release %s: too long for Helm (53) or the gateway's controller-<release> (63)", n)
+		}
+	}
+	if !strings.Contains(a.DaskGateway, "dask-gateway") {
+		t.Errorf("%s lacks dask-gateway: the chart would add it to every name", a.DaskGateway)
+	}
 }

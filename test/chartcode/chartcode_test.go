@@ -125,9 +125,9 @@ func layOut(t *testing.T, h *config.Hub) pod {
 		if err != nil {
 			t.Fatalf("render the real %s chart with dhub's values: %v", r.Chart.Name, err)
 		}
-		manifests[r.Name] = m
+		manifests[r.Chart.Name] = m
 	}
-	jh, dg := manifests[render.JupyterHubRelease], manifests[render.DaskGatewayRelease]
+	jh, dg := manifests["jupyterhub"], manifests["dask-gateway"]
 
 	var cm corev1.ConfigMap
 	var secret corev1.Secret
@@ -147,7 +147,7 @@ func layOut(t *testing.T, h *config.Hub) pod {
 	}
 
 	var gwConfig corev1.ConfigMap
-	mustGet(t, dg, "ConfigMap", "api-"+render.DaskGatewayRelease, &gwConfig)
+	mustGet(t, dg, "ConfigMap", k.Names.GatewayAPIService(), &gwConfig)
 	p.gatewayConfig = filepath.Join(dir, "gateway", "dask_gateway_config.py")
 	write(t, p.gatewayConfig, gwConfig.Data["dask_gateway_config.py"])
 
@@ -168,7 +168,7 @@ func layOut(t *testing.T, h *config.Hub) pod {
 	for _, d := range []struct {
 		m    kubetest.Manifest
 		name string
-	}{{jh, "hub"}, {dg, "api-" + render.DaskGatewayRelease}} {
+	}{{jh, "hub"}, {dg, k.Names.GatewayAPIService()}} {
 		var dep appsv1.Deployment
 		mustGet(t, d.m, "Deployment", d.name, &dep)
 		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {

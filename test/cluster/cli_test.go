@@ -42,7 +42,7 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout, "DaskHub is up at https://pangeo-hub.westeurope.cloudapp.azure.com/") {
 		t.Errorf("up did not install the hub on the cluster:\n%s", stdout)
 	}
-	for _, want := range []string{"managed cluster pangeoCluster: create accepted by Azure", "create done in", "release jupyterhub: installing", "components ready"} {
+	for _, want := range []string{"managed cluster pangeoCluster: create accepted by Azure", "create done in", "release " + ns + "-jupyterhub: installing", "components ready"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("up stderr lacks %q:\n%s", want, stderr)
 		}
@@ -54,7 +54,7 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 		t.Errorf("second up: exit %d, writes %d:\n%s", code, len(w.Writes()), stdout)
 	}
 
-	if !strings.Contains(stdout, "no-op    helm release jupyterhub: revision 1 has this chart and these values") {
+	if !strings.Contains(stdout, "no-op    helm release "+ns+"-jupyterhub: revision 1 has this chart and these values") {
 		t.Errorf("second up's plan lacks the Helm side:\n%s", stdout)
 	}
 	if strings.Contains(stdout+stderr, "S3CR3T-SENTINEL") {
@@ -148,14 +148,14 @@ func TestKubernetesVerbsEndToEnd(t *testing.T) {
 	}
 
 	code, stdout, stderr = run(t, o, "down", "-f", file)
-	if code != 1 || !strings.Contains(stderr, "run 'dhub down --yes -f "+file+"'") || !strings.Contains(stdout, "- delete   helm release jupyterhub") {
+	if code != 1 || !strings.Contains(stderr, "run 'dhub down --yes -f "+file+"'") || !strings.Contains(stdout, "- delete   helm release "+ns+"-jupyterhub") {
 		t.Errorf("down without --yes: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if _, _, err := releaseRevisions(ns); err != nil {
 		t.Errorf("down without --yes removed the hub: %v", err)
 	}
 	code, stdout, stderr = run(t, o, "down", "-f", file, "--yes")
-	if code != 0 || !strings.Contains(stdout, "uninstalled: dask-gateway, jupyterhub") || !strings.Contains(stdout, "namespace "+ns) {
+	if code != 0 || !strings.Contains(stdout, "uninstalled: "+ns+"-dask-gateway, "+ns+"-jupyterhub") || !strings.Contains(stdout, "namespace "+ns) {
 		t.Errorf("down --yes: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

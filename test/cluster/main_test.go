@@ -218,10 +218,11 @@ func releaseRevisions(ns string) (jupyterhub, daskGateway string, err error) {
 	for _, s := range revs.Items {
 		st[s.Labels["name"]] = s.Labels["version"]
 	}
-	if st["jupyterhub"] == "" || st["dask-gateway"] == "" {
+	jh, dg := st[ns+"-jupyterhub"], st[ns+"-dask-gateway"]
+	if jh == "" || dg == "" {
 		return "", "", fmt.Errorf("releases in %s: %v", ns, st)
 	}
-	return st["jupyterhub"], st["dask-gateway"], nil
+	return jh, dg, nil
 }
 
 // cleanNamespace removes a hub from namespace ns of the test cluster, as

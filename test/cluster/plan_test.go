@@ -75,7 +75,7 @@ func TestKubernetesUpDoesWhatThePlanSays(t *testing.T) {
 	if _, err := cluster.Client().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
 		t.Fatalf("namespace %s exists before the test", ns)
 	}
-	res := applyPlan(t, h, o, state, "namespace "+ns, "secret dhub-auth", "helm release jupyterhub", "helm release dask-gateway")
+	res := applyPlan(t, h, o, state, "namespace "+ns, "secret dhub-auth", "helm release "+ns+"-jupyterhub", "helm release "+ns+"-dask-gateway")
 	if res.URL != "http://192.0.2.40/" {
 		t.Errorf("URL %q", res.URL)
 	}
@@ -85,7 +85,7 @@ func TestKubernetesUpDoesWhatThePlanSays(t *testing.T) {
 
 	// One release's values.
 	h.JupyterHub.Image = "pangeo/pangeo-notebook:2025.09.01"
-	applyPlan(t, h, o, state, "helm release jupyterhub")
+	applyPlan(t, h, o, state, "helm release "+ns+"-jupyterhub")
 
 	// A referenced secret: the Secret is updated and the hub restarted to
 	// read it; the releases stay.
@@ -128,7 +128,7 @@ func TestAzureUpDoesWhatThePlanSays(t *testing.T) {
 	}
 	h := loadHub(t, file)
 	applyPlan(t, h, o, state, "resource group pangeo", "managed cluster pangeoCluster", "node pool core", "node pool users", "node pool workers",
-		"namespace "+ns, "secret dhub-auth", "helm release jupyterhub", "helm release dask-gateway")
+		"namespace "+ns, "secret dhub-auth", "helm release "+ns+"-jupyterhub", "helm release "+ns+"-dask-gateway")
 
 	w.ResetLog()
 	applyPlan(t, h, o, state)
@@ -170,7 +170,7 @@ func TestGeneratedAdminPasswordShownOnce(t *testing.T) {
 	h.JupyterHub.Auth.Password.AdminPassword = config.SecretRef{}
 	state := func() map[string]string { return kubeState(t, ns) }
 
-	res := applyPlan(t, h, o, state, "namespace "+ns, "secret dhub-auth", "helm release jupyterhub", "helm release dask-gateway")
+	res := applyPlan(t, h, o, state, "namespace "+ns, "secret dhub-auth", "helm release "+ns+"-jupyterhub", "helm release "+ns+"-dask-gateway")
 	pw, kept := res.NewPassword()
 	s, err := cluster.Client().CoreV1().Secrets(ns).Get(context.Background(), "dhub-auth", metav1.GetOptions{})
 	if err != nil {

@@ -98,7 +98,7 @@ charts:
 		}
 	}
 	apps := cluster.Client().AppsV1()
-	for _, name := range []string{"hub", "proxy", "user-scheduler", "api-dask-gateway", "controller-dask-gateway", "traefik-dask-gateway"} {
+	for _, name := range []string{"hub", "proxy", "user-scheduler", "api-" + ns + "-dask-gateway", "controller-" + ns + "-dask-gateway", "traefik-" + ns + "-dask-gateway"} {
 		d, err := apps.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			t.Errorf("deployment %s: %v", name, err)
