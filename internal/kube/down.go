@@ -94,6 +94,12 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub, deleteData bool) (
 			p.View.Add(plan.Change{Kind: "volume", Name: v.Name, Action: plan.NoOp, Reason: "kept (--delete-data deletes it)"})
 		}
 	}
+	// Helm installs the gateway chart's CRDs once per cluster and never
+	// removes them; other hubs' Dask clusters are objects of theirs.
+	if _, err := c.dynamic.Resource(crdGVR).Get(ctx, daskClusterGVR.GroupResource().String(), metav1.GetOptions{}); err == nil {
+		p.View.Add(plan.Change{Kind: "custom resource definitions", Name: "of Dask Gateway and Traefik", Action: plan.NoOp,
+			Reason: "kept: cluster-wide, shared by every hub on the cluster"})
+	}
 	nsChange := plan.Change{Kind: "namespace", Name: c.namespace, Action: plan.NoOp}
 	switch {
 	case ns.Labels[labelManagedBy] != managedBy:

@@ -42,6 +42,8 @@ type Status struct {
 
 var daskClusterGVR = schema.GroupVersionResource{Group: "gateway.dask.org", Version: "v1alpha1", Resource: "daskclusters"}
 
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
 // GetStatus reports releases, each component's readiness (or why not), the
 // URL, the gateway API and the running Dask clusters. It changes nothing.
 func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
+	"dhub/internal/deploy"
 	"dhub/internal/kube/kubetest"
 )
 
@@ -47,18 +49,13 @@ func chartRepository(t *testing.T) string {
 	return srv.URL
 }
 
-// TestRealChartsFromARepository: dhub up installs the real JupyterHub and
-// Dask Gateway charts, downloaded from a chart repository as users' are,
-// and waits for every workload they make, the image puller DaemonSet and
-// the user placeholder StatefulSet included; status then says up, a second
-// up changes nothing, and down removes the hub. What kwok cannot run is
-// stood in for: a volume for the hub's database claim (no provisioner), the
-// load balancer's address, and the gateway API's answer (no containers).
-func TestRealChartsFromARepository(t *testing.T) {
-	t.Parallel()
-	const ns = "real-charts"
+// realHub writes the dhub.yaml of a kubernetes-target hub in namespace ns
+// with the real charts from the chart repository at url, and stands in
+// for what kwok lacks: a volume for its database claim and its load
+// balancer's address ip.
+func realHub(t *testing.T, ns, url, ip string) string {
+	t.Helper()
 	ctx := context.Background()
-	url := chartRepository(t)
 	dir := t.TempDir()
 	password := writeFile(t, dir, "admin-password", []byte(strings.Repeat("r", 40)+"\n"))
 	file := writeFile(t, dir, "dhub.yaml", []byte(fmt.Sprintf(`name: %s
@@ -85,7 +82,22 @@ charts:
 	t.Cleanup(func() {
 		cluster.Client().CoreV1().PersistentVolumes().Delete(ctx, ns+"-hub-db", metav1.DeleteOptions{})
 	})
-	cluster.AssignLoadBalancer(t, ns, "proxy-public", "192.0.2.50")
+	cluster.AssignLoadBalancer(t, ns, "proxy-public", ip)
+	return file
+}
+
+// TestRealChartsFromARepository: dhub up installs the real JupyterHub and
+// Dask Gateway charts, downloaded from a chart repository as users' are,
+// and waits for every workload they make, the image puller DaemonSet and
+// the user placeholder StatefulSet included; status then says up, a second
+// up changes nothing, and down removes the hub. What kwok cannot run is
+// stood in for: a volume for the hub's database claim (no provisioner), the
+// load balancer's address, and the gateway API's answer (no containers).
+func TestRealChartsFromARepository(t *testing.T) {
+	t.Parallel()
+	const ns = "real-charts"
+	ctx := context.Background()
+	file := realHub(t, ns, chartRepository(t), "192.0.2.50")
 	o := options(t, ns, nil)
 
 	code, stdout, stderr := run(t, o, "up", "-f", file, "--yes")
@@ -148,4 +160,89 @@ charts:
 	if _, err := cluster.Client().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
 		t.Error("the namespace is still there after down --delete-data")
 	}
+}
+
+// statusUp runs dhub status -o json and reports whether the hub is up.
+func statusUp(t *testing.T, o deploy.Options, file string) bool {
+	t.Helper()
+	code, stdout, stderr := run(t, o, "status", "-f", file, "-o", "json")
+	var st struct{ Up bool }
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatalf("status: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	return st.Up && code == 0
+}
+
+// TestTwoHubsOnOneCluster: two hubs with the real charts in two namespaces
+// of one cluster install, upgrade and go down independently; the one left
+// stays ready, and down keeps the cluster-wide CRDs it still uses.
+func TestTwoHubsOnOneCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := chartRepository(t)
+	a, b := realHub(t, "hub-a", url, "192.0.2.51"), realHub(t, "hub-b", url, "192.0.2.52")
+	oa, ob := options(t, "hub-a", nil), options(t, "hub-b", nil)
+	t.Cleanup(func() { run(t, oa, "down", "-f", a, "--yes", "--delete-data") })
+	t.Cleanup(func() { run(t, ob, "down", "-f", b, "--yes", "--delete-data") })
+
+	for _, h := range []struct {
+		ns, file string
+		o        deploy.Options
+	}{{"hub-a", a, oa}, {"hub-b", b, ob}} {
+		start := time.Now()
+		if code, stdout, stderr := run(t, h.o, "up", "-f", h.file, "--yes"); code != 0 {
+			t.Fatalf("up %s: exit %d\n%s\n%s", h.file, code, stdout, stderr)
+		}
+		t.Logf("install to ready of %s: %s", h.ns, time.Since(start).Round(100*time.Millisecond))
+	}
+	if !statusUp(t, oa, a) || !statusUp(t, ob, b) {
+		t.Fatal("not both hubs up after their ups")
+	}
+	for _, name := range []string{"hub-a-jupyterhub-user-scheduler", "hub-b-jupyterhub-user-scheduler", "api-hub-a-dask-gateway", "api-hub-b-dask-gateway"} {
+		if _, err := cluster.Client().RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("cluster role %s: %v", name, err)
+		}
+	}
+
+	// Upgrade one: the other's releases stay at their revision.
+	withImage := strings.Replace(string(mustRead(t, a)), "hub:\n", "hub:\n  image: pangeo/pangeo-notebook:2025.09.01\n", 1)
+	if err := os.WriteFile(a, []byte(withImage), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := run(t, oa, "up", "-f", a, "--yes"); code != 0 || !strings.Contains(stderr, "release hub-a-jupyterhub: upgrading revision 1") {
+		t.Fatalf("upgrade hub-a: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if jh, dg, err := releaseRevisions("hub-b"); err != nil || jh != "1" || dg != "1" {
+		t.Errorf("hub-b's releases after hub-a's upgrade: %s %s %v, want both at revision 1", jh, dg, err)
+	}
+
+	start := time.Now()
+	code, stdout, stderr := run(t, oa, "down", "-f", a, "--yes", "--delete-data")
+	if code != 0 {
+		t.Fatalf("down hub-a: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("down of one hub: %s", time.Since(start).Round(100*time.Millisecond))
+	if !strings.Contains(stdout, "custom resource definitions of Dask Gateway and Traefik") {
+		t.Errorf("down does not say it kept the shared CRDs:\n%s", stdout)
+	}
+	if !statusUp(t, ob, b) {
+		t.Error("hub-b is not up after hub-a's down")
+	}
+	for _, name := range []string{"hub-b-jupyterhub-user-scheduler", "api-hub-b-dask-gateway"} {
+		if _, err := cluster.Client().RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("hub-b's cluster role %s after hub-a's down: %v", name, err)
+		}
+	}
+	if _, err := cluster.Client().RbacV1().ClusterRoles().Get(ctx, "hub-a-jupyterhub-user-scheduler", metav1.GetOptions{}); err == nil {
+		t.Error("hub-a's cluster role is still there after its down")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
