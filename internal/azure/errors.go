@@ -150,6 +150,7 @@ var (
 	availableRE     = regexp.MustCompile(`(?i)the available vm sizes are '[^']*'`)
 	sizeOfPoolRE    = regexp.MustCompile(`VM size of (?:AgentPoolProfile|AgentProfile|Agent):?\s*(\w+)`)
 	messageLocRE    = regexp.MustCompile(`in (?:your subscription in )?location '([^']+)'`)
+	invalidParamRE  = regexp.MustCompile(`The value of parameter (\S+) is invalid\. Error details: (.*?)\.?(?: Please see|$)`)
 	groupLocationRE = regexp.MustCompile(`already exists in location '([^']+)'`)
 	agentPoolRE     = regexp.MustCompile(`^Provisioning of resource\(s\) for Agent Pool (\S+) failed\.\s*Error:\s*(.*)$`)
 )
@@ -272,6 +273,11 @@ func explain(err error, resource, location string) error {
 		}
 		e.Sentence = fmt.Sprintf("%s: the subscription is not registered for %s; register it once with 'az provider register --namespace %s --wait' and run dhub again",
 			lead, ns, ns)
+	case invalidParamRE.MatchString(msg):
+		// AKS's InvalidParameter names the field and why; its first
+		// sentence alone ("The value of parameter X is invalid.") does not.
+		m := invalidParamRE.FindStringSubmatch(msg)
+		e.Sentence = fmt.Sprintf("%s: %s is invalid: %s; change it in dhub.yaml (azure.nodePools, azure.kubernetesVersion)", lead, m[1], strings.TrimSuffix(m[2], "."))
 	case code == "InvalidResourceGroupLocation":
 		where := firstMatch(groupLocationRE, msg)
 		e.Sentence = fmt.Sprintf("%s: the resource group already exists in %s, not %s; set azure.location to %s or choose another azure.resourceGroup",
