@@ -24,7 +24,7 @@ import (
 type Operation struct {
 	// Resource is e.g. "managed cluster pangeoCluster".
 	Resource string `json:"resource"`
-	// Action is create, update, delete or wait.
+	// Action is create, update, delete, register, start or wait.
 	Action string `json:"action"`
 	// LongRunning is true for Azure long-running operations (polled until done).
 	LongRunning bool    `json:"longRunning"`
@@ -110,6 +110,10 @@ func (c *Client) run(ctx context.Context, p *Plan, res *Result, depth int) (*Pla
 			err = c.putPool(ctx, h, s.pool, !poolExists(p, s.pool), res)
 		case stepDeletePool:
 			err = c.deletePool(ctx, h.Azure, s.pool, res)
+		case stepRegisterProvider:
+			err = c.registerProvider(ctx, h.Azure, s.pool, res)
+		case stepStartCluster:
+			err = c.startCluster(ctx, h.Azure, res)
 		}
 		if err != nil {
 			return p, err
@@ -353,6 +357,36 @@ func (c *Client) deletePool(ctx context.Context, a config.Azure, name string, re
 			return nil
 		}
 		return err
+	})
+}
+
+// registerProvider registers a resource provider in the subscription and
+// waits until Azure says Registered (usually a minute or two), as
+// 'az provider register --wait' does.
+func (c *Client) registerProvider(ctx context.Context, a config.Azure, ns string, res *Result) error {
+	resource := KindProvider + " " + ns
+	return c.record(res, Operation{Resource: resource, Action: "register", LongRunning: true}, a.Location, func() error {
+		fmt.Fprintf(c.o.Progress, "%s: registering it in the subscription (as 'az provider register --namespace %s' does)\n", resource, ns)
+		if _, err := c.providers.Register(ctx, ns, nil); err != nil {
+			return err
+		}
+		return c.waitUntil(ctx, resource, func() (string, bool, error) {
+			r, err := c.providers.Get(ctx, ns, nil)
+			if err != nil {
+				return "", false, err
+			}
+			return deref(r.RegistrationState), false, nil
+		}, func(state string) bool { return state == "Registered" })
+	})
+}
+
+// startCluster starts a stopped cluster and waits until it runs.
+func (c *Client) startCluster(ctx context.Context, a config.Azure, res *Result) error {
+	resource := KindCluster + " " + a.ClusterName
+	return c.record(res, Operation{Resource: resource, Action: "start", LongRunning: true}, a.Location, func() error {
+		return startAndWait(ctx, c, resource, "start", func() (*runtime.Poller[armcontainerservice.ManagedClustersClientStartResponse], error) {
+			return c.clusters.BeginStart(ctx, a.ResourceGroup, a.ClusterName, nil)
+		})
 	})
 }
 

@@ -19,7 +19,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 )
 
@@ -84,6 +86,11 @@ type Client struct {
 	resources *armresources.Client
 	clusters  *armcontainerservice.ManagedClustersClient
 	pools     *armcontainerservice.AgentPoolsClient
+	providers *armresources.ProvidersClient
+	skus      *armcompute.ResourceSKUsClient
+	usages    *armcompute.UsageClient
+	dns       *armnetwork.ManagementClient
+	publicIPs *armnetwork.PublicIPAddressesClient
 }
 
 // New returns a Client; it makes no request.
@@ -131,6 +138,21 @@ func New(o Options) (*Client, error) {
 		return nil, err
 	}
 	if c.pools, err = armcontainerservice.NewAgentPoolsClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.providers, err = armresources.NewProvidersClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.skus, err = armcompute.NewResourceSKUsClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.usages, err = armcompute.NewUsageClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.dns, err = armnetwork.NewManagementClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.publicIPs, err = armnetwork.NewPublicIPAddressesClient(o.Subscription, o.Credential, &co); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -92,6 +93,27 @@ func paths(rs []azurefake.Request) []string {
 	for _, r := range rs {
 		p, _, _ := strings.Cut(r.Path, "?")
 		out = append(out, r.Method+" "+p)
+	}
+	return out
+}
+
+// preflightRE matches the reads of the preflight checks: resource
+// providers, VM sizes and quota, DNS labels and public IPs, versions.
+var preflightRE = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/providers/[^/]+$|/providers/Microsoft\.(Compute|Network)/|/kubernetesVersions$|/publicIPAddresses$`)
+
+// isPreflight reports whether r is a read of the preflight checks.
+func isPreflight(r azurefake.Request) bool {
+	p, _, _ := strings.Cut(r.Path, "?")
+	return r.Method == "GET" && preflightRE.MatchString(p)
+}
+
+// withoutPreflight drops the preflight reads from rs.
+func withoutPreflight(rs []azurefake.Request) []azurefake.Request {
+	var out []azurefake.Request
+	for _, r := range rs {
+		if !isPreflight(r) {
+			out = append(out, r)
+		}
 	}
 	return out
 }

@@ -30,6 +30,18 @@ type Plan struct {
 	// clusterState is the managed cluster's provisioningState when it
 	// exists and is not being deleted, else "".
 	clusterState string
+	// PreflightGets counts the GETs the preflight checks sent.
+	PreflightGets int
+	stopped       bool
+}
+
+// Stopped reports whether the plan found the cluster stopped (its
+// control plane is not there to plan the hub on; up starts it first).
+func (p *Plan) Stopped() bool { return p.stopped }
+
+// stopped reports whether a cluster's powerState is Stopped.
+func stopped(props *armcontainerservice.ManagedClusterProperties) bool {
+	return props != nil && props.PowerState != nil && deref(props.PowerState.Code) == armcontainerservice.CodeStopped
 }
 
 // ClusterState is the managed cluster's provisioningState (Succeeded,
@@ -47,6 +59,8 @@ const (
 	stepUpdateCluster // read, change the cluster-level fields, write back
 	stepPutPool       // create or update one pool through the agent pools API
 	stepDeletePool
+	stepRegisterProvider // register a resource provider and wait until it is Registered
+	stepStartCluster     // start a stopped cluster
 )
 
 type step struct {
@@ -64,9 +78,17 @@ func terminal(state string) bool {
 }
 
 // Plan reads the resource group and the managed cluster (its node pools come
-// with it) and compares them with h. It sends two GET requests and nothing
-// else.
+// with it) and compares them with h. Two GETs, then a preflight of GETs
+// only: the DNS label always; when the plan changes Azure, the resource
+// providers, the VM sizes of the pools it creates, the vCPU quota of the
+// nodes it adds and the Kubernetes version asked for. A preflight problem
+// is a *PreflightError, before anything is written. Pools without a VM
+// size get one here (the plan shows which).
 func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
+	// The plan's own copy: a VM size it picks must not leak into h.
+	hub := *h
+	hub.Azure.NodePools = slices.Clone(h.Azure.NodePools)
+	h = &hub
 	a := h.Azure
 	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h}
 	groupName := KindGroup + " " + a.ResourceGroup
@@ -92,32 +114,159 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 			cluster = &cr.ManagedCluster
 		}
 	}
-
-	p.planGroup(group)
 	if cluster != nil {
 		if err := owned(cluster.Tags, h.Name); err != nil {
 			return nil, fmt.Errorf("%s in resource group %s exists but %v: dhub will not change it; choose another azure.clusterName, or tag it %s=true and %s=%s to let dhub manage it",
 				clusterName, a.ResourceGroup, err, TagManaged, TagHub, h.Name)
 		}
+		if cluster.Properties == nil {
+			cluster.Properties = &armcontainerservice.ManagedClusterProperties{}
+		}
 	}
-	if cluster != nil && cluster.Properties != nil && deref(cluster.Properties.ProvisioningState) == "Deleting" {
+	pf := &preflight{c: c, h: h, view: p.View}
+	if err := pf.pickSizes(ctx, observedSizes(cluster)); err != nil {
+		return nil, err
+	}
+	if err := pf.err(); err != nil {
+		return nil, err
+	}
+
+	p.planGroup(group)
+	switch {
+	case cluster != nil && deref(cluster.Properties.ProvisioningState) == "Deleting":
 		// An earlier 'down' is deleting it: wait until it is gone, then
 		// plan again (which creates it anew).
 		p.steps = append(p.steps, step{kind: stepWaitCluster})
 		p.planNewCluster("being deleted (an earlier 'dhub down'): up waits until it is gone, then creates it")
-		return p, nil
-	}
-	if cluster == nil {
+		cluster = nil
+	case cluster == nil:
 		p.planNewCluster("does not exist")
-		return p, nil
+	default:
+		p.clusterState = deref(cluster.Properties.ProvisioningState)
+		p.planCluster(cluster)
+		p.planPools(cluster)
 	}
-	if cluster.Properties == nil {
-		cluster.Properties = &armcontainerservice.ManagedClusterProperties{}
+	if err := p.preflight(ctx, pf, cluster); err != nil {
+		return nil, err
 	}
-	p.clusterState = deref(cluster.Properties.ProvisioningState)
-	p.planCluster(cluster)
-	p.planPools(cluster)
+	p.PreflightGets = pf.gets
 	return p, nil
+}
+
+// observedSizes maps each pool of a cluster to its VM size.
+func observedSizes(mc *armcontainerservice.ManagedCluster) map[string]string {
+	out := map[string]string{}
+	if mc == nil || mc.Properties == nil {
+		return out
+	}
+	for _, ap := range mc.Properties.AgentPoolProfiles {
+		if ap != nil {
+			out[deref(ap.Name)] = deref(ap.VMSize)
+		}
+	}
+	return out
+}
+
+// preflight runs the checks of the plan's writes and puts the provider
+// registrations it needs first.
+func (p *Plan) preflight(ctx context.Context, pf *preflight, cluster *armcontainerservice.ManagedCluster) error {
+	if err := pf.dnsLabel(ctx, cluster); err != nil {
+		return err
+	}
+	if p.View.HasChanges() && !p.waitsFirst() {
+		changes, steps, err := pf.providers(ctx)
+		if err != nil {
+			return err
+		}
+		p.View.Changes = append(changes, p.View.Changes...)
+		p.steps = append(steps, p.steps...)
+		grow := p.growth(cluster)
+		var created []growth
+		for _, g := range grow {
+			if g.created {
+				created = append(created, g.growth)
+			}
+		}
+		if err := pf.sizes(ctx, created); err != nil {
+			return err
+		}
+		var all []growth
+		for _, g := range grow {
+			all = append(all, g.growth)
+		}
+		if err := pf.quota(ctx, all); err != nil {
+			return err
+		}
+		if p.hub.Azure.KubernetesVersion != "" && (cluster == nil || p.changesVersion()) {
+			if err := pf.version(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return pf.err()
+}
+
+// waitsFirst reports whether the plan starts by waiting for an operation
+// dhub did not start: the plan made after the wait runs the preflight.
+func (p *Plan) waitsFirst() bool {
+	return len(p.steps) > 0 && p.steps[0].kind == stepWaitCluster
+}
+
+// changesVersion reports whether the plan changes the Kubernetes version.
+func (p *Plan) changesVersion() bool {
+	for _, ch := range p.View.Changes {
+		for _, f := range ch.Fields {
+			if f.Field == "kubernetesVersion" || f.Field == "orchestratorVersion" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// poolGrowth is what the plan adds to one pool, and whether it creates it.
+type poolGrowth struct {
+	growth
+	created bool
+}
+
+// growth lists, for each pool the plan creates or grows, the nodes it adds
+// now and at the autoscale maximum.
+func (p *Plan) growth(cluster *armcontainerservice.ManagedCluster) []poolGrowth {
+	observed := map[string]*armcontainerservice.ManagedClusterAgentPoolProfile{}
+	if cluster != nil && cluster.Properties != nil {
+		for _, ap := range cluster.Properties.AgentPoolProfiles {
+			if ap != nil {
+				observed[deref(ap.Name)] = ap
+			}
+		}
+	}
+	var out []poolGrowth
+	for _, np := range p.hub.Azure.NodePools {
+		want := desiredPool(p.hub, np)
+		now, top := int(deref(want.Count)), int(deref(want.Count))
+		if deref(want.EnableAutoScaling) {
+			top = int(deref(want.MaxCount))
+		}
+		g := poolGrowth{growth: growth{pool: np.Name, size: np.VMSize, spot: np.Spot != nil, now: now, atMax: top}}
+		if got := observed[np.Name]; got != nil {
+			if !strings.EqualFold(deref(got.VMSize), np.VMSize) || isSpot(propertiesOf(got)) != (np.Spot != nil) {
+				continue // a replace, which up never does
+			}
+			running := int(deref(got.Count))
+			g.now, g.atMax = max(0, g.now-running), max(0, g.atMax-running)
+			if deref(want.EnableAutoScaling) {
+				g.now = max(0, int(deref(want.MinCount))-running)
+			}
+			if g.now == 0 && g.atMax == 0 {
+				continue
+			}
+		} else {
+			g.created = true
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // owned returns nil when tags mark a resource dhub manages for hub, or
@@ -261,6 +410,14 @@ func (p *Plan) planCluster(mc *armcontainerservice.ManagedCluster) {
 			from = deref(props.KubernetesVersion)
 		}
 		ch.Fields = append(ch.Fields, plan.FieldChange{Field: "kubernetesVersion", From: from, To: v})
+	}
+	if stopped(props) {
+		// A stopped cluster has no control plane to install the hub on,
+		// and AKS refuses changes to it: start it first.
+		p.stopped = true
+		p.add(plan.Change{Kind: KindCluster, Name: a.ClusterName, Action: plan.Update,
+			Reason: "stopped (powerState Stopped, as after 'az aks stop'): up starts it first, then installs the hub",
+			Fields: []plan.FieldChange{{Field: "powerState", From: "Stopped", To: "Running"}}}, step{kind: stepStartCluster})
 	}
 	switch {
 	case strings.EqualFold(state, "Failed"):

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +16,6 @@ const (
 	DefaultLocation      = "westeurope"
 	DefaultClusterName   = "pangeoCluster"
 	DefaultNetworkPolicy = "azure"
-	DefaultVMSize        = "Standard_D2s_v3"
 	// DefaultImage is pinned: "latest" would change under a running hub.
 	DefaultImage       = "pangeo/pangeo-notebook:2025.08.14"
 	DefaultDefaultURL  = "/lab"
@@ -38,6 +39,32 @@ const (
 	LabelNodePurpose = "hub.jupyter.org/node-purpose"
 	LabelDaskWorker  = "k8s.dask.org/dedicated"
 )
+
+// VMSizePreference is the order in which dhub picks a pool's VM size when
+// dhub.yaml names none: general-purpose sizes of 2 vCPUs and 8 GiB (the
+// guide's Standard_D2s_v3 and its successors, which AKS accepts for system
+// pools and offers as Spot), newest first. The first one the subscription
+// may use in the region wins; sizes are restricted per subscription and
+// region, so a fixed default fails on many new subscriptions.
+var VMSizePreference = []string{
+	"Standard_D2s_v5", "Standard_D2as_v5", "Standard_D2ds_v5", "Standard_D2s_v4",
+	"Standard_D2as_v4", "Standard_D2s_v3", "Standard_DS2_v2",
+}
+
+// DefaultDNSLabel is the DNS label of an Azure hub that sets none: its name,
+// a dash and six characters of a hash of the subscription (when dhub.yaml
+// names it), resource group, cluster and region. It is stable for one
+// deployment and differs between deployments that keep the guide's names.
+func DefaultDNSLabel(h *Hub) string {
+	a := h.Azure
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.Join([]string{a.Subscription, a.ResourceGroup, a.ClusterName, a.Location, h.Name}, "/"))))
+	suffix := strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:6]
+	name := h.Name
+	if len(name) > 63-7 {
+		name = strings.TrimRight(name[:63-7], "-")
+	}
+	return name + "-" + suffix
+}
 
 // ProfilePools returns the node pools a profile creates, as in the guide.
 func ProfilePools(p Profile) []NodePool {
@@ -87,7 +114,6 @@ func (h *Hub) SetDefaults() {
 			if p.Role == "" && len(a.NodePools) == 1 {
 				p.Role = RoleAll
 			}
-			def(&p.VMSize, DefaultVMSize)
 			if p.Count == nil {
 				n := 1
 				if p.Autoscale != nil && p.Autoscale.Min > 1 {
@@ -115,7 +141,8 @@ func (h *Hub) SetDefaults() {
 	def(&j.Image, DefaultImage)
 	def(&j.DefaultURL, DefaultDefaultURL)
 	if h.Target == TargetAzure && h.Name != "" {
-		def(&j.Host, h.Name+"."+h.Azure.Location+".cloudapp.azure.com")
+		def(&h.Azure.DNSLabel, DefaultDNSLabel(h))
+		def(&j.Host, h.Azure.DNSLabel+"."+h.Azure.Location+".cloudapp.azure.com")
 	}
 	if j.HTTPS.Enabled == nil {
 		j.HTTPS.Enabled = ptr(h.Profile == ProfileRecommended && h.Target != TargetLocal)
@@ -152,7 +179,7 @@ func (h *Hub) SetDefaults() {
 	// size can be scheduled.
 	cores, memory := Bounds{Default: 1, Min: 1, Max: 16}, Bounds{Default: 2, Min: 1, Max: 32}
 	if pool, _ := h.WorkerNodes(); h.Target == TargetAzure && pool != nil {
-		if size, ok := LookupVMSize(pool.VMSize); ok {
+		if size, ok := PoolVMSize(pool); ok {
 			cores, memory = workerBoundsFor(size)
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,7 +18,7 @@ func defaulted(name string, target Target, profile Profile) *Hub {
 func TestDefaultsSimpleAzure(t *testing.T) {
 	h := defaulted("pangeo-hub", TargetAzure, ProfileSimple)
 	want := []NodePool{{
-		Name: "nodepool1", Role: RoleAll, VMSize: "Standard_D2s_v3",
+		Name: "nodepool1", Role: RoleAll, // the VM size is picked by the plan, from VMSizePreference
 		Count: ptr(1), Autoscale: &Autoscale{Min: 1, Max: 3},
 	}}
 	if !reflect.DeepEqual(h.Azure.NodePools, want) {
@@ -28,7 +29,7 @@ func TestDefaultsSimpleAzure(t *testing.T) {
 	if a := h.JupyterHub.Auth; a.Type != AuthPassword || a.Password.AdminUser != "admin" || !a.Password.AdminPassword.IsZero() || h.HTTPSEnabled() {
 		t.Errorf("auth %s %+v, https %v; want password with a generated admin password, and off", a.Type, a.Password, h.HTTPSEnabled())
 	}
-	if h.JupyterHub.Host != "pangeo-hub.westeurope.cloudapp.azure.com" {
+	if h.JupyterHub.Host != "pangeo-hub-r2crrr.westeurope.cloudapp.azure.com" {
 		t.Errorf("host %q", h.JupyterHub.Host)
 	}
 }
@@ -40,10 +41,11 @@ func TestDefaultsRecommendedAzure(t *testing.T) {
 		Location:      "westeurope",
 		ClusterName:   "pangeoCluster",
 		NetworkPolicy: "azure",
+		DNSLabel:      "pangeo-hub-r2crrr",
 		NodePools: []NodePool{
-			{Name: "core", Role: RoleCore, VMSize: "Standard_D2s_v3", Count: ptr(1)},
-			{Name: "users", Role: RoleUser, VMSize: "Standard_D2s_v3", Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 10}},
-			{Name: "workers", Role: RoleWorker, VMSize: "Standard_D2s_v3", Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 50},
+			{Name: "core", Role: RoleCore, Count: ptr(1)},
+			{Name: "users", Role: RoleUser, Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 10}},
+			{Name: "workers", Role: RoleWorker, Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 50},
 				Spot: &Spot{MaxPrice: ptr(-1.0), Eviction: "Delete"}},
 		},
 	}
@@ -62,7 +64,7 @@ func TestDefaultsRecommendedAzure(t *testing.T) {
 		}
 	}
 	j := h.JupyterHub
-	if !h.HTTPSEnabled() || j.Auth.Type != AuthAzureAD || j.Host != "pangeo-hub.westeurope.cloudapp.azure.com" {
+	if !h.HTTPSEnabled() || j.Auth.Type != AuthAzureAD || j.Host != "pangeo-hub-r2crrr.westeurope.cloudapp.azure.com" {
 		t.Errorf("https %v, auth %s, host %q", h.HTTPSEnabled(), j.Auth.Type, j.Host)
 	}
 	if got := h.PoolRoles(); !reflect.DeepEqual(got, map[PoolRole]bool{RoleCore: true, RoleUser: true, RoleWorker: true}) {
@@ -70,11 +72,11 @@ func TestDefaultsRecommendedAzure(t *testing.T) {
 	}
 }
 
-// The host follows the hub's location.
+// The host follows the hub's location and DNS label.
 func TestDefaultsHostFollowsLocation(t *testing.T) {
-	h := &Hub{Name: "geo", Target: TargetAzure, Azure: Azure{Location: "eastus2"}}
+	h := &Hub{Name: "geo", Target: TargetAzure, Azure: Azure{Location: "eastus2", DNSLabel: "geo-lab"}}
 	h.SetDefaults()
-	if h.JupyterHub.Host != "geo.eastus2.cloudapp.azure.com" {
+	if h.JupyterHub.Host != "geo-lab.eastus2.cloudapp.azure.com" {
 		t.Errorf("host %q", h.JupyterHub.Host)
 	}
 	h = &Hub{Target: TargetAzure}
@@ -115,15 +117,15 @@ func TestDefaultsEveryTargetAndProfile(t *testing.T) {
 		host    string
 		pools   int
 		// The worker bounds' maxima: on Azure, what a Standard_D2s_v3
-		// worker node holds (2 cores, about 5.9 GiB for pods).
+		// worker node of the size dhub picks holds (2 cores, at least 5 GiB).
 		maxCores, maxMemory float64
 	}{
 		{TargetLocal, ProfileSimple, AuthPassword, false, "", 0, 16, 32},
 		{TargetLocal, ProfileRecommended, AuthPassword, false, "", 0, 16, 32},
 		{TargetKubernetes, ProfileSimple, AuthPassword, false, "", 0, 16, 32},
 		{TargetKubernetes, ProfileRecommended, AuthAzureAD, true, "", 0, 16, 32},
-		{TargetAzure, ProfileSimple, AuthPassword, false, "hub.westeurope.cloudapp.azure.com", 1, 2, 5.5},
-		{TargetAzure, ProfileRecommended, AuthAzureAD, true, "hub.westeurope.cloudapp.azure.com", 3, 2, 5.5},
+		{TargetAzure, ProfileSimple, AuthPassword, false, "hub-5obb63.westeurope.cloudapp.azure.com", 1, 2, 5},
+		{TargetAzure, ProfileRecommended, AuthAzureAD, true, "hub-5obb63.westeurope.cloudapp.azure.com", 3, 2, 5},
 	} {
 		h := defaulted("hub", tc.target, tc.profile)
 		j := h.JupyterHub
@@ -162,7 +164,7 @@ func userHub() *Hub {
 		APIVersion: "dhub/v0", Kind: "Other", Name: "mine", Target: TargetAzure, Profile: ProfileRecommended,
 		Namespace: "science",
 		Azure: Azure{
-			ResourceGroup: "rg", Location: "eastus", ClusterName: "c1", NetworkPolicy: "calico",
+			ResourceGroup: "rg", Location: "eastus", ClusterName: "c1", NetworkPolicy: "calico", DNSLabel: "my-hub",
 			NodePools: []NodePool{
 				{Name: "big", Role: RoleCore, VMSize: "Standard_E8s_v5", Count: ptr(0)},
 				{Name: "spot", Role: RoleWorker, VMSize: "Standard_F4s_v2", Count: ptr(2), Autoscale: &Autoscale{Min: 3, Max: 4},
@@ -210,7 +212,7 @@ func TestDefaultsFillPartialPools(t *testing.T) {
 		{Name: "only", Autoscale: &Autoscale{Min: 2, Max: 5}, Spot: &Spot{Eviction: "Deallocate"}},
 	}}}
 	h.SetDefaults()
-	want := NodePool{Name: "only", Role: RoleAll, VMSize: DefaultVMSize, Count: ptr(2),
+	want := NodePool{Name: "only", Role: RoleAll, Count: ptr(2), // the VM size is picked by the plan
 		Autoscale: &Autoscale{Min: 2, Max: 5}, Spot: &Spot{MaxPrice: ptr(-1.0), Eviction: "Deallocate"}}
 	if !reflect.DeepEqual(h.Azure.NodePools, []NodePool{want}) {
 		t.Errorf("pool %s, want %s", dump(h.Azure.NodePools), dump(want))
@@ -297,5 +299,39 @@ func TestPartialBoundsAndNeverIdleTimeout(t *testing.T) {
 	}
 	if ps := f.Hub.Validate().Errors(); len(ps) > 0 {
 		t.Errorf("problems: %v", ps)
+	}
+}
+
+// The default DNS label differs between deployments that keep the guide's
+// names in different subscriptions, resource groups or clusters, and stays
+// the same for one deployment.
+func TestDefaultDNSLabelIsPerDeployment(t *testing.T) {
+	label := func(f func(h *Hub)) string {
+		h := &Hub{Name: "pangeo-hub", Target: TargetAzure}
+		f(h)
+		h.SetDefaults()
+		return h.Azure.DNSLabel
+	}
+	base := label(func(*Hub) {})
+	if base != label(func(*Hub) {}) || !strings.HasPrefix(base, "pangeo-hub-") || len(base) != len("pangeo-hub-")+6 {
+		t.Errorf("label %q: want pangeo-hub- and 6 stable characters", base)
+	}
+	seen := map[string]bool{base: true}
+	for _, f := range []func(h *Hub){
+		func(h *Hub) { h.Azure.Subscription = "11111111-2222-3333-4444-555555555555" },
+		func(h *Hub) { h.Azure.ResourceGroup = "lab" },
+		func(h *Hub) { h.Azure.ClusterName = "other" },
+		func(h *Hub) { h.Azure.Location = "eastus" },
+	} {
+		l := label(f)
+		if seen[l] {
+			t.Errorf("label %q repeats for another deployment", l)
+		}
+		seen[l] = true
+	}
+	long := &Hub{Name: "a" + strings.Repeat("b", 62), Target: TargetAzure}
+	long.SetDefaults()
+	if n := len(long.Azure.DNSLabel); n > 63 {
+		t.Errorf("label of a 63-character name has %d characters", n)
 	}
 }

@@ -2,8 +2,10 @@ package config
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"slices"
+	"strings"
 	"text/template"
 )
 
@@ -35,6 +37,15 @@ func Init(o InitOptions) ([]byte, error) {
 		return nil, fmt.Errorf("profile %q is not one of simple, recommended", o.Profile)
 	}
 	h := Hub{Name: o.Name, Target: o.Target, Profile: o.Profile}
+	if o.Target == TargetAzure {
+		// A random suffix, written into the file: stable for this hub,
+		// and unlike the guide's pangeo-hub not shared with anyone.
+		label, err := randomLabel(o.Name)
+		if err != nil {
+			return nil, err
+		}
+		h.Azure.DNSLabel = label
+	}
 	h.SetDefaults()
 	var buf bytes.Buffer
 	err := initTemplate.Execute(&buf, struct {
@@ -44,12 +55,29 @@ func Init(o InitOptions) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
+// randomLabel is name, a dash and six random lowercase letters and
+// digits, within the 63 characters of a DNS label.
+func randomLabel(name string) (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("a random DNS label: %w", err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	if len(name) > 63-7 {
+		name = strings.TrimRight(name[:63-7], "-")
+	}
+	return name + "-" + string(b), nil
+}
+
 var initTemplate = template.Must(template.New("dhub.yaml").Parse(`# dhub.yaml: one DaskHub (JupyterHub + Dask Gateway). 'dhub validate' checks it,
 # 'dhub plan' shows what 'dhub up' would change. Omitted fields take the defaults
 # of the profile; the values written here are those defaults, to edit.
 apiVersion: {{.Hub.APIVersion}}
 kind: {{.Hub.Kind}}
-# The hub's name{{if eq .Hub.Target "azure"}}, also its DNS label: https://{{.Hub.JupyterHub.Host}}{{end}}.
+# The hub's name{{if eq .Hub.Target "azure"}}; it is reached at https://{{.Hub.JupyterHub.Host}}{{end}}.
 name: {{.Hub.Name}}
 # Where the hub runs: local (this machine), kubernetes (an existing cluster) or azure (AKS).
 target: {{.Hub.Target}}
@@ -68,13 +96,20 @@ azure:
   clusterName: {{.Hub.Azure.ClusterName}}
   # kubernetesVersion: "1.33"         # default: the AKS default version
   networkPolicy: {{.Hub.Azure.NetworkPolicy}}            # azure, calico, cilium or none; the charts' NetworkPolicies need one
+  # The public address is https://<dnsLabel>.<location>.cloudapp.azure.com; a label is
+  # unique per region across all of Azure, so this one carries a random suffix.
+  dnsLabel: {{.Hub.Azure.DNSLabel}}
   # Roles: core (hub, proxy, gateway, system pods), user (notebooks, Dask schedulers),
   # worker (Dask workers), all (everything). Labels follow from the role.
   nodePools:
 {{- range .Hub.Azure.NodePools}}
     - name: {{.Name}}
       role: {{.Role}}
+{{- if .VMSize}}
       vmSize: {{.VMSize}}
+{{- else}}
+      # vmSize: Standard_D4s_v5           # default: the first size this subscription may use here, of Standard_D2s_v5, Standard_D2as_v5, ... (see 'dhub plan')
+{{- end}}
       count: {{.Count}}                      # nodes at creation
 {{- with .Autoscale}}
       autoscale: {min: {{.Min}}, max: {{.Max}}}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -54,6 +55,20 @@ func equalHubs(a, b Hub) bool {
 	return reflect.DeepEqual(a, b)
 }
 
+// writtenLabel is the DNS label Init wrote for an Azure hub: the name, a
+// dash and six random characters; "" for the other targets.
+func writtenLabel(t *testing.T, h *Hub) string {
+	t.Helper()
+	if h.Target != TargetAzure {
+		return ""
+	}
+	l := h.Azure.DNSLabel
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(h.Name) + `-[a-z0-9]{6}$`).MatchString(l) {
+		t.Errorf("written dnsLabel %q: want %s- and six random characters", l, h.Name)
+	}
+	return l
+}
+
 func TestEqualHubsNormalizes(t *testing.T) {
 	a, b := Hub{Dask: Dask{Environment: map[string]string{}}}, Hub{}
 	a.Kubernetes.NodeRoles = []PoolRole{}
@@ -67,12 +82,13 @@ func TestEqualHubsNormalizes(t *testing.T) {
 }
 
 // initHub is what the Init template writes beyond the defaults of name,
-// target and profile: the Azure AD block with its secret reference, and the
-// options given.
-func initHub(o InitOptions, allowed ...string) Hub {
+// target and profile: the Azure AD block with its secret reference, the
+// options given, and on Azure the DNS label it drew (label).
+func initHub(o InitOptions, label string, allowed ...string) Hub {
 	h := Hub{Name: o.Name, Target: o.Target, Profile: o.Profile}
 	h.SetDefaults()
 	want := Hub{Name: o.Name, Target: o.Target, Profile: o.Profile}
+	want.Azure.DNSLabel = label
 	if h.HTTPSEnabled() {
 		want.JupyterHub.HTTPS.ContactEmail = o.Email
 	}
@@ -101,7 +117,8 @@ func TestInitEveryTargetAndProfileLoads(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Load of the Init output: %v\n%s", err, b)
 				}
-				if want := initHub(o); !equalHubs(*f.Hub, want) {
+				label := writtenLabel(t, f.Hub)
+				if want := initHub(o, label); !equalHubs(*f.Hub, want) {
 					t.Errorf("the written values are not the defaults\n got %s\nwant %s", dump(f.Hub), dump(want))
 				}
 				// Every profile that needs nothing from the user is valid as written.
@@ -132,25 +149,28 @@ func TestInitRecommendedAzureValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"contactEmail: \"" + testEmail + "\"", testTenantID, testClientID,
-		"https://pangeo-hub.westeurope.cloudapp.azure.com/hub/oauth_callback"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("Init output lacks %q", want)
-		}
-	}
 	f, err := Load("dhub.yaml", fillAllowedUser(t, b, testUser))
 	if err != nil {
 		t.Fatal(err)
 	}
+	label := writtenLabel(t, f.Hub)
+	for _, want := range []string{"contactEmail: \"" + testEmail + "\"", testTenantID, testClientID,
+		"https://" + label + ".westeurope.cloudapp.azure.com/hub/oauth_callback"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Init output lacks %q", want)
+		}
+	}
 	if ps := f.Hub.Validate(); len(ps) != 0 {
 		t.Errorf("problems:\n%s", problemList(ps))
 	}
-	want := initHub(o, testUser)
+	want := initHub(o, label, testUser)
 	if !equalHubs(*f.Hub, want) {
 		t.Errorf("loaded hub differs from the defaults plus the filled fields\n got %s\nwant %s", dump(f.Hub), dump(want))
 	}
-	// And that is the validation baseline.
-	if !equalHubs(*f.Hub, *azureHub()) {
+	// And that is the validation baseline, but for the label drawn.
+	base := azureHub()
+	base.Azure.DNSLabel, base.JupyterHub.Host = label, label+".westeurope.cloudapp.azure.com"
+	if !equalHubs(*f.Hub, *base) {
 		t.Errorf("loaded hub differs from the azure baseline\n got %s\nwant %s", dump(f.Hub), dump(azureHub()))
 	}
 }
@@ -196,14 +216,14 @@ func TestInitName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "https://geo-lab.westeurope.cloudapp.azure.com") {
+	if !regexp.MustCompile(`https://geo-lab-[a-z0-9]{6}\.westeurope\.cloudapp\.azure\.com`).Match(b) {
 		t.Errorf("the name's host is not shown:\n%s", b)
 	}
 	f, err := Load("dhub.yaml", b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Hub.Name != "geo-lab" || f.Hub.JupyterHub.Host != "geo-lab.westeurope.cloudapp.azure.com" {
+	if f.Hub.Name != "geo-lab" || f.Hub.JupyterHub.Host != writtenLabel(t, f.Hub)+".westeurope.cloudapp.azure.com" {
 		t.Errorf("name %q, host %q", f.Hub.Name, f.Hub.JupyterHub.Host)
 	}
 }

@@ -40,8 +40,8 @@ const (
 type Hub struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
-	// Name names the hub; on Azure it is also the DNS label of
-	// <name>.<location>.cloudapp.azure.com.
+	// Name names the hub; on Azure it starts the default DNS label
+	// (azure.dnsLabel) of <label>.<location>.cloudapp.azure.com.
 	Name string `yaml:"name"`
 	// Target is where the hub runs: azure, kubernetes or local.
 	Target Target `yaml:"target"`
@@ -62,13 +62,19 @@ type Hub struct {
 type Azure struct {
 	// Subscription is optional: AZURE_SUBSCRIPTION_ID or the az CLI default
 	// are used when it is empty.
-	Subscription      string     `yaml:"subscription"`
-	ResourceGroup     string     `yaml:"resourceGroup"`
-	Location          string     `yaml:"location"`
-	ClusterName       string     `yaml:"clusterName"`
-	KubernetesVersion string     `yaml:"kubernetesVersion"`
-	NetworkPolicy     string     `yaml:"networkPolicy"`
-	NodePools         []NodePool `yaml:"nodePools"`
+	Subscription      string `yaml:"subscription"`
+	ResourceGroup     string `yaml:"resourceGroup"`
+	Location          string `yaml:"location"`
+	ClusterName       string `yaml:"clusterName"`
+	KubernetesVersion string `yaml:"kubernetesVersion"`
+	NetworkPolicy     string `yaml:"networkPolicy"`
+	// DNSLabel is the label of the hub's public address,
+	// <label>.<location>.cloudapp.azure.com, unique in its region across
+	// all of Azure. Default: the hub's name and a suffix derived from the
+	// subscription, resource group, cluster and region (DefaultDNSLabel),
+	// so that two hubs that keep the guide's names do not collide.
+	DNSLabel  string     `yaml:"dnsLabel"`
+	NodePools []NodePool `yaml:"nodePools"`
 }
 
 // PoolRole says which pods a node pool is for; it decides the pool's labels,
@@ -89,9 +95,12 @@ const (
 
 // NodePool is one AKS agent pool.
 type NodePool struct {
-	Name   string   `yaml:"name"`
-	Role   PoolRole `yaml:"role"`
-	VMSize string   `yaml:"vmSize"`
+	Name string   `yaml:"name"`
+	Role PoolRole `yaml:"role"`
+	// VMSize is the Azure VM size. Empty: dhub picks the first size of
+	// VMSizePreference that the subscription may use in the region, and
+	// its plan shows the choice.
+	VMSize string `yaml:"vmSize"`
 	// Count is the node count at creation (and the fixed count without autoscale).
 	Count     *int              `yaml:"count"`
 	Autoscale *Autoscale        `yaml:"autoscale"`

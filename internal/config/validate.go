@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -155,6 +156,9 @@ func (v *validator) azure(a *Azure) {
 	if a.KubernetesVersion != "" && !k8sVerRE.MatchString(a.KubernetesVersion) {
 		v.errf("azure.kubernetesVersion", "%q is not a Kubernetes version such as 1.33 or 1.33.2; leave it empty for the AKS default", a.KubernetesVersion)
 	}
+	if a.DNSLabel != "" && (!dnsLabelRE.MatchString(a.DNSLabel) || len(a.DNSLabel) < 3) {
+		v.errf("azure.dnsLabel", "%q is not an Azure DNS label: 3 to 63 lowercase letters, digits and '-', starting with a letter", a.DNSLabel)
+	}
 	oneOf(v, "azure.networkPolicy", a.NetworkPolicy, networkPols...)
 	if a.NetworkPolicy == "none" {
 		v.warnf("azure.networkPolicy", "without a network policy engine AKS does not enforce the charts' NetworkPolicies: user pods can reach everything in the cluster")
@@ -190,7 +194,7 @@ func (v *validator) nodePool(path string, p NodePool) {
 	} else {
 		oneOf(v, path+".role", p.Role, RoleCore, RoleUser, RoleWorker, RoleAll)
 	}
-	if !vmSizeRE.MatchString(p.VMSize) {
+	if p.VMSize != "" && !vmSizeRE.MatchString(p.VMSize) {
 		v.errf(path+".vmSize", "%q is not an Azure VM size such as Standard_D2s_v3", p.VMSize)
 	}
 	system := p.Role == RoleCore || p.Role == RoleAll
@@ -224,6 +228,8 @@ func (v *validator) nodePool(path string, p NodePool) {
 		}
 		if s.MaxPrice != nil && *s.MaxPrice != -1 && *s.MaxPrice <= 0 {
 			v.errf(path+".spot.maxPrice", "%g is not a price: use -1 (up to the on-demand price) or a positive US dollar amount", *s.MaxPrice)
+		} else if s.MaxPrice != nil && math.Abs(*s.MaxPrice*1e5-math.Round(*s.MaxPrice*1e5)) > 1e-6 {
+			v.errf(path+".spot.maxPrice", "%g has more than five decimals, which AKS refuses: round it to five", *s.MaxPrice)
 		}
 		oneOf(v, path+".spot.eviction", s.Eviction, "Delete", "Deallocate")
 	}
@@ -232,6 +238,9 @@ func (v *validator) nodePool(path string, p NodePool) {
 		lp := path + ".labels." + k
 		if !labelKeyRE.MatchString(k) {
 			v.errf(lp, "%q is not a Kubernetes label key", k)
+		}
+		if strings.HasPrefix(k, "kubernetes.azure.com/") {
+			v.errf(lp, "the prefix kubernetes.azure.com/ is reserved for AKS's own labels, which AKS refuses in a pool's labels: use another prefix, such as example.org/")
 		}
 		if !labelValRE.MatchString(val) {
 			v.errf(lp, "%q is not a Kubernetes label value", val)
@@ -466,18 +475,22 @@ func (v *validator) workersFitNodes(h *Hub) {
 	if h.Target != TargetAzure || pool == nil {
 		return
 	}
-	size, ok := LookupVMSize(pool.VMSize)
+	size, ok := PoolVMSize(pool)
 	if !ok {
 		v.warnf(path+".vmSize", "dhub does not know %s's cores and memory: 'dhub plan' checks the worker bounds on the cluster's nodes once they exist", pool.VMSize)
 		return
 	}
 	_, mem := AKSAllocatable(size)
+	node := "a " + pool.VMSize + " node of " + path
+	if pool.VMSize == "" {
+		node = "a node of " + path + " (of the size dhub picks, at least " + fmt.Sprint(size.VCPUs) + " vCPUs)"
+	}
 	d := h.Dask
 	if d.WorkerCores.Max > float64(size.VCPUs) {
-		v.errf("dask.workerCores.max", "%g cores: a %s node of %s has %d; lower the bound or pick a larger vmSize", d.WorkerCores.Max, pool.VMSize, path, size.VCPUs)
+		v.errf("dask.workerCores.max", "%g cores: %s has %d; lower the bound or set a larger vmSize", d.WorkerCores.Max, node, size.VCPUs)
 	}
 	if d.WorkerMemory.Max > mem {
-		v.errf("dask.workerMemoryGiB.max", "%g GiB: a %s node of %s leaves about %.1f GiB for pods; lower the bound or pick a larger vmSize", d.WorkerMemory.Max, pool.VMSize, path, mem)
+		v.errf("dask.workerMemoryGiB.max", "%g GiB: %s leaves about %.1f GiB for pods; lower the bound or set a larger vmSize", d.WorkerMemory.Max, node, mem)
 	}
 }
 

@@ -18,7 +18,7 @@ type VMSize struct {
 // by 'dhub plan' instead.
 var vmSizes = func() map[string]VMSize {
 	m := map[string]VMSize{
-		"standard_b2s": {2, 4}, "standard_b2ms": {2, 8}, "standard_b4ms": {4, 16}, "standard_b8ms": {8, 32},
+		"standard_b2s": {2, 4}, "standard_ds2_v2": {2, 7}, "standard_b2ms": {2, 8}, "standard_b4ms": {4, 16}, "standard_b8ms": {8, 32},
 	}
 	// memPerCPU GiB per vCPU, for each vCPU count of the family.
 	families := []struct {
@@ -29,6 +29,7 @@ var vmSizes = func() map[string]VMSize {
 		{"standard_d%ds_v3", 4, []int{2, 4, 8, 16, 32, 48, 64}},
 		{"standard_d%d_v3", 4, []int{2, 4, 8, 16, 32, 48, 64}},
 		{"standard_d%ds_v4", 4, []int{2, 4, 8, 16, 32, 48, 64}},
+		{"standard_d%das_v4", 4, []int{2, 4, 8, 16, 32, 48, 64, 96}},
 		{"standard_d%ds_v5", 4, []int{2, 4, 8, 16, 32, 48, 64, 96}},
 		{"standard_d%dds_v5", 4, []int{2, 4, 8, 16, 32, 48, 64, 96}},
 		{"standard_d%das_v5", 4, []int{2, 4, 8, 16, 32, 48, 64, 96}},
@@ -46,6 +47,24 @@ var vmSizes = func() map[string]VMSize {
 	}
 	return m
 }()
+
+// PoolVMSize returns what the VMs of pool p offer, when dhub knows it. A
+// pool that names no size gets one of VMSizePreference when planned: it
+// offers at least the smallest of them.
+func PoolVMSize(p *NodePool) (VMSize, bool) {
+	if p.VMSize != "" {
+		return LookupVMSize(p.VMSize)
+	}
+	least := VMSize{VCPUs: math.MaxInt, MemoryGiB: math.Inf(1)}
+	for _, name := range VMSizePreference {
+		s, ok := LookupVMSize(name)
+		if !ok {
+			return VMSize{}, false
+		}
+		least = VMSize{min(least.VCPUs, s.VCPUs), math.Min(least.MemoryGiB, s.MemoryGiB)}
+	}
+	return least, true
+}
 
 // LookupVMSize returns what an Azure VM size offers, when dhub knows it.
 func LookupVMSize(name string) (VMSize, bool) {

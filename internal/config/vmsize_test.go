@@ -31,3 +31,16 @@ func TestAKSAllocatable(t *testing.T) {
 		t.Error("a size dhub has no entry for was found")
 	}
 }
+
+// A pool that names no VM size gets one of VMSizePreference: dhub knows
+// them all, and the worker bounds fit the smallest.
+func TestPoolVMSizeUnnamed(t *testing.T) {
+	for _, name := range VMSizePreference {
+		if _, ok := LookupVMSize(name); !ok {
+			t.Errorf("%s of VMSizePreference unknown", name)
+		}
+	}
+	if s, ok := PoolVMSize(&NodePool{}); !ok || s != (VMSize{2, 7}) {
+		t.Errorf("PoolVMSize of an unnamed pool = %+v %v, want the smallest preferred, 2 vCPUs and 7 GiB", s, ok)
+	}
+}

@@ -90,12 +90,15 @@ func (t *azureTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 	view.Changes = append([]plan.Change(nil), ap.View.Changes...)
 	var hub *kube.Plan
 	var onCluster *kubeTarget
-	switch state := ap.ClusterState(); state {
-	case "":
+	switch state := ap.ClusterState(); {
+	case ap.Stopped():
+		view.Add(plan.Change{Kind: "helm releases", Name: "of hub " + t.h.Name, Action: plan.Update,
+			Reason: fmt.Sprintf("planned once managed cluster %s runs (it is stopped: up starts it first)", t.h.Azure.ClusterName)})
+	case state == "":
 		if hub, err = kube.PlanNew(t.h); err != nil {
 			return nil, err
 		}
-	case "Succeeded":
+	case state == "Succeeded":
 		if onCluster, err = t.cluster(ctx); err != nil {
 			return nil, err
 		}

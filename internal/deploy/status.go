@@ -92,6 +92,9 @@ func writeAzureStatus(w io.Writer, st *azure.Status) {
 	}
 	fmt.Fprintf(w, "managed cluster %s (resource group %s, %s): %s, %s, Kubernetes %s\n",
 		st.Cluster, st.ResourceGroup, st.Location, st.State, dash(st.Power), dash(st.KubernetesVersion))
+	if st.Power == "Stopped" {
+		fmt.Fprintln(w, "the cluster is stopped (its nodes and control plane are off): 'dhub up' starts it")
+	}
 	if st.FQDN != "" {
 		fmt.Fprintf(w, "API server: %s\n", st.FQDN)
 	}

@@ -25,6 +25,14 @@ type Prober interface {
 	Get(ctx context.Context, url string) error
 }
 
+// AddressResolver is a Prober that also tells the addresses a name
+// resolves to. With one, the HTTPS URL check proves the name is this hub's:
+// it resolves to proxy-public's load balancer address, not to a server
+// that merely answers (another hub that took the same DNS label).
+type AddressResolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
+
 // CertError is a TLS certificate that does not verify.
 type CertError struct{ Err error }
 
@@ -40,6 +48,13 @@ func (httpProber) Resolve(ctx context.Context, host string) error {
 	}
 	_, err := net.DefaultResolver.LookupHost(ctx, host)
 	return err
+}
+
+func (httpProber) LookupHost(ctx context.Context, host string) ([]string, error) {
+	if net.ParseIP(host) != nil {
+		return []string{host}, nil
+	}
+	return net.DefaultResolver.LookupHost(ctx, host)
 }
 
 func (httpProber) Get(ctx context.Context, url string) error {
@@ -98,7 +113,58 @@ func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
 			return "", fmt.Errorf("%s still has no valid certificate after the autohttps pod was recreated: %w; check that %s points at the proxy-public address, that port 80 reaches it for Let's Encrypt, and the autohttps logs (kubectl -n %s logs deploy/autohttps -c traefik)", host, err, host, c.namespace)
 		}
 	}
+	if h.HTTPSEnabled() {
+		if err := c.ownHost(ctx, host); err != nil {
+			return "", err
+		}
+	}
 	return url, nil
+}
+
+// ownHost waits (within URLTimeout, for DNS caches) until host resolves
+// to an address of proxy-public's load balancer: a hub that answers at
+// the name is not proof that it is this hub. A Prober that cannot resolve
+// names (AddressResolver) skips the check.
+func (c *Client) ownHost(ctx context.Context, host string) error {
+	r, ok := c.opts.Prober.(AddressResolver)
+	if !ok {
+		return nil
+	}
+	lb, err := c.loadBalancerAddress(ctx)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(c.opts.URLTimeout)
+	for {
+		want, err1 := r.LookupHost(ctx, lb)
+		got, err2 := r.LookupHost(ctx, host)
+		if err := errors.Join(err1, err2); err == nil && sameAddress(got, want) {
+			return nil
+		} else if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("cannot tell whether %s is this hub's: %w", host, err)
+			}
+			return fmt.Errorf("%s answers, but it resolves to %s, not to this hub's load balancer address %s: another server has the name; on Azure set azure.dnsLabel to a label of this hub's own (otherwise point hub.host at %s)",
+				host, strings.Join(got, ", "), strings.Join(want, ", "), lb)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+// sameAddress reports whether two address lists share an address.
+func sameAddress(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if net.ParseIP(x).Equal(net.ParseIP(y)) && net.ParseIP(x) != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // waitAnswer polls until host resolves and url answers, or the bound

@@ -46,11 +46,22 @@ type Change struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// Check is one preflight check behind a plan: what was read to make sure
+// the changes can be made (a provider registered, a VM size offered, quota
+// left, a DNS label free) and what was found. A check that fails stops the
+// plan with an error, so the checks a plan shows all passed.
+type Check struct {
+	Name   string `json:"name"`
+	Result string `json:"result"`
+}
+
 // Plan is every change for one hub, in execution order.
 type Plan struct {
 	Hub     string   `json:"hub"`
 	Target  string   `json:"target"`
 	Changes []Change `json:"changes"`
+	// Checks are the preflight checks the plan made (GETs only).
+	Checks []Check `json:"checks,omitempty"`
 	// Warnings are things the user should know but that don't block.
 	Warnings []string `json:"warnings,omitempty"`
 	// Removal marks the plan of 'dhub down': what removing the hub
@@ -104,6 +115,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, "        %s\n", line)
 			}
 		}
+	}
+	for _, c := range p.Checks {
+		fmt.Fprintf(&b, "  checked %s: %s\n", c.Name, c.Result)
 	}
 	for _, wn := range p.Warnings {
 		fmt.Fprintf(&b, "  warning: %s\n", wn)

@@ -350,7 +350,7 @@ func proxyValues(h *config.Hub) map[string]any {
 	proxy := map[string]any{}
 	if h.Target == config.TargetAzure {
 		proxy["service"] = map[string]any{"annotations": map[string]any{
-			"service.beta.kubernetes.io/azure-dns-label-name": h.Name,
+			"service.beta.kubernetes.io/azure-dns-label-name": h.Azure.DNSLabel,
 		}}
 	}
 	if h.HTTPSEnabled() {

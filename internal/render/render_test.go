@@ -347,11 +347,13 @@ func TestRecommended(t *testing.T) {
 
 	t.Run("DNS label and HTTPS host", func(t *testing.T) {
 		ann := get(jh, "proxy", "service", "annotations", "service.beta.kubernetes.io/azure-dns-label-name")
-		if ann != h.Name {
-			t.Errorf("azure-dns-label-name = %v, want the hub name %q", ann, h.Name)
+		// The label is the hub's own (its name and a per-deployment
+		// suffix), not the guide's pangeo-hub that everyone shares.
+		if ann != h.Azure.DNSLabel || ann == h.Name {
+			t.Errorf("azure-dns-label-name = %v, want azure.dnsLabel %q", ann, h.Azure.DNSLabel)
 		}
-		host := h.Name + "." + h.Azure.Location + ".cloudapp.azure.com"
-		if host != "pangeo-hub.westeurope.cloudapp.azure.com" {
+		host := h.Azure.DNSLabel + "." + h.Azure.Location + ".cloudapp.azure.com"
+		if host != "pangeo-hub-r2crrr.westeurope.cloudapp.azure.com" {
 			t.Fatalf("the example changed: host %s", host)
 		}
 		if got := get(jh, "proxy", "https", "hosts"); !reflect.DeepEqual(got, []any{host}) {
@@ -527,8 +529,8 @@ func TestSimple(t *testing.T) {
 	if v, ok := lookup(jh, "proxy", "https"); ok {
 		t.Errorf("proxy.https = %v, want none", v)
 	}
-	if got := get(jh, "proxy", "service", "annotations", "service.beta.kubernetes.io/azure-dns-label-name"); got != h.Name {
-		t.Errorf("azure-dns-label-name = %v, want %s", got, h.Name)
+	if got := get(jh, "proxy", "service", "annotations", "service.beta.kubernetes.io/azure-dns-label-name"); got != h.Azure.DNSLabel {
+		t.Errorf("azure-dns-label-name = %v, want %s", got, h.Azure.DNSLabel)
 	}
 	if got := get(jh, "singleuser", "extraEnv", "DASK_GATEWAY__ADDRESS"); got != "http://proxy-public/services/dask-gateway" {
 		t.Errorf("DASK_GATEWAY__ADDRESS = %v", got)

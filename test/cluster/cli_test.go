@@ -39,7 +39,7 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 			t.Errorf("up stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stdout, "DaskHub is up at https://pangeo-hub.westeurope.cloudapp.azure.com/") {
+	if !strings.Contains(stdout, "DaskHub is up at https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/") {
 		t.Errorf("up did not install the hub on the cluster:\n%s", stdout)
 	}
 	for _, want := range []string{"managed cluster pangeoCluster: create accepted by Azure", "create done in", "release " + ns + "-jupyterhub: installing", "components ready"} {
@@ -68,11 +68,11 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 		t.Fatalf("status -o json: exit %d, want one JSON document:\n%s", code, stdout)
 	}
 	if !st.Up || st.Azure == nil || !st.Azure.Ready() || len(st.Azure.Pools) != 3 || st.Kubernetes == nil || !st.Kubernetes.Up ||
-		st.URL != "https://pangeo-hub.westeurope.cloudapp.azure.com/" || st.Target != "azure" {
+		st.URL != "https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/" || st.Target != "azure" {
 		t.Errorf("status: %s", stdout)
 	}
 	code, stdout, _ = run(t, o, "status", "-f", file)
-	if code != 0 || !strings.Contains(stdout, "workers  User    Standard_D2s_v3  1      0    50   Spot") || !strings.Contains(stdout, "hub URL:       https://pangeo-hub.westeurope.cloudapp.azure.com/ answers") {
+	if code != 0 || !strings.Contains(stdout, "workers  User    Standard_D2s_v3  1      0    50   Spot") || !strings.Contains(stdout, "hub URL:       https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/ answers") {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 

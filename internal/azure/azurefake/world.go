@@ -1,9 +1,11 @@
 // Package azurefake is an in-memory Azure for tests. It implements the Azure
-// SDK's own fake servers (armresources/fake and armcontainerservice/fake)
-// over a small state of resource groups, managed clusters and node pools, so
-// that the real SDK clients, pipeline, retry policy and pollers run against
-// it and every GET reflects the writes before it. It also scripts faults
-// (any status, Azure error code, message and Retry-After) and logs every
+// SDK's own fake servers (armresources, armcontainerservice, armcompute and
+// armnetwork fakes) over a small state of resource groups, managed
+// clusters, node pools and what the subscription is offered, so that the
+// real SDK clients, pipeline, retry policy and pollers run against it and
+// every GET reflects the writes before it. It refuses what AKS refuses
+// (rules.go), with Azure's error bodies. It also scripts faults (any
+// status, Azure error code, message and Retry-After) and logs every
 // request, for tests that count writes or compare request bodies.
 package azurefake
 
@@ -11,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,8 +29,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	computefake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
 	csfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9/fake"
+	netfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 	rfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3/fake"
 
@@ -71,10 +76,18 @@ type Request struct {
 	Status int
 }
 
-// IsWrite reports whether the request changes something: PUT, PATCH or
-// DELETE (LRO polls and the credentials POST are not writes).
+// IsWrite reports whether the request changes something: PUT, PATCH,
+// DELETE, or a POST that acts (register a provider, start or stop a
+// cluster); LRO polls and the credentials POST are not writes.
 func (r Request) IsWrite() bool {
-	return r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodDelete
+	switch r.Method {
+	case http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	case http.MethodPost:
+		p, _, _ := strings.Cut(r.Path, "?")
+		return strings.HasSuffix(p, "/register") || strings.HasSuffix(p, "/start") || strings.HasSuffix(p, "/stop")
+	}
+	return false
 }
 
 // Fault is a scripted answer to the requests that match it.
@@ -115,13 +128,14 @@ type World struct {
 	// OnRequest is called after each request is answered.
 	OnRequest func(Request)
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	rules
 	groups   map[string]*armresources.ResourceGroup
 	clusters map[string]*armcontainerservice.ManagedCluster
 	pools    map[string][]*armcontainerservice.AgentPool // by cluster key, in creation order
 	others   []*armresources.GenericResourceExpanded
 	pending  map[string]*pending
-	failLRO  map[string]string
+	failLRO  map[string]failure
 	faults   []*Fault
 	requests []Request
 	factory  http.RoundTripper
@@ -135,7 +149,8 @@ func New() *World {
 		clusters: map[string]*armcontainerservice.ManagedCluster{},
 		pools:    map[string][]*armcontainerservice.AgentPool{},
 		pending:  map[string]*pending{},
-		failLRO:  map[string]string{},
+		failLRO:  map[string]failure{},
+		rules:    newRules(),
 	}
 }
 
@@ -164,13 +179,17 @@ func (w *World) AddFault(f *Fault) {
 	w.faults = append(w.faults, f)
 }
 
+// failure is how a long-running operation ends Failed.
+type failure struct{ code, message string }
+
 // FailLRO makes the next long-running operation whose path contains path
-// fail while it is polled, with Azure error code code; the resource is left
-// in provisioningState Failed.
-func (w *World) FailLRO(path, code string) {
+// fail while it is polled, with Azure error code code and message; the
+// resource is left in provisioningState Failed. Azure answers the last
+// poll 200 with {"status": "Failed", "error": {...}}, as it does.
+func (w *World) FailLRO(path, code, message string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.failLRO[path] = code
+	w.failLRO[path] = failure{code, message}
 }
 
 // Requests returns every request so far.
@@ -351,6 +370,7 @@ func (t transport) Do(req *http.Request) (*http.Response, error) {
 		}
 	} else {
 		resp, err = w.serve(req)
+		resp, err = w.withBody(req, resp, err)
 	}
 	if w.OnRequest != nil {
 		w.OnRequest(r)
@@ -366,12 +386,22 @@ func (w *World) serve(req *http.Request) (*http.Response, error) {
 				ResourceGroupsServer: rfake.ResourceGroupsServer{
 					Get: w.getGroup, CreateOrUpdate: w.putGroup, BeginDelete: w.deleteGroup, NewListPager: w.listGroups,
 				},
-				Server: rfake.Server{NewListPager: w.listResources, NewListByResourceGroupPager: w.listGroupResources},
+				Server:          rfake.Server{NewListPager: w.listResources, NewListByResourceGroupPager: w.listGroupResources},
+				ProvidersServer: rfake.ProvidersServer{Get: w.getProvider, Register: w.registerProvider},
+			}),
+			compute: computefake.NewServerFactoryTransport(&computefake.ServerFactory{
+				ResourceSKUsServer: computefake.ResourceSKUsServer{NewListPager: w.listSKUs},
+				UsageServer:        computefake.UsageServer{NewListPager: w.listUsages},
+			}),
+			network: netfake.NewServerFactoryTransport(&netfake.ServerFactory{
+				ManagementServer:        netfake.ManagementServer{CheckDNSNameAvailability: w.checkDNS},
+				PublicIPAddressesServer: netfake.PublicIPAddressesServer{NewListPager: w.listPublicIPs},
 			}),
 			cs: csfake.NewServerFactoryTransport(&csfake.ServerFactory{
 				ManagedClustersServer: csfake.ManagedClustersServer{
 					Get: w.getCluster, BeginCreateOrUpdate: w.putCluster, BeginDelete: w.deleteCluster,
-					ListClusterUserCredentials: w.userCredentials,
+					ListClusterUserCredentials: w.userCredentials, ListKubernetesVersions: w.listVersions,
+					BeginStart: w.startCluster,
 				},
 				AgentPoolsServer: csfake.AgentPoolsServer{
 					Get: w.getPool, BeginCreateOrUpdate: w.putPool, BeginDelete: w.deletePool, NewListPager: w.listPools,
@@ -393,13 +423,53 @@ func (w *World) serve(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// withBody turns an error of the SDK's fake servers (a status and a code,
+// no body) into the answer Azure sends: the status, x-ms-error-code and
+// {"error": {"code", "message"}}; a long-running operation that failed
+// answers its poll 200 with {"status": "Failed", "error": {...}}. The SDK
+// then reads the error from the answer, as it does from Azure's.
+func (w *World) withBody(req *http.Request, resp *http.Response, err error) (*http.Response, error) {
+	var re *azcore.ResponseError
+	if err == nil || !errors.As(err, &re) {
+		return resp, err
+	}
+	e := map[string]string{"code": re.ErrorCode, "message": w.message(re.ErrorCode)}
+	status := re.StatusCode
+	header := http.Header{"Content-Type": {"application/json"}}
+	var body any = map[string]any{"error": e}
+	if strings.HasSuffix(req.URL.Path, "/get/fake/status") && status < 300 {
+		body = map[string]any{"name": "fake-operation", "status": "Failed", "error": e}
+		header.Set("Fake-Poller-Status", "Failed")
+	} else {
+		header.Set("X-Ms-Error-Code", re.ErrorCode)
+	}
+	b, _ := json.Marshal(body)
+	return &http.Response{
+		StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header,
+		Body: io.NopCloser(bytes.NewReader(b)), ContentLength: int64(len(b)), Request: req,
+	}, nil
+}
+
 // router sends ARM requests to the fake server factory of their module.
-type router struct{ rs, cs policy.Transporter }
+type router struct{ rs, cs, compute, network policy.Transporter }
+
+// providerRE matches the resource providers API: a provider, or its
+// register action.
+var providerRE = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/providers/[^/]+(/register)?$`)
 
 // RoundTrip routes by resource provider.
 func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
-	if strings.Contains(req.URL.Path, "/providers/Microsoft.ContainerService/") {
+	p := req.URL.Path
+	switch {
+	case providerRE.MatchString(p):
+		return r.rs.Do(req)
+	case strings.Contains(p, "/providers/Microsoft.ContainerService/"):
 		return r.cs.Do(req)
+	case strings.Contains(p, "/providers/Microsoft.Compute/"):
+		return r.compute.Do(req)
+	case strings.Contains(p, "/providers/Microsoft.Network/"):
+		return r.network.Do(req)
 	}
 	return r.rs.Do(req)
 }
@@ -558,6 +628,10 @@ func (w *World) putCluster(_ context.Context, group, name string, in armcontaine
 		return
 	}
 	old := w.clusters[k]
+	if status, code, msg := w.clusterRules(group, name, &in, old); status != 0 {
+		w.refuse(&errResp, status, code, msg)
+		return
+	}
 	mc := clone(&in)
 	mc.ID = to.Ptr(groupID(group) + "/providers/Microsoft.ContainerService/managedClusters/" + name)
 	mc.Name, mc.Type = to.Ptr(name), to.Ptr("Microsoft.ContainerService/ManagedClusters")
@@ -565,17 +639,16 @@ func (w *World) putCluster(_ context.Context, group, name string, in armcontaine
 		mc.Properties = &armcontainerservice.ManagedClusterProperties{}
 	}
 	pr := mc.Properties
-	version := deref(pr.KubernetesVersion)
-	if version == "" {
-		version = "1.33"
-		pr.KubernetesVersion = to.Ptr(version)
+	if deref(pr.KubernetesVersion) == "" {
+		pr.KubernetesVersion = to.Ptr(DefaultKubernetesVersion)
 	}
-	if strings.Count(version, ".") == 1 {
-		version += ".2"
-	}
+	version := patchOf(deref(pr.KubernetesVersion))
 	pr.CurrentKubernetesVersion = to.Ptr(version)
 	pr.Fqdn = to.Ptr(deref(pr.DNSPrefix) + "-fake.hcp." + deref(mc.Location) + ".azmk8s.io")
 	pr.PowerState = &armcontainerservice.PowerState{Code: to.Ptr(armcontainerservice.CodeRunning)}
+	if old != nil && old.Properties != nil && old.Properties.PowerState != nil {
+		pr.PowerState = old.Properties.PowerState // a PUT does not start a stopped cluster
+	}
 	pr.NodeResourceGroup = to.Ptr(fmt.Sprintf("MC_%s_%s_%s", group, name, deref(mc.Location)))
 	if pr.NetworkProfile != nil {
 		// Azure fills in what was left out.
@@ -589,7 +662,20 @@ func (w *World) putCluster(_ context.Context, group, name string, in armcontaine
 	}
 	var pools []*armcontainerservice.AgentPool
 	for _, ap := range pr.AgentPoolProfiles {
-		pools = append(pools, w.storePool(group, name, deref(ap.Name), convert[armcontainerservice.ManagedClusterAgentPoolProfileProperties](ap), version))
+		props := convert[armcontainerservice.ManagedClusterAgentPoolProfileProperties](ap)
+		poolVersion := version
+		if prev := w.findPool(group, name, deref(ap.Name)); prev != nil && deref(props.OrchestratorVersion) == "" {
+			// A cluster-level upgrade moves only the control plane
+			// unless a pool asks for its own version.
+			poolVersion = deref(prev.Properties.CurrentOrchestratorVersion)
+		}
+		if v := deref(props.OrchestratorVersion); v != "" {
+			poolVersion = patchOf(v)
+		}
+		pools = append(pools, w.storePool(group, name, deref(ap.Name), props, poolVersion))
+	}
+	if old != nil && len(pr.AgentPoolProfiles) == 0 {
+		pools = w.pools[k] // an update that leaves the pools out keeps them
 	}
 	pr.AgentPoolProfiles = nil
 	pr.ProvisioningState = to.Ptr("Succeeded")
@@ -610,9 +696,10 @@ func (w *World) putCluster(_ context.Context, group, name string, in armcontaine
 		w.pending[k] = &pending{state: state, gets: w.SettleGets}
 	}
 	w.lro(func(n int) { resp.AddNonTerminalResponse(n, nil) }, http.StatusCreated)
-	if code := w.takeFailure(deref(mc.ID)); code != "" {
+	if f, ok := w.takeFailure(deref(mc.ID)); ok {
 		pr.ProvisioningState = to.Ptr("Failed")
-		resp.SetTerminalError(http.StatusOK, code)
+		w.messages[f.code] = f.message
+		resp.SetTerminalError(http.StatusOK, f.code)
 		return
 	}
 	resp.SetTerminalResponse(http.StatusOK, armcontainerservice.ManagedClustersClientCreateOrUpdateResponse{ManagedCluster: *w.clusterView(k, false)}, nil)
@@ -731,10 +818,22 @@ func (w *World) putPool(_ context.Context, group, cluster, name string, in armco
 	}
 	old := w.findPool(group, cluster, name)
 	if old != nil && !strings.EqualFold(deref(old.Properties.VMSize), deref(props.VMSize)) {
-		errResp.SetResponseError(http.StatusBadRequest, "InvalidParameter") // AKS cannot change a pool's VM size
+		status, code, msg := invalidParameter("agentPoolProfile.vmSize", "Changing the VM size of an existing agent pool is not allowed")
+		w.refuse(&errResp, status, code, msg)
 		return
 	}
-	p := w.storePool(group, cluster, name, props, deref(mc.Properties.CurrentKubernetesVersion))
+	if status, code, msg := w.poolRules(mc, name, props, old); status != 0 {
+		w.refuse(&errResp, status, code, msg)
+		return
+	}
+	version := deref(mc.Properties.CurrentKubernetesVersion)
+	if old != nil {
+		version = deref(old.Properties.CurrentOrchestratorVersion)
+	}
+	if v := deref(props.OrchestratorVersion); v != "" {
+		version = patchOf(v)
+	}
+	p := w.storePool(group, cluster, name, props, version)
 	if old != nil {
 		*old = *p
 		p = old
@@ -749,9 +848,10 @@ func (w *World) putPool(_ context.Context, group, cluster, name string, in armco
 		w.pending[key(group, cluster, name)] = &pending{state: state, gets: w.SettleGets}
 	}
 	w.lro(func(n int) { resp.AddNonTerminalResponse(n, nil) }, http.StatusCreated)
-	if code := w.takeFailure(deref(p.ID)); code != "" {
+	if f, ok := w.takeFailure(deref(p.ID)); ok {
 		p.Properties.ProvisioningState = to.Ptr("Failed")
-		resp.SetTerminalError(http.StatusOK, code)
+		w.messages[f.code] = f.message
+		resp.SetTerminalError(http.StatusOK, f.code)
 		return
 	}
 	resp.SetTerminalResponse(http.StatusOK, armcontainerservice.AgentPoolsClientCreateOrUpdateResponse{AgentPool: *clone(p)}, nil)
@@ -807,6 +907,9 @@ func (w *World) storePool(group, cluster, name string, in *armcontainerservice.M
 	props.ProvisioningState = to.Ptr("Succeeded")
 	props.PowerState = &armcontainerservice.PowerState{Code: to.Ptr(armcontainerservice.CodeRunning)}
 	props.CurrentOrchestratorVersion = to.Ptr(version)
+	if props.OrchestratorVersion == nil {
+		props.OrchestratorVersion = to.Ptr(version)
+	}
 	props.NodeImageVersion = to.Ptr("AKSUbuntu-2204gen2containerd-202601.01.0")
 	if props.OSDiskSizeGB == nil {
 		props.OSDiskSizeGB = to.Ptr[int32](128)
@@ -841,14 +944,14 @@ func (w *World) lro(add func(status int), status int) {
 	}
 }
 
-func (w *World) takeFailure(id string) string {
-	for p, code := range w.failLRO {
+func (w *World) takeFailure(id string) (failure, bool) {
+	for p, f := range w.failLRO {
 		if strings.Contains(id, p) {
 			delete(w.failLRO, p)
-			return code
+			return f, true
 		}
 	}
-	return ""
+	return failure{}, false
 }
 
 // --- helpers ----------------------------------------------------------------
