@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -197,6 +198,7 @@ func (c *Client) applyRelease(ctx context.Context, cfg *action.Configuration, ch
 		// bare timeout for an answer; dhub waits itself and explains.
 		if _, err := in.RunWithContext(ctx, chart, ch.release.Values); err != nil {
 			// A failed install is uninstalled: nothing half-done stays.
+			c.removeHooks(cfg, ch.Name)
 			un := action.NewUninstall(cfg)
 			un.IgnoreNotFound, un.WaitStrategy, un.Timeout = true, helmkube.HookOnlyStrategy, c.opts.ReadyTimeout
 			if _, uerr := un.Run(ch.Name); uerr != nil {
@@ -216,12 +218,49 @@ func (c *Client) applyRelease(ctx context.Context, cfg *action.Configuration, ch
 			if c.opts.NoRollback {
 				return fmt.Errorf("upgrade release %s: %w (kept as it is: --no-rollback)", ch.Name, err)
 			}
+			c.removeHooks(cfg, ch.Name)
 			c.rollback(cfg, []releaseChangeOf{ch})
 			return fmt.Errorf("upgrade release %s: %w (rolled back to revision %d)", ch.Name, err, ch.have.Version)
 		}
 	}
 	fmt.Fprintf(c.opts.Progress, "release %s: applied in %s\n", ch.Name, time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// removeHooks deletes what the hooks of release name's latest revision
+// left in the cluster. Helm's delete policies remove a hook's objects only
+// when it succeeds: a pre-install or pre-upgrade hook that failed or never
+// finished (the JupyterHub chart's image awaiter Job has no deadline)
+// would leave its Job, its pending pods and the objects it uses behind.
+func (c *Client) removeHooks(cfg *action.Configuration, name string) {
+	rel, err := deployed(cfg, name)
+	if err != nil || rel == nil {
+		return
+	}
+	for _, h := range rel.Hooks {
+		objs, err := cfg.KubeClient.Build(strings.NewReader(h.Manifest), false)
+		if err != nil {
+			fmt.Fprintf(c.opts.Progress, "release %s: hook %s %s not removed: %v\n", name, h.Kind, h.Name, err)
+			continue
+		}
+		res, errs := cfg.KubeClient.Delete(objs, metav1.DeletePropagationForeground)
+		for _, err := range errs {
+			if !apierrors.IsNotFound(err) {
+				fmt.Fprintf(c.opts.Progress, "release %s: hook %s %s not removed: %v\n", name, h.Kind, h.Name, err)
+			}
+		}
+		if res == nil || len(res.Deleted) == 0 {
+			continue
+		}
+		fmt.Fprintf(c.opts.Progress, "release %s: removed %s %s, left by its unfinished hook\n", name, strings.ToLower(h.Kind), h.Name)
+		w, err := cfg.KubeClient.GetWaiter(helmkube.StatusWatcherStrategy)
+		if err == nil {
+			err = w.WaitForDelete(res.Deleted, c.opts.ReadyTimeout)
+		}
+		if err != nil {
+			fmt.Fprintf(c.opts.Progress, "release %s: %s %s still being deleted: %v\n", name, strings.ToLower(h.Kind), h.Name, err)
+		}
+	}
 }
 
 // rollback returns upgraded releases to their previous revision.

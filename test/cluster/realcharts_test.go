@@ -17,6 +17,7 @@ import (
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
 	"dhub/internal/deploy"
+	"dhub/internal/kube"
 	"dhub/internal/kube/kubetest"
 )
 
@@ -245,4 +246,61 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestUnfinishedHookRolledBackAndRemoved: an upgrade whose pre-upgrade hook
+// never finishes (the real chart's image awaiter Job, pinned to a node
+// that does not exist, has no deadline) fails within dhub's bound, is
+// rolled back, and leaves no hook Job, hook DaemonSet or pending pod; the
+// hub stays up on its previous revision.
+func TestUnfinishedHookRolledBackAndRemoved(t *testing.T) {
+	t.Parallel()
+	const ns = "stuck-hook"
+	ctx := context.Background()
+	file := realHub(t, ns, chartRepository(t), "192.0.2.53")
+	o := options(t, ns, nil)
+	t.Cleanup(func() { run(t, o, "down", "-f", file, "--yes", "--delete-data") })
+	if code, stdout, stderr := run(t, o, "up", "-f", file, "--yes"); code != 0 {
+		t.Fatalf("up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	// A new user image makes the chart run its image-pulling hook again.
+	doc := strings.Replace(string(mustRead(t, file)), "hub:\n", "hub:\n  image: pangeo/pangeo-notebook:2025.09.01\n", 1)
+	doc = strings.Replace(doc, "  jupyterhub: {repository: ", "  jupyterhub: {values: {prePuller: {hook: {nodeSelector: {dhub-test/no-such: node}}}}, repository: ", 1)
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stuck := o
+	stuck.Kube = func(ko *kube.Options) {
+		o.Kube(ko)
+		ko.ReadyTimeout = 15 * time.Second
+	}
+	start := time.Now()
+	code, stdout, stderr := run(t, stuck, "up", "-f", file, "--yes")
+	t.Logf("an upgrade with a hook that never finishes failed and was rolled back in %s", time.Since(start).Round(100*time.Millisecond))
+	if code == 0 || !strings.Contains(stderr, "rolled back to revision 1") {
+		t.Fatalf("up with a stuck hook: exit %d, want a failure that says it rolled back\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "removed job hook-image-awaiter, left by its unfinished hook") {
+		t.Errorf("up does not say it removed the hook's Job:\n%s", stderr)
+	}
+	batch, core, apps := cluster.Client().BatchV1(), cluster.Client().CoreV1(), cluster.Client().AppsV1()
+	if _, err := batch.Jobs(ns).Get(ctx, "hook-image-awaiter", metav1.GetOptions{}); err == nil {
+		t.Error("the hook's Job is still there")
+	}
+	if _, err := apps.DaemonSets(ns).Get(ctx, "hook-image-puller", metav1.GetOptions{}); err == nil {
+		t.Error("the hook's DaemonSet is still there")
+	}
+	pods, err := core.Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == "Pending" && p.DeletionTimestamp == nil {
+			t.Errorf("pod %s is left pending", p.Name)
+		}
+	}
+	if !statusUp(t, o, file) {
+		t.Error("the hub is not up on its previous revision")
+	}
 }
