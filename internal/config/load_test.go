@@ -124,8 +124,8 @@ local:
   port: abc
 `
 	got := loadErr(t, doc)
-	if !strings.HasPrefix(got, "dhub.yaml:4: ") || !strings.Contains(got, "abc") || !strings.Contains(got, "int") {
-		t.Errorf("got %q, want dhub.yaml:4: ... abc ... int", got)
+	if want := `dhub.yaml:4: local.port: "abc" is not a whole number`; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
