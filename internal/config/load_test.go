@@ -421,3 +421,35 @@ charts:
 		t.Errorf("stateDir ~: problems %v", ps)
 	}
 }
+
+// YAML merge keys fill a mapping from an anchor; its own keys win.
+func TestLoadMergeKeys(t *testing.T) {
+	f := mustLoad(t, `name: lab
+target: azure
+azure:
+  nodePools:
+    - &pool {name: core, role: core, vmSize: Standard_D4s_v3, labels: {a: b}}
+    - <<: *pool
+      name: users
+      role: user
+`)
+	p := f.Hub.Azure.NodePools[1]
+	if p.Name != "users" || p.Role != RoleUser || p.VMSize != "Standard_D4s_v3" || p.Labels["a"] != "b" {
+		t.Errorf("merged pool = %+v", p)
+	}
+	if got := f.Line("azure.nodePools[1].vmSize"); got != 5 {
+		t.Errorf("a merged field's line = %d, want the anchor's 5", got)
+	}
+}
+
+// An explicit 0 is kept (and validated), a missing key defaulted.
+func TestLoadKeepsExplicitZeros(t *testing.T) {
+	h := mustLoad(t, "name: lab\nlocal: {port: 0}\ndask:\n  workerCores: {min: 0}\nhub: {idleCulling: {timeout: 0s}}\n").Hub
+	if h.Local.Port != 0 || h.Dask.WorkerCores != (Bounds{Default: 1, Min: 0, Max: 16}) || h.JupyterHub.IdleCulling.Timeout != 0 {
+		t.Errorf("port %d, cores %+v, culling %v", h.Local.Port, h.Dask.WorkerCores, h.JupyterHub.IdleCulling.Timeout)
+	}
+	h = mustLoad(t, "name: lab\nlocal: {port: ~}\n").Hub
+	if h.Local.Port != DefaultLocalPort {
+		t.Errorf("port: ~ gave %d, want the default", h.Local.Port)
+	}
+}
