@@ -112,8 +112,9 @@ dask:
 		t.Fatalf("exit %d, want 1; stderr %q", code, stderr)
 	}
 	for _, want := range []string{
-		"has 2 problem(s)",
+		"has 3 problem(s)",
 		"dhub.yaml:11: hub.auth.azuread: no one is allowed to log in; set allowedUsers, allowedGroups, admins or allowAll",
+		"dhub.yaml:14: hub.auth.azuread.clientSecret.fromEnv: the environment variable it names is not set",
 		"dhub.yaml:16: dask.workerCores.default: 40 is outside 1..16",
 	} {
 		if !strings.Contains(stderr, want) {

@@ -422,13 +422,15 @@ func (v *validator) names(path string, names []string) {
 	}
 }
 
+// secretRef checks a reference's shape; CheckReferences checks that what it
+// names exists. Neither repeats the reference: it may be a pasted secret.
 func (v *validator) secretRef(path string, s SecretRef, required bool) {
-	switch {
-	case s.FromEnv != "" && s.FromFile != "":
-		v.errf(path, "set fromEnv or fromFile, not both")
-	case s.FromEnv != "" && !envNameRE.MatchString(s.FromEnv):
-		v.errf(path+".fromEnv", "%q is not an environment variable name", s.FromEnv)
-	case s.IsZero() && required:
+	if field, err := s.shapeErr(); err != nil {
+		if field != "" {
+			path += "." + field
+		}
+		v.errf(path, "%v", err)
+	} else if s.IsZero() && required {
 		v.errf(path, "required: {fromEnv: VARIABLE} or {fromFile: PATH} holding the secret")
 	}
 }
