@@ -21,18 +21,21 @@ import (
 // every key of a mapping with every other, which made a 10 MB file take two
 // minutes. Everything here is linear in the number of nodes.
 
-// maxValues bounds how many values a document may expand to. Without
-// aliases a MaxFileSize file holds far fewer; the bound stops a document
-// whose aliases nest (the "billion laughs") from expanding without end.
-const maxValues = 1 << 20
+// maxAliasedValues bounds how many values a document's aliases (*name)
+// may stand for. Reusing an anchor for a few node pools or chart settings
+// takes hundreds; the bound stops aliases of aliases (the "billion
+// laughs") from expanding a small file into millions of values.
+const maxAliasedValues = 1 << 16
 
 type decoder struct {
 	errs []loadProblem
 	// lines is the line of each field path (its key's, or its item's in a list).
 	lines map[string]int
 	// set holds the field paths the file gives a value (not null).
-	set    map[string]bool
-	budget int
+	set map[string]bool
+	// aliasDepth is how many aliases the value being decoded is under;
+	// budget is how many more values aliases may stand for.
+	aliasDepth, budget int
 }
 
 type loadProblem struct {
@@ -41,7 +44,7 @@ type loadProblem struct {
 }
 
 func newDecoder() *decoder {
-	return &decoder{lines: map[string]int{}, set: map[string]bool{}, budget: maxValues}
+	return &decoder{lines: map[string]int{}, set: map[string]bool{}, budget: maxAliasedValues}
 }
 
 func (d *decoder) errf(line int, path, format string, a ...any) {
@@ -52,13 +55,29 @@ func (d *decoder) errf(line int, path, format string, a ...any) {
 	d.errs = append(d.errs, loadProblem{line, msg})
 }
 
-// spend counts one value against the budget and reports once when it runs out.
+// spend counts a value under an alias against the budget, and reports
+// once when it runs out.
 func (d *decoder) spend(n *yaml.Node) bool {
+	return d.aliasDepth == 0 || d.charge(n)
+}
+
+// charge counts one value against the budget.
+func (d *decoder) charge(n *yaml.Node) bool {
 	d.budget--
 	if d.budget == -1 {
-		d.errf(n.Line, "", "the document expands to more than %d values through its aliases (*name); write the values out", maxValues)
+		d.errf(n.Line, "", "its aliases (*name) stand for more than %d values; write the values out", maxAliasedValues)
 	}
 	return d.budget >= 0
+}
+
+// follow returns the node an alias stands for, counting the alias until
+// the returned function is called; other nodes are returned as they are.
+func (d *decoder) follow(n *yaml.Node) (*yaml.Node, func()) {
+	if n.Kind != yaml.AliasNode {
+		return n, func() {}
+	}
+	d.aliasDepth++
+	return n.Alias, func() { d.aliasDepth-- }
 }
 
 var (
@@ -72,11 +91,10 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag(
 
 // value decodes n into v, the field at path.
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
+	n, done := d.follow(n)
+	defer done()
 	if !d.spend(n) {
 		return
-	}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
 	}
 	if isNull(n) {
 		return // unset: the default applies
@@ -122,7 +140,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			p := join(path, e.key.Value)
 			d.lines[p] = e.key.Line
 			ev := reflect.New(t.Elem()).Elem()
-			d.value(e.val, ev, p)
+			d.decodeEntry(e, func() { d.value(e.val, ev, p) })
 			m.SetMapIndex(reflect.ValueOf(e.key.Value).Convert(t.Key()), ev)
 		}
 		v.Set(m)
@@ -204,18 +222,17 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		d.lines[p] = e.key.Line
-		d.value(e.val, v.FieldByIndex(idx), p)
+		d.decodeEntry(e, func() { d.value(e.val, v.FieldByIndex(idx), p) })
 	}
 }
 
 // anyValue decodes a free-form value (a chart's values): mappings with text
 // keys, lists and scalars as YAML types them, numbers finite.
 func (d *decoder) anyValue(n *yaml.Node, path string) any {
+	n, done := d.follow(n)
+	defer done()
 	if !d.spend(n) {
 		return nil
-	}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -224,7 +241,7 @@ func (d *decoder) anyValue(n *yaml.Node, path string) any {
 		for _, e := range entries {
 			p := join(path, e.key.Value)
 			d.lines[p] = e.key.Line
-			m[e.key.Value] = d.anyValue(e.val, p)
+			d.decodeEntry(e, func() { m[e.key.Value] = d.anyValue(e.val, p) })
 		}
 		return m
 	case yaml.SequenceNode:
@@ -248,7 +265,21 @@ func (d *decoder) anyValue(n *yaml.Node, path string) any {
 	return x
 }
 
-type entry struct{ key, val *yaml.Node }
+// entry is a key and its value in a mapping; aliased when an alias merged
+// it in, so that what its value holds is counted against the budget.
+type entry struct {
+	key, val *yaml.Node
+	aliased  bool
+}
+
+// decodeEntry runs decode for e's value, counted as aliased if e is.
+func (d *decoder) decodeEntry(e entry, decode func()) {
+	if e.aliased {
+		d.aliasDepth++
+		defer func() { d.aliasDepth-- }()
+	}
+	decode()
+}
 
 // entries returns the key-value pairs of mapping n: its own, then those of
 // the mappings it merges (<<: *anchor, or a list of them), each key once.
@@ -256,6 +287,9 @@ type entry struct{ key, val *yaml.Node }
 // earlier merged mapping over a later one. A key written twice, a key that
 // is not text and a merge of something other than a mapping are reported.
 func (d *decoder) entries(n *yaml.Node, path string) []entry {
+	if d.budget < 0 {
+		return nil // the aliases were refused: no more work for them
+	}
 	out := make([]entry, 0, len(n.Content)/2)
 	seen := make(map[string]int, len(n.Content)/2)
 	var merges []*yaml.Node
@@ -274,30 +308,34 @@ func (d *decoder) entries(n *yaml.Node, path string) []entry {
 			continue
 		}
 		seen[k.Value] = k.Line
-		out = append(out, entry{k, v})
+		out = append(out, entry{key: k, val: v})
 	}
 	for _, m := range merges {
-		if m.Kind == yaml.AliasNode {
+		aliased := m.Kind == yaml.AliasNode
+		if aliased {
 			m = m.Alias
 		}
 		sources := []*yaml.Node{m}
 		if m.Kind == yaml.SequenceNode {
 			sources = m.Content
 		}
-		for _, s := range sources {
-			if !d.spend(s) {
-				return out
+		for _, src := range sources {
+			srcAliased := aliased || src.Kind == yaml.AliasNode
+			if src.Kind == yaml.AliasNode {
+				src = src.Alias
 			}
-			if s.Kind == yaml.AliasNode {
-				s = s.Alias
-			}
-			if s.Kind != yaml.MappingNode {
-				d.errf(s.Line, path, "<< merges mappings (<<: *anchor, or a list of them), not a %s", kindWord(s))
+			if src.Kind != yaml.MappingNode {
+				d.errf(src.Line, path, "<< merges mappings (<<: *anchor, or a list of them), not a %s", kindWord(src))
 				continue
 			}
-			for _, e := range d.entries(s, path) {
+			for _, e := range d.entries(src, path) {
+				// What an alias merges in is counted like any aliased value.
+				if srcAliased && !d.charge(e.key) {
+					return out
+				}
 				if _, ok := seen[e.key.Value]; !ok {
 					seen[e.key.Value] = e.key.Line
+					e.aliased = e.aliased || srcAliased
 					out = append(out, e)
 				}
 			}

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,7 +99,8 @@ func TestHostileInputs(t *testing.T) {
 		{name: "merge of a scalar", doc: "name: lab\nhub:\n  <<: 3\n",
 			want: "dhub.yaml:3: hub: << merges mappings (<<: *anchor, or a list of them), not a value"},
 		{name: "alias bomb", doc: "name: lab\ncharts:\n  jupyterhub:\n    values:\n      a: &a [x, x, x, x, x, x, x, x, x, x]\n      b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n      d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n      e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n      f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n      g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
-			want: "the document expands to more than 1048576 values through its aliases (*name); write the values out"},
+			want: "its aliases (*name) stand for more than 65536 values; write the values out"},
+		{name: "merge bomb", doc: mergeBomb(), want: "its aliases (*name) stand for more than 65536 values; write the values out"},
 
 		// Images, targets, files dhub.yaml names, chart values.
 		{name: "tag and digest", doc: "name: lab\nhub: {image: \"pangeo/pangeo-notebook:2025.08.14@sha256:" + strings.Repeat("a", 64) + "\"}\n"},
@@ -231,4 +233,19 @@ func write(t *testing.T, path, content string, mode os.FileMode) {
 	if err := os.Chmod(path, mode); err != nil { // past the umask
 		t.Fatal(err)
 	}
+}
+
+// mergeBomb merges one large anchor into many mappings: each merge is a
+// line, but stands for every key of the anchor.
+func mergeBomb() string {
+	var b strings.Builder
+	b.WriteString("name: lab\ncharts:\n  jupyterhub:\n    values:\n      a: &a {")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "k%d: 1, ", i)
+	}
+	b.WriteString("}\n      b:\n")
+	for range 2000 {
+		b.WriteString("        - <<: *a\n")
+	}
+	return b.String()
 }
