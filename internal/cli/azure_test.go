@@ -88,6 +88,7 @@ func TestAzureNoSubscriptionListsTheThreePlaces(t *testing.T) {
 	t.Setenv("AZURE_SUBSCRIPTION_ID", "")
 	t.Setenv("AZURE_CONFIG_DIR", "")
 	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DHUB_AZUREAD_CLIENT_SECRET", "not-used")
 	code, _, stderr := run(t, "plan", "-f", filepath.Join(dir, "dhub.yaml"))
 	if code != 1 || !strings.Contains(stderr, "azure.subscription in dhub.yaml, or AZURE_SUBSCRIPTION_ID, or pick a default with 'az login'") {
 		t.Errorf("exit %d, stderr %s", code, stderr)

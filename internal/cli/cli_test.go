@@ -112,8 +112,9 @@ dask:
 		t.Fatalf("exit %d, want 1; stderr %q", code, stderr)
 	}
 	for _, want := range []string{
-		"has 2 problem(s)",
+		"has 3 problem(s)",
 		"dhub.yaml:11: hub.auth.azuread: no one is allowed to log in; set allowedUsers, allowedGroups, admins or allowAll",
+		"dhub.yaml:14: hub.auth.azuread.clientSecret.fromEnv: the environment variable it names is not set",
 		"dhub.yaml:16: dask.workerCores.default: 40 is outside 1..2",
 	} {
 		if !strings.Contains(stderr, want) {
@@ -241,7 +242,8 @@ func TestEveryHubVerbRefusesAnUnknownTarget(t *testing.T) {
 	path := writeHub(t, "name: lab\ntarget: gcp\n")
 	for _, verb := range []string{"validate", "render", "plan", "up", "status", "smoke", "down", "kubeconfig"} {
 		code, stdout, stderr := run(t, verb, "-f", path)
-		if code != 1 || stdout != "" || !strings.Contains(stderr, `target: "gcp" is not one of local, kubernetes, azure`) {
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "has 1 problem(s)") ||
+			!strings.Contains(stderr, `dhub.yaml:2: target: "gcp" is not one of local, kubernetes, azure`) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", verb, code, stdout, stderr)
 		}
 	}
@@ -274,5 +276,42 @@ func TestHubVerbsWithoutAFileActOnTheLocalDefault(t *testing.T) {
 		if verb == "status" && (code != 1 || !strings.Contains(stdout, "jupyterhub")) {
 			t.Errorf("status of the stopped default hub: exit %d, stdout %q", code, stdout)
 		}
+	}
+}
+
+// A secret pasted into fromEnv or fromFile by mistake reaches neither
+// stdout nor stderr of any verb that reads the config; each says which
+// field is wrong, at its line.
+func TestPastedSecretNeverPrinted(t *testing.T) {
+	t.Parallel()
+	const secret = "Tr0ub4dorAnd3pasted" // shaped like a variable name
+	for field, want := range map[string]string{
+		"fromEnv":  "dhub.yaml:8: hub.auth.password.adminPassword.fromEnv: the environment variable it names is not set",
+		"fromFile": "dhub.yaml:8: hub.auth.password.adminPassword.fromFile: not an absolute path",
+	} {
+		path := writeHub(t, `name: lab
+target: kubernetes
+profile: simple
+hub:
+  auth:
+    type: password
+    password:
+      adminPassword: {`+field+`: `+secret+`}
+`)
+		for _, args := range [][]string{{"validate"}, {"render"}, {"render", "--show-secrets"}, {"plan"}, {"up"}} {
+			code, stdout, stderr := run(t, append(args, "-f", path)...)
+			if code != 1 || strings.Contains(stdout+stderr, secret) || !strings.Contains(stderr, want) {
+				t.Errorf("%s %v: exit %d, stdout %q, stderr %q; want %q and no secret", field, args, code, stdout, stderr, want)
+			}
+		}
+	}
+}
+
+// A file that never ends (or is only too large) is refused after 1 MiB.
+func TestValidateRefusesAnEndlessFile(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := run(t, "validate", "-f", "/dev/zero")
+	if code != 1 || !strings.Contains(stderr, "/dev/zero: larger than 1024 KiB") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }

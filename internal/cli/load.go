@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sort"
 
 	"dhub/internal/config"
 	"dhub/internal/render"
 )
 
-// loadHub loads and fully checks a config: the config rules and the
-// rendered values against the charts' schemas. Warnings go to w; any error
+// loadHub loads and fully checks a config: the config rules, the secrets
+// and files it refers to, and the rendered values against the charts'
+// schemas. Warnings go to w; any error
 // fails with every problem listed at its file:line.
 func loadHub(path string, target config.Target, w io.Writer) (*config.File, error) {
 	f, err := config.LoadFileAs(path, target)
@@ -28,7 +30,11 @@ func loadHub(path string, target config.Target, w io.Writer) (*config.File, erro
 	if err != nil {
 		return nil, err
 	}
-	ps := f.Hub.Validate()
+	// The rules, then what the file refers to on this machine (secrets,
+	// the kubeconfig): 'dhub validate' passes only when 'dhub up' can
+	// read everything it needs.
+	ps := append(f.Hub.Validate(), f.Hub.CheckReferences()...)
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Path < ps[j].Path })
 	if len(ps.Errors()) == 0 {
 		ps = append(ps, render.Check(f.Hub)...)
 	}

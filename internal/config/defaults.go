@@ -91,9 +91,16 @@ func RoleLabels(r PoolRole) map[string]string {
 	return nil
 }
 
-// SetDefaults fills every field the file left out, from the profile and the
-// target. It is idempotent and never overrides what the user wrote.
-func (h *Hub) SetDefaults() {
+// SetDefaults fills every field left at its zero value, from the profile and
+// the target. It is idempotent. Load defaults only the fields the file leaves
+// out: an explicit 0 there is kept (and Validate refuses it where it makes
+// no sense), never replaced.
+func (h *Hub) SetDefaults() { h.setDefaults(func(string) bool { return false }) }
+
+// setDefaults is SetDefaults where set reports the field paths the file
+// gave a value; the numbers for which 0 is a value are defaulted only when
+// not set.
+func (h *Hub) setDefaults(set func(path string) bool) {
 	def(&h.APIVersion, APIVersion)
 	def(&h.Kind, Kind)
 	def(&h.Target, TargetLocal)
@@ -133,7 +140,7 @@ func (h *Hub) SetDefaults() {
 	if h.Target == TargetLocal {
 		l := &h.Local
 		def(&l.Host, DefaultLocalHost)
-		def(&l.Port, DefaultLocalPort)
+		defUnset(set("local.port"), &l.Port, DefaultLocalPort)
 		def(&l.Python, DefaultLocalPython)
 	}
 
@@ -169,7 +176,7 @@ func (h *Hub) SetDefaults() {
 	if j.IdleCulling.Enabled == nil {
 		j.IdleCulling.Enabled = ptr(true)
 	}
-	def(&j.IdleCulling.Timeout, DefaultIdleTimeout)
+	defUnset(set("hub.idleCulling.timeout"), &j.IdleCulling.Timeout, DefaultIdleTimeout)
 	def(&j.Storage.Size, DefaultStorageSize)
 
 	d := &h.Dask
@@ -183,8 +190,18 @@ func (h *Hub) SetDefaults() {
 			cores, memory = workerBoundsFor(size)
 		}
 	}
-	defBounds(&d.WorkerCores, cores)
-	defBounds(&d.WorkerMemory, memory)
+	for _, b := range []struct {
+		path string
+		b    *Bounds
+		def  Bounds
+	}{
+		{"dask.workerCores", &d.WorkerCores, cores},
+		{"dask.workerMemoryGiB", &d.WorkerMemory, memory},
+	} {
+		defUnset(set(b.path+".default"), &b.b.Default, b.def.Default)
+		defUnset(set(b.path+".min"), &b.b.Min, b.def.Min)
+		defUnset(set(b.path+".max"), &b.b.Max, b.def.Max)
+	}
 	if d.IdleTimeout == nil {
 		d.IdleTimeout = ptr(DefaultDaskIdleTimeout)
 	}
@@ -221,12 +238,6 @@ func (h *Hub) HTTPSEnabled() bool {
 // IdleCullingEnabled reports whether idle user servers are stopped.
 func (h *Hub) IdleCullingEnabled() bool {
 	return h.JupyterHub.IdleCulling.Enabled == nil || *h.JupyterHub.IdleCulling.Enabled
-}
-
-func defBounds(b *Bounds, d Bounds) {
-	def(&b.Default, d.Default)
-	def(&b.Min, d.Min)
-	def(&b.Max, d.Max)
 }
 
 // ExpandHome replaces a leading ~ or ~/ of a path in dhub.yaml with the
@@ -274,6 +285,14 @@ func (h *Hub) secretRefs() []fieldRef {
 			fieldRef{"hub.auth.password.userPassword", &a.Password.UserPassword})
 	}
 	return out
+}
+
+// defUnset is def for a field the file may set to 0 on purpose: only when
+// it did not set it.
+func defUnset[T comparable](set bool, p *T, v T) {
+	if !set {
+		def(p, v)
+	}
 }
 
 // def sets *p to v when *p is the zero value.

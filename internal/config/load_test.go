@@ -124,8 +124,8 @@ local:
   port: abc
 `
 	got := loadErr(t, doc)
-	if !strings.HasPrefix(got, "dhub.yaml:4: ") || !strings.Contains(got, "abc") || !strings.Contains(got, "int") {
-		t.Errorf("got %q, want dhub.yaml:4: ... abc ... int", got)
+	if want := `dhub.yaml:4: local.port: "abc" is not a whole number`; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
@@ -303,10 +303,15 @@ func TestSecretRefResolveEnv(t *testing.T) {
 
 func TestSecretRefResolveEnvUnset(t *testing.T) {
 	t.Setenv("DHUB_TEST_EMPTY", "")
-	for _, name := range []string{"DHUB_TEST_EMPTY", "DHUB_TEST_SURELY_NOT_SET_1234"} {
+	// The error does not name the variable: a reference that names no
+	// variable may be a pasted secret.
+	for name, want := range map[string]string{
+		"DHUB_TEST_EMPTY":               "fromEnv: the environment variable it names is empty",
+		"DHUB_TEST_SURELY_NOT_SET_1234": "fromEnv: the environment variable it names is not set",
+	} {
 		_, err := SecretRef{FromEnv: name}.Resolve()
-		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not set") {
-			t.Errorf("Resolve of %s: %v, want a 'not set' error naming it", name, err)
+		if err == nil || err.Error() != want {
+			t.Errorf("Resolve of %s: %v, want %q", name, err, want)
 		}
 	}
 }
@@ -419,5 +424,37 @@ charts:
 		return p.Path == "local.stateDir" && strings.Contains(p.Message, "home directory")
 	}) {
 		t.Errorf("stateDir ~: problems %v", ps)
+	}
+}
+
+// YAML merge keys fill a mapping from an anchor; its own keys win.
+func TestLoadMergeKeys(t *testing.T) {
+	f := mustLoad(t, `name: lab
+target: azure
+azure:
+  nodePools:
+    - &pool {name: core, role: core, vmSize: Standard_D4s_v3, labels: {a: b}}
+    - <<: *pool
+      name: users
+      role: user
+`)
+	p := f.Hub.Azure.NodePools[1]
+	if p.Name != "users" || p.Role != RoleUser || p.VMSize != "Standard_D4s_v3" || p.Labels["a"] != "b" {
+		t.Errorf("merged pool = %+v", p)
+	}
+	if got := f.Line("azure.nodePools[1].vmSize"); got != 5 {
+		t.Errorf("a merged field's line = %d, want the anchor's 5", got)
+	}
+}
+
+// An explicit 0 is kept (and validated), a missing key defaulted.
+func TestLoadKeepsExplicitZeros(t *testing.T) {
+	h := mustLoad(t, "name: lab\nlocal: {port: 0}\ndask:\n  workerCores: {min: 0}\nhub: {idleCulling: {timeout: 0s}}\n").Hub
+	if h.Local.Port != 0 || h.Dask.WorkerCores != (Bounds{Default: 1, Min: 0, Max: 16}) || h.JupyterHub.IdleCulling.Timeout != 0 {
+		t.Errorf("port %d, cores %+v, culling %v", h.Local.Port, h.Dask.WorkerCores, h.JupyterHub.IdleCulling.Timeout)
+	}
+	h = mustLoad(t, "name: lab\nlocal: {port: ~}\n").Hub
+	if h.Local.Port != DefaultLocalPort {
+		t.Errorf("port: ~ gave %d, want the default", h.Local.Port)
 	}
 }

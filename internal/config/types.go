@@ -101,7 +101,8 @@ type NodePool struct {
 	// VMSizePreference that the subscription may use in the region, and
 	// its plan shows the choice.
 	VMSize string `yaml:"vmSize"`
-	// Count is the node count at creation (and the fixed count without autoscale).
+	// Count is the node count at creation (and the fixed count without
+	// autoscale), a whole number 0..1000.
 	Count     *int              `yaml:"count"`
 	Autoscale *Autoscale        `yaml:"autoscale"`
 	Spot      *Spot             `yaml:"spot"`
@@ -118,8 +119,8 @@ type Autoscale struct {
 
 // Spot makes a pool use Azure Spot VMs.
 type Spot struct {
-	// MaxPrice is the highest hourly price in US dollars; -1 caps it at the
-	// on-demand price.
+	// MaxPrice is the highest hourly price in US dollars, positive and
+	// finite; -1 caps it at the on-demand price.
 	MaxPrice *float64 `yaml:"maxPrice"`
 	// Eviction is Delete or Deallocate.
 	Eviction string `yaml:"eviction"`
@@ -140,7 +141,8 @@ type Kubernetes struct {
 type Local struct {
 	// Host is the address the hub listens on.
 	Host string `yaml:"host"`
-	// Port is the hub's public port.
+	// Port is the hub's public port, 1..65535; left out, 8000 (an explicit
+	// 0 is refused, not defaulted).
 	Port int `yaml:"port"`
 	// StateDir holds the Python environment, secrets, logs and pid files;
 	// empty means $XDG_STATE_HOME/dhub/<name> (~/.local/state/dhub/<name>).
@@ -151,7 +153,8 @@ type Local struct {
 
 // JupyterHub is the hub part (the "hub" key).
 type JupyterHub struct {
-	// Image is the single-user image, with a tag.
+	// Image is the single-user image, with a tag, a digest
+	// (name@sha256:...) or both (name:tag@sha256:...).
 	Image string `yaml:"image"`
 	// DefaultURL is where a started server opens.
 	DefaultURL string `yaml:"defaultUrl"`
@@ -263,7 +266,11 @@ type Access struct {
 
 // IdleCulling stops idle user servers.
 type IdleCulling struct {
-	Enabled *bool         `yaml:"enabled"`
+	// Enabled turns the culler on (the default) or off.
+	Enabled *bool `yaml:"enabled"`
+	// Timeout is how long a server may stay idle: at least 1m, in whole
+	// seconds; left out, 1h. 0s is refused, not read as "never" (that is
+	// enabled: false) nor replaced by the default.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
@@ -281,7 +288,9 @@ type Dask struct {
 	WorkerMemory Bounds            `yaml:"workerMemoryGiB"`
 	Environment  map[string]string `yaml:"environment"`
 	Limits       ClusterLimits     `yaml:"limits"`
-	// IdleTimeout shuts down clusters without activity; 0s never does.
+	// IdleTimeout shuts down clusters without activity: 0s never does,
+	// anything else is at least 1s, in whole seconds (the gateway counts
+	// seconds, so 500ms would be 0, never). Left out, 1h.
 	IdleTimeout *time.Duration `yaml:"idleTimeout"`
 	// RequireAccessRole restricts creating clusters to the users and groups
 	// granted access:services!service=dask-gateway.
@@ -290,14 +299,17 @@ type Dask struct {
 	AccessGroups      []string `yaml:"accessGroups"`
 }
 
-// Bounds is one numeric cluster option: its default and the range a user may pick.
+// Bounds is one numeric cluster option: its default and the range a user
+// may pick. Each is a finite number; a field left out takes the profile's
+// default, an explicit 0 is kept (and refused below the option's least).
 type Bounds struct {
 	Default float64 `yaml:"default"`
 	Min     float64 `yaml:"min"`
 	Max     float64 `yaml:"max"`
 }
 
-// ClusterLimits caps each Dask cluster; zero means no cap. MaxCores and
+// ClusterLimits caps each Dask cluster; zero means no cap. Numbers are
+// finite and not negative; MaxWorkers is a whole number. MaxCores and
 // MaxMemoryGiB count what the cluster's workers may use (their cores and
 // memory as chosen in the cluster options), not the scheduler: a cluster
 // gets as many workers of the chosen size as fit under every cap.
@@ -319,6 +331,7 @@ type ChartSource struct {
 	Repository string `yaml:"repository"`
 	// Path is a local chart directory or .tgz; it replaces Repository.
 	Path string `yaml:"path"`
-	// Values are merged over everything dhub renders for this chart.
+	// Values are merged over everything dhub renders for this chart. The
+	// local target installs no chart and ignores them (with a warning).
 	Values map[string]any `yaml:"values"`
 }

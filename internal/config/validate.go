@@ -66,7 +66,7 @@ var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	chartVerRE  = regexp.MustCompile(`^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$`)
 	userNameRE  = regexp.MustCompile(`^\S+$`)
-	imageTagRE  = regexp.MustCompile(`^[^:@\s]+(:\d+)?(/[^:@\s]+)*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$`)
+	imageTagRE  = regexp.MustCompile(`^[^:@\s]+(:\d+)?(/[^:@\s]+)*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127}@sha256:[0-9a-f]{64})$`)
 	networkPols = []string{"azure", "calico", "cilium", "none"}
 )
 
@@ -115,7 +115,12 @@ func (v *validator) hub(h *Hub) {
 	case !dnsLabelRE.MatchString(h.Name) || len(h.Name) < 3:
 		v.errf("name", "%q is not a DNS label: use 3 to 63 lowercase letters, digits and '-', starting with a letter", h.Name)
 	}
-	oneOf(v, "target", h.Target, Targets...)
+	if !slices.Contains(Targets, h.Target) {
+		// The other rules and the defaults depend on the target: checked
+		// against none, they would only add problems the file does not have.
+		oneOf(v, "target", h.Target, Targets...)
+		return
+	}
 	oneOf(v, "profile", h.Profile, ProfileSimple, ProfileRecommended)
 	if !dnsLabelRE.MatchString(h.Namespace) {
 		v.errf("namespace", "%q is not a Kubernetes namespace name: use lowercase letters, digits and '-'", h.Namespace)
@@ -133,6 +138,13 @@ func (v *validator) hub(h *Hub) {
 	v.jupyterHub(h)
 	v.dask(&h.Dask)
 	v.workersFitNodes(h)
+	if h.Target == TargetLocal {
+		for path, c := range map[string]*ChartSource{"charts.jupyterhub": &h.Charts.JupyterHub, "charts.daskGateway": &h.Charts.DaskGateway} {
+			if len(c.Values) > 0 {
+				v.warnf(path+".values", "ignored by the local target, which installs no charts: what they set is not applied")
+			}
+		}
+	}
 	v.chart("charts.jupyterhub", &h.Charts.JupyterHub, "proxy.secretToken", "hub.cookieSecret", "hub.db.password",
 		"imagePullSecret.password", "hub.services.*.apiToken", "hub.services.*.api_token", "hub.config.*.client_secret",
 		"proxy.https.manual.key")
@@ -226,7 +238,7 @@ func (v *validator) nodePool(path string, p NodePool) {
 		if system {
 			v.errf(path+".spot", "a %s pool is a system pool, which AKS does not allow on Spot VMs; use Spot for user or worker pools", p.Role)
 		}
-		if s.MaxPrice != nil && *s.MaxPrice != -1 && *s.MaxPrice <= 0 {
+		if s.MaxPrice != nil && (*s.MaxPrice != -1 && !(*s.MaxPrice > 0) || math.IsInf(*s.MaxPrice, 0)) {
 			v.errf(path+".spot.maxPrice", "%g is not a price: use -1 (up to the on-demand price) or a positive US dollar amount", *s.MaxPrice)
 		} else if s.MaxPrice != nil && math.Abs(*s.MaxPrice*1e5-math.Round(*s.MaxPrice*1e5)) > 1e-6 {
 			v.errf(path+".spot.maxPrice", "%g has more than five decimals, which AKS refuses: round it to five", *s.MaxPrice)
@@ -313,8 +325,15 @@ func (v *validator) jupyterHub(h *Hub) {
 			v.errf("hub.https.contactEmail", "Let's Encrypt needs a contact email address for the certificate")
 		}
 	}
-	if h.IdleCullingEnabled() && j.IdleCulling.Timeout < time.Minute {
-		v.errf("hub.idleCulling.timeout", "%s is too short: use at least 1m (for example 1h)", j.IdleCulling.Timeout)
+	if h.IdleCullingEnabled() {
+		switch t := j.IdleCulling.Timeout; {
+		case t == 0:
+			v.errf("hub.idleCulling.timeout", "0s would stop every server at once; to keep idle servers running, set hub.idleCulling.enabled: false")
+		case t < time.Minute:
+			v.errf("hub.idleCulling.timeout", "%s is too short: use at least 1m (for example 1h)", t)
+		case t%time.Second != 0:
+			v.errf("hub.idleCulling.timeout", "%s is not a whole number of seconds, which the culler counts in", t)
+		}
 	}
 	if !quantityRE.MatchString(j.Storage.Size) {
 		v.errf("hub.storage.size", "%q is not a size such as 10Gi", j.Storage.Size)
@@ -415,13 +434,15 @@ func (v *validator) names(path string, names []string) {
 	}
 }
 
+// secretRef checks a reference's shape; CheckReferences checks that what it
+// names exists. Neither repeats the reference: it may be a pasted secret.
 func (v *validator) secretRef(path string, s SecretRef, required bool) {
-	switch {
-	case s.FromEnv != "" && s.FromFile != "":
-		v.errf(path, "set fromEnv or fromFile, not both")
-	case s.FromEnv != "" && !envNameRE.MatchString(s.FromEnv):
-		v.errf(path+".fromEnv", "%q is not an environment variable name", s.FromEnv)
-	case s.IsZero() && required:
+	if field, err := s.shapeErr(); err != nil {
+		if field != "" {
+			path += "." + field
+		}
+		v.errf(path, "%v", err)
+	} else if s.IsZero() && required {
 		v.errf(path, "required: {fromEnv: VARIABLE} or {fromFile: PATH} holding the secret")
 	}
 }
@@ -437,14 +458,16 @@ func (v *validator) image(path, image string) {
 
 func (v *validator) dask(d *Dask) {
 	v.image("dask.image", d.Image)
-	v.bounds("dask.workerCores", d.WorkerCores, 0.1)
-	v.bounds("dask.workerMemoryGiB", d.WorkerMemory, 0.25)
+	v.bounds("dask.workerCores", d.WorkerCores, 0.1, maxWorkerCores)
+	v.bounds("dask.workerMemoryGiB", d.WorkerMemory, 0.25, maxWorkerMemoryGiB)
 	for k := range d.Environment {
 		if !envNameRE.MatchString(k) {
 			v.errf("dask.environment."+k, "%q is not an environment variable name", k)
 		}
 	}
 	l := d.Limits
+	v.finite("dask.limits.maxCores", l.MaxCores)
+	v.finite("dask.limits.maxMemoryGiB", l.MaxMemoryGiB)
 	if l.MaxWorkers < 0 {
 		v.errf("dask.limits.maxWorkers", "%d is negative (0 means no limit)", l.MaxWorkers)
 	}
@@ -454,8 +477,15 @@ func (v *validator) dask(d *Dask) {
 	if l.MaxMemoryGiB < 0 || (l.MaxMemoryGiB > 0 && l.MaxMemoryGiB < d.WorkerMemory.Default) {
 		v.errf("dask.limits.maxMemoryGiB", "%g leaves no room for one worker of %g GiB (0 means no limit)", l.MaxMemoryGiB, d.WorkerMemory.Default)
 	}
-	if d.IdleTimeout != nil && *d.IdleTimeout < 0 {
-		v.errf("dask.idleTimeout", "%s is negative (0s means never)", *d.IdleTimeout)
+	if t := d.IdleTimeout; t != nil {
+		switch {
+		case *t < 0:
+			v.errf("dask.idleTimeout", "%s is negative (0s means never)", *t)
+		case *t > 0 && *t < time.Second:
+			v.errf("dask.idleTimeout", "%s is under 1s, which the gateway would read as 0 (never): use at least 1s, or 0s for never", *t)
+		case *t%time.Second != 0:
+			v.errf("dask.idleTimeout", "%s is not a whole number of seconds, which the gateway counts in", *t)
+		}
 	}
 	if d.RequireAccessRole && len(d.AccessUsers) == 0 && len(d.AccessGroups) == 0 {
 		v.errf("dask.requireAccessRole", "no one may create Dask clusters; set accessUsers or accessGroups, or requireAccessRole: false")
@@ -494,8 +524,30 @@ func (v *validator) workersFitNodes(h *Hub) {
 	}
 }
 
-func (v *validator) bounds(path string, b Bounds, least float64) {
+// The largest worker a user may ask for: more than any one machine offers
+// (Azure's largest VMs have 416 cores and 11.4 TiB) is a typo.
+const (
+	maxWorkerCores     = 1024
+	maxWorkerMemoryGiB = 16384
+)
+
+// finite reports a number that is infinite or NaN: every comparison with
+// NaN is false, so no range check would catch it.
+func (v *validator) finite(path string, f float64) bool {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		v.errf(path, "%g is not a finite number", f)
+		return false
+	}
+	return true
+}
+
+func (v *validator) bounds(path string, b Bounds, least, most float64) {
+	if !v.finite(path+".default", b.Default) || !v.finite(path+".min", b.Min) || !v.finite(path+".max", b.Max) {
+		return
+	}
 	switch {
+	case b.Max > most:
+		v.errf(path+".max", "%g is above %g, more than any machine offers", b.Max, float64(most))
 	case b.Min < least:
 		v.errf(path+".min", "%g is below %g", b.Min, least)
 	case b.Max < b.Min:

@@ -188,7 +188,7 @@ func validateRules() []ruleCase {
 		{"azuread client", az, ad(func(a *AzureAD) { a.ClientID = "" }), "hub.auth.azuread.clientId", "Application (client) ID, a GUID", false, false},
 		{"azuread secret missing", az, ad(func(a *AzureAD) { a.ClientSecret = SecretRef{} }), "hub.auth.azuread.clientSecret", "required: {fromEnv: VARIABLE} or {fromFile: PATH}", false, false},
 		{"azuread secret both", az, ad(func(a *AzureAD) { a.ClientSecret.FromFile = "/run/secret" }), "hub.auth.azuread.clientSecret", "set fromEnv or fromFile, not both", false, true},
-		{"azuread secret env name", az, ad(func(a *AzureAD) { a.ClientSecret.FromEnv = "CLIENT-SECRET" }), "hub.auth.azuread.clientSecret.fromEnv", `"CLIENT-SECRET" is not an environment variable name`, false, true},
+		{"azuread secret env name", az, ad(func(a *AzureAD) { a.ClientSecret.FromEnv = "CLIENT-SECRET" }), "hub.auth.azuread.clientSecret.fromEnv", `not the name of an environment variable (it holds characters a name cannot; was a secret pasted here?)`, false, true},
 		{"azuread no one allowed", az, ad(func(a *AzureAD) { a.AllowedUsers = nil }), "hub.auth.azuread", "no one is allowed to log in; set allowedUsers, allowedGroups, admins or allowAll", false, true},
 		{"azuread without host", az, func(h *Hub) {
 			h.JupyterHub.Host = ""
@@ -207,7 +207,7 @@ func validateRules() []ruleCase {
 		{"password env name", lo, pw(func(p *Password) {
 			p.AllowedUsers = []string{"alice"}
 			p.UserPassword = SecretRef{FromEnv: "1PASSWORD"}
-		}), "hub.auth.password.userPassword.fromEnv", `"1PASSWORD" is not an environment variable name`, false, true},
+		}), "hub.auth.password.userPassword.fromEnv", `not the name of an environment variable (it holds characters a name cannot; was a secret pasted here?)`, false, true},
 		{"password duplicate user", lo, pw(func(p *Password) {
 			p.AllowedUsers = []string{"alice", "alice"}
 			p.UserPassword = SecretRef{FromEnv: "DHUB_USER_PASSWORD"}

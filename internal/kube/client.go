@@ -109,6 +109,12 @@ func New(src Source, namespace string, opts Options) (*Client, error) {
 		}
 		cc = clientcmd.NewDefaultClientConfig(*raw, overrides)
 	} else {
+		if src.Path != "" {
+			// A missing file is kubernetes.kubeconfig's fault, not the context's.
+			if _, err := os.Stat(src.Path); err != nil {
+				return nil, fmt.Errorf("kubernetes.kubeconfig: %w", err)
+			}
+		}
 		rules := clientcmd.NewDefaultClientConfigLoadingRules()
 		rules.ExplicitPath = src.Path
 		cc = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)

@@ -511,7 +511,7 @@ func TestUpChecksPasswordsBeforeStarting(t *testing.T) {
 		admin   string
 		wantErr string
 	}{
-		{"unresolvable reference", "DHUB_TEST_UP_UNSET", "hub.auth.password: environment variable DHUB_TEST_UP_UNSET is not set"},
+		{"unresolvable reference", "DHUB_TEST_UP_UNSET", "hub.auth.password.adminPassword.fromEnv: the environment variable it names is not set"},
 		{"short admin password", "DHUB_TEST_UP_SHORT", "hub.auth.password.adminPassword: JupyterHub needs at least 32 characters"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

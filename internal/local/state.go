@@ -344,7 +344,8 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 		}
 		v, err := r.ref.Resolve()
 		if err != nil {
-			return nil, nil, fmt.Errorf("hub.auth.password: %w", err)
+			// The error starts with fromEnv or fromFile, under the field.
+			return nil, nil, fmt.Errorf("%s.%w", r.field, err)
 		}
 		after[name] = v
 		switch {
@@ -367,6 +368,12 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 		}
 		after[name] = v
 		changes = append(changes, secretChange{name: name, value: v, generated: true, reason: "does not exist: generate it (crypto/rand)"})
+	}
+	if p := h.JupyterHub.Auth.Password; p != nil && p.AdminPassword.IsZero() && len(after[SecretAdminPassword]) < 32 {
+		// No field of dhub.yaml holds this password: one too short for
+		// JupyterHub is a damaged file of the state directory.
+		return nil, nil, fmt.Errorf("%s holds %d characters, not a password dhub generated (a damaged file?): remove it and 'dhub up' generates a new one",
+			s.Secret(SecretAdminPassword), len(after[SecretAdminPassword]))
 	}
 	return changes, after, nil
 }
@@ -405,18 +412,16 @@ func writeSecret(path, value string) error {
 
 // readSecret reads a secret written by writeSecrets.
 func (s State) readSecret(name string) (string, error) {
-	b, err := os.ReadFile(s.Secret(name))
-	if err != nil {
+	// Bounded, and only a regular file: a damaged state directory must not
+	// make dhub read /dev/zero or wait on a FIFO.
+	v, err := config.ReadSecretFile(s.Secret(name))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return "", fmt.Errorf("read secret %s: %w (run 'dhub up' first)", name, err)
+	case err != nil:
+		return "", fmt.Errorf("read secret %s: %w (damaged: remove it and run 'dhub up')", name, err)
 	}
-	return string(trimNewline(b)), nil
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
+	return v, nil
 }
 
 // lock takes an exclusive lock on the state directory, so two dhub

@@ -350,8 +350,8 @@ func TestEnsureSecretsUnresolvableReference(t *testing.T) {
 		admin, user  config.SecretRef
 		wantMentions string
 	}{
-		{"admin from an unset variable", config.SecretRef{FromEnv: "DHUB_TEST_UNSET_PASSWORD"}, config.SecretRef{}, "DHUB_TEST_UNSET_PASSWORD"},
-		{"user from a missing file", config.SecretRef{}, config.SecretRef{FromFile: missing}, missing},
+		{"admin from an unset variable", config.SecretRef{FromEnv: "DHUB_TEST_UNSET_PASSWORD"}, config.SecretRef{}, "hub.auth.password.adminPassword.fromEnv: the environment variable it names is not set"},
+		{"user from a missing file", config.SecretRef{}, config.SecretRef{FromFile: missing}, "hub.auth.password.userPassword.fromFile: cannot open the file: no such file or directory"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := preparedState(t)
@@ -364,6 +364,38 @@ func TestEnsureSecretsUnresolvableReference(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "hub.auth.password") || !strings.Contains(err.Error(), c.wantMentions) {
 				t.Errorf("err = %q, want it to name hub.auth.password and %s", err, c.wantMentions)
+			}
+			// The reference may be a pasted secret: never repeated.
+			if ref := c.admin.FromEnv + c.user.FromFile; strings.Contains(err.Error(), ref) {
+				t.Errorf("err = %q repeats the reference", err)
+			}
+		})
+	}
+}
+
+// A generated admin password that is damaged is the state directory's
+// fault, not a field of dhub.yaml; a file that is not a regular file is
+// never read.
+func TestDamagedGeneratedPassword(t *testing.T) {
+	for name, damage := range map[string]func(path string) error{
+		"truncated": func(p string) error { return os.WriteFile(p, []byte("3f2a\n"), 0o600) },
+		"empty":     func(p string) error { return os.WriteFile(p, nil, 0o600) },
+		"directory": func(p string) error { os.Remove(p); return os.Mkdir(p, 0o700) },
+		"device":    func(p string) error { os.Remove(p); return os.Symlink("/dev/zero", p) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := preparedState(t)
+			h := testHub(t)
+			h.JupyterHub.Auth.Password.AdminPassword = config.SecretRef{}
+			if _, err := ensureSecrets(st, h); err != nil {
+				t.Fatal(err)
+			}
+			if err := damage(st.Secret(SecretAdminPassword)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ensureSecrets(st, h)
+			if err == nil || !strings.Contains(err.Error(), st.Secret(SecretAdminPassword)) || strings.Contains(err.Error(), "hub.auth") {
+				t.Errorf("err = %v, want one naming the state file, not a field of dhub.yaml", err)
 			}
 		})
 	}

@@ -471,13 +471,22 @@ func escapeBraces(s string) string {
 	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
 }
 
-// splitImage splits name:tag (or name@digest) at the tag, not a registry port.
+// splitImage splits an image into the name and tag the charts join as
+// name:tag, so that the join is the image again: name:tag at the tag (not
+// a registry port), name:tag@digest with the digest kept in the tag as the
+// JupyterHub chart documents, and name@sha256:hex at the digest's colon.
 func splitImage(image string) (name, tag string) {
-	if i := strings.LastIndex(image, "@"); i >= 0 {
-		return image[:i], image[i+1:]
+	base, digest, hasDigest := strings.Cut(image, "@")
+	if i := strings.LastIndex(base, ":"); i > strings.LastIndex(base, "/") {
+		name, tag = base[:i], base[i+1:]
+		if hasDigest {
+			tag += "@" + digest
+		}
+		return name, tag
 	}
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		return image[:i], image[i+1:]
+	if hasDigest {
+		algo, hex, _ := strings.Cut(digest, ":")
+		return base + "@" + algo, hex
 	}
 	return image, ""
 }
