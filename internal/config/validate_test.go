@@ -461,7 +461,7 @@ func TestExposuresThatWorkAreValid(t *testing.T) {
 		h := kubeHub()
 		f(h)
 		h.JupyterHub.Storage.Class = "local-path"
-		if ps := h.Validate(); len(ps) != 0 {
+		if ps := h.Validate().Errors(); len(ps) != 0 {
 			t.Errorf("%s: %v", name, ps)
 		}
 	}
