@@ -149,6 +149,9 @@ func lineDiff(a, b []string) string {
 func (c *Client) loadChart(r render.Release) (*chartv2.Chart, error) {
 	path := r.Path
 	if path == "" {
+		path = c.keptChart(r)
+	}
+	if path == "" {
 		cache, err := c.cacheDir()
 		if err != nil {
 			return nil, err
@@ -167,7 +170,7 @@ func (c *Client) loadChart(r render.Release) (*chartv2.Chart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("get chart %s %s from %s: %w (an air-gapped site sets charts.*.path)", r.Chart.Name, r.Chart.Version, r.Chart.Repository, err)
 		}
-		path = p
+		path = c.keepChart(r, p)
 	}
 	ch, err := loader.Load(path)
 	if err != nil {

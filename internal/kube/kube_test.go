@@ -59,8 +59,13 @@ charts:
 	if ps := f.Hub.Validate().Errors(); len(ps) > 0 {
 		t.Fatalf("test hub invalid: %v", ps)
 	}
-	// kwok provisions no volumes: the hub keeps its database in memory.
+	// kwok provisions no volumes: the hub keeps its database in memory,
+	// and users' homes would be pre-made volumes of a static class.
 	f.Hub.Charts.JupyterHub.Values = map[string]any{"hub": map[string]any{"db": map[string]any{"type": "sqlite-memory"}}}
+	if err := cluster.EnsureStaticClass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.Hub.JupyterHub.Storage.Class = kubetest.StaticClass
 	return f.Hub
 }
 
