@@ -51,16 +51,16 @@ func (c *Client) currentAddress(ctx context.Context, h *config.Hub) (address, er
 	}
 	switch j.Expose.Type {
 	case config.ExposeIngress:
-		ing, err := c.clientset.NetworkingV1().Ingresses(c.namespace).Get(ctx, render.ProxyService, metav1.GetOptions{})
+		ing, err := c.clientset.NetworkingV1().Ingresses(c.namespace).Get(ctx, render.HubIngress, metav1.GetOptions{})
 		if err != nil {
-			return address{}, c.apiError("read ingress "+render.ProxyService, err)
+			return address{}, c.apiError("read ingress "+render.HubIngress, err)
 		}
 		for _, in := range ing.Status.LoadBalancer.Ingress {
 			if host := in.Hostname + in.IP; host != "" {
 				return address{host: host}, nil
 			}
 		}
-		return address{}, fmt.Errorf("ingress %s: %w", render.ProxyService, errNoAddressYet)
+		return address{}, fmt.Errorf("ingress %s: %w", render.HubIngress, errNoAddressYet)
 	case config.ExposeNodePort:
 		return c.nodePortAddress(ctx)
 	}
@@ -145,7 +145,7 @@ func (c *Client) waitAddress(ctx context.Context, h *config.Hub) (address, error
 					class = "the default class"
 				}
 				return address{}, fmt.Errorf("ingress %s has no address after %s: the cluster seems to have no running ingress controller for %s; check it (kubectl get pods -A | grep -i ingress), or set hub.host to the name that reaches the controller, or hub.expose.type nodePort",
-					render.ProxyService, bound, class)
+					render.HubIngress, bound, class)
 			}
 			return address{}, fmt.Errorf("service %s has no external address after %s: the cluster seems to have no load-balancer controller (clouds have one; bare metal, kind and most on-premise clusters do not); set hub.expose.type to nodePort (a port on every node) or ingress (through an ingress controller), or install one (MetalLB)",
 				render.ProxyService, bound)

@@ -11,8 +11,12 @@ import "dhub/internal/config"
 // TLS, so it is not used there).
 
 // ProxyService is the JupyterHub chart's Service people reach the hub
-// through, and the Ingress it renders is named after it.
+// through.
 const ProxyService = "proxy-public"
+
+// HubIngress is the name of the JupyterHub chart's Ingress (without a
+// fullnameOverride, which dhub does not set).
+const HubIngress = "jupyterhub"
 
 // IngressTLSSecret is the Secret cert-manager writes the hub's certificate
 // into, with an Ingress and HTTPS.

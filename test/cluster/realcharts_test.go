@@ -53,7 +53,9 @@ func chartRepository(t *testing.T) string {
 // the user placeholder StatefulSet included; status then says up, a second
 // up changes nothing, and down removes the hub. What kwok cannot run is
 // stood in for: a volume for the hub's database claim (no provisioner), the
-// load balancer's address, and the gateway API's answer (no containers).
+// load balancer's address, and the gateway API's answer (no containers);
+// the volume is of a StorageClass without a provisioner, as local volumes
+// on bare metal are.
 func TestRealChartsFromARepository(t *testing.T) {
 	t.Parallel()
 	const ns = "real-charts"
@@ -70,6 +72,7 @@ hub:
     type: password
     password:
       adminPassword: {fromFile: %s}
+  storage: {class: %s}
 dask:
   workerCores: {max: 8}
 kubernetes:
@@ -78,8 +81,8 @@ kubernetes:
 charts:
   jupyterhub: {repository: %q}
   daskGateway: {repository: %q}
-`, ns, ns, password, cluster.Kubeconfig(), url, url)))
-	if err := cluster.AddPersistentVolume(ctx, ns+"-hub-db", "1Gi"); err != nil {
+`, ns, ns, password, staticClass(t), cluster.Kubeconfig(), url, url)))
+	if err := cluster.AddStaticVolume(ctx, ns+"-hub-db", "1Gi", kubetest.StaticClass); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
