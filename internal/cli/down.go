@@ -22,14 +22,15 @@ func newDownCmd(e *env) *cobra.Command {
 		Use:   "down",
 		Short: "Remove the hub; keep what users made",
 		Long: `down shows what it will remove and keep, then removes only what dhub made for
-the hub. Where it deletes something it asks first (--yes skips the question;
-without a terminal it is required).
+the hub. Before it disconnects users or deletes something it asks, on every
+target (--yes skips the question; without a terminal it is required).
 
 Target local: stops Dask Gateway first (it stops its clusters), then
 JupyterHub (it stops its proxy and users' servers), each gracefully and then
 forcibly after a bound, then any process still running in the state
 directory, and checks that none is left. The Python environment, secrets,
-users' home directories and logs stay. It does not ask: nothing is deleted.
+users' home directories and logs stay. It asks while the hub runs: its
+users are disconnected.
 
 Target kubernetes: uninstalls both releases, stops users' servers and Dask
 clusters, deletes the dhub-auth Secret; users' home volumes only with

@@ -178,6 +178,12 @@ func (h *Hub) setDefaults(set func(path string) bool) {
 	}
 	defUnset(set("hub.idleCulling.timeout"), &j.IdleCulling.Timeout, DefaultIdleTimeout)
 	def(&j.Storage.Size, DefaultStorageSize)
+	if h.Target != TargetLocal {
+		def(&j.Expose.Type, ExposeLoadBalancer)
+	}
+	if c := j.HTTPS.CertManager; c != nil {
+		def(&c.Kind, "ClusterIssuer")
+	}
 
 	d := &h.Dask
 	def(&d.Image, j.Image)
@@ -233,6 +239,13 @@ func (h *Hub) PoolRoles() map[PoolRole]bool {
 // HTTPSEnabled reports whether the hub serves HTTPS.
 func (h *Hub) HTTPSEnabled() bool {
 	return h.JupyterHub.HTTPS.Enabled != nil && *h.JupyterHub.HTTPS.Enabled
+}
+
+// AutoHTTPS reports whether the JupyterHub chart's own autohttps pod gets
+// the hub's certificate from Let's Encrypt: HTTPS without an Ingress, which
+// would terminate TLS in front of it.
+func (h *Hub) AutoHTTPS() bool {
+	return h.HTTPSEnabled() && h.JupyterHub.Expose.Type != ExposeIngress
 }
 
 // IdleCullingEnabled reports whether idle user servers are stopped.

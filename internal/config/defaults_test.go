@@ -177,7 +177,8 @@ func userHub() *Hub {
 			HTTPS:       HTTPS{Enabled: ptr(false)},
 			Auth:        Auth{Type: AuthPassword, Password: &Password{AdminUser: "root"}},
 			IdleCulling: IdleCulling{Enabled: ptr(false), Timeout: 2 * time.Hour},
-			Storage:     Storage{Size: "50Gi"},
+			Storage:     Storage{Size: "50Gi", Class: "fast"},
+			Expose:      Expose{Type: ExposeIngress, IngressClassName: "nginx"},
 		},
 		Dask: Dask{
 			Image:        "me/dask:1",

@@ -142,6 +142,12 @@ hub:
   defaultUrl: {{.Hub.JupyterHub.DefaultURL}}
 {{- if eq .Hub.Target "kubernetes"}}
   # host: hub.example.org              # the public name; required with https
+  # How people reach the hub: loadBalancer (needs the cloud's or MetalLB's controller),
+  # nodePort (a port on every node) or ingress (the cluster's ingress controller).
+  expose:
+    type: {{.Hub.JupyterHub.Expose.Type}}
+    # ingressClassName: nginx          # type ingress; default: the cluster's default IngressClass
+    # nodePort: 30080                  # type nodePort, 30000-32767; default: Kubernetes picks one
 {{- end}}
 {{- if ne .Hub.Target "local"}}
   https:
@@ -150,6 +156,9 @@ hub:
     contactEmail: "{{.Email}}"   # required with https
 {{- else}}
     # contactEmail: you@example.org
+{{- end}}
+{{- if eq .Hub.Target "kubernetes"}}
+    # certManager: {issuer: letsencrypt-prod, kind: ClusterIssuer}   # with expose type ingress, instead of contactEmail
 {{- end}}
 {{- end}}
   auth:
@@ -180,6 +189,7 @@ hub:
 {{- if ne .Hub.Target "local"}}
   storage:
     size: {{.Hub.JupyterHub.Storage.Size}}           # each user's home volume
+    # class: standard      # StorageClass of homes and the hub's database; default: the cluster's default
 {{- end}}
 
 dask:

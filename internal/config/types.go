@@ -165,12 +165,56 @@ type JupyterHub struct {
 	Auth        Auth        `yaml:"auth"`
 	IdleCulling IdleCulling `yaml:"idleCulling"`
 	Storage     Storage     `yaml:"storage"`
+	// Expose is how people reach the hub on a cluster.
+	Expose Expose `yaml:"expose"`
 }
 
-// HTTPS turns on Let's Encrypt certificates for Host.
+// HTTPS turns on certificates for Host: Let's Encrypt through the
+// JupyterHub chart's own autohttps pod, or, behind an Ingress, a
+// cert-manager issuer.
 type HTTPS struct {
 	Enabled      *bool  `yaml:"enabled"`
 	ContactEmail string `yaml:"contactEmail"`
+	// CertManager names the cert-manager issuer of the Ingress's
+	// certificate (hub.expose.type ingress).
+	CertManager *CertManager `yaml:"certManager"`
+}
+
+// CertManager is a cert-manager issuer that signs the hub's certificate.
+type CertManager struct {
+	// Issuer is the issuer's name.
+	Issuer string `yaml:"issuer"`
+	// Kind is ClusterIssuer (the default) or Issuer (one in the hub's
+	// namespace).
+	Kind string `yaml:"kind"`
+}
+
+// ExposeType is how the hub's proxy-public Service is reached.
+type ExposeType string
+
+// The ways in.
+const (
+	// ExposeLoadBalancer asks the cloud for a load balancer (the charts'
+	// default); a cluster without a load-balancer controller never gets
+	// an address.
+	ExposeLoadBalancer ExposeType = "loadBalancer"
+	// ExposeNodePort opens a port on every node.
+	ExposeNodePort ExposeType = "nodePort"
+	// ExposeIngress routes through the cluster's ingress controller.
+	ExposeIngress ExposeType = "ingress"
+)
+
+// Expose is how people reach the hub on a cluster (targets kubernetes and
+// azure; on azure only loadBalancer, which gives the hub its DNS name).
+type Expose struct {
+	// Type is loadBalancer, nodePort or ingress.
+	Type ExposeType `yaml:"type"`
+	// IngressClassName is the IngressClass of the hub's Ingress (type
+	// ingress); empty means the cluster's default class.
+	IngressClassName string `yaml:"ingressClassName"`
+	// NodePort is the port every node opens for the hub (type nodePort),
+	// 30000-32767; 0 lets Kubernetes pick one.
+	NodePort int `yaml:"nodePort"`
 }
 
 // AuthType names how users log in.
@@ -274,10 +318,13 @@ type IdleCulling struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// Storage is each user's home volume.
+// Storage is each user's home volume, and the hub's database volume.
 type Storage struct {
 	// Size is a Kubernetes quantity such as 10Gi.
 	Size string `yaml:"size"`
+	// Class is the StorageClass of users' homes and of the hub's
+	// database; empty means the cluster's default StorageClass.
+	Class string `yaml:"class"`
 }
 
 // Dask is what users may ask of Dask Gateway.

@@ -49,25 +49,26 @@ func (ps Problems) filter(warning bool) Problems {
 }
 
 var (
-	dnsLabelRE  = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	hostnameRE  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	rgRE        = regexp.MustCompile(`^[-\w.()]{0,89}[-\w()]$`)
-	locationRE  = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
-	clusterRE   = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$`)
-	k8sVerRE    = regexp.MustCompile(`^\d+\.\d+(\.\d+)?$`)
-	guidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	poolNameRE  = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
-	vmSizeRE    = regexp.MustCompile(`^Standard_[A-Za-z0-9_]+$`)
-	labelKeyRE  = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
-	labelValRE  = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
-	taintRE     = regexp.MustCompile(`^([^=:]+)=([^=:]*):(NoSchedule|PreferNoSchedule|NoExecute)$`)
-	emailRE     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-	quantityRE  = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`)
-	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	chartVerRE  = regexp.MustCompile(`^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$`)
-	userNameRE  = regexp.MustCompile(`^\S+$`)
-	imageTagRE  = regexp.MustCompile(`^[^:@\s]+(:\d+)?(/[^:@\s]+)*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127}@sha256:[0-9a-f]{64})$`)
-	networkPols = []string{"azure", "calico", "cilium", "none"}
+	dnsLabelRE     = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+	hostnameRE     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	rgRE           = regexp.MustCompile(`^[-\w.()]{0,89}[-\w()]$`)
+	locationRE     = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	clusterRE      = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$`)
+	k8sVerRE       = regexp.MustCompile(`^\d+\.\d+(\.\d+)?$`)
+	guidRE         = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	poolNameRE     = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
+	vmSizeRE       = regexp.MustCompile(`^Standard_[A-Za-z0-9_]+$`)
+	labelKeyRE     = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValRE     = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+	taintRE        = regexp.MustCompile(`^([^=:]+)=([^=:]*):(NoSchedule|PreferNoSchedule|NoExecute)$`)
+	emailRE        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	quantityRE     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`)
+	envNameRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	chartVerRE     = regexp.MustCompile(`^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$`)
+	userNameRE     = regexp.MustCompile(`^\S+$`)
+	imageTagRE     = regexp.MustCompile(`^[^:@\s]+(:\d+)?(/[^:@\s]+)*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127}@sha256:[0-9a-f]{64})$`)
+	networkPols    = []string{"azure", "calico", "cilium", "none"}
 )
 
 // Validate checks a defaulted Hub and returns every problem, sorted by path.
@@ -319,11 +320,17 @@ func (v *validator) jupyterHub(h *Hub) {
 		case h.Target == TargetLocal:
 			v.errf("hub.https.enabled", "the local target serves plain HTTP on %s; set enabled: false", h.Local.Host)
 		case j.Host == "":
-			v.errf("hub.host", "required with HTTPS: the name Let's Encrypt issues the certificate for")
+			v.errf("hub.host", "required with HTTPS: the name the certificate is issued for")
 		}
-		if h.Target != TargetLocal && !emailRE.MatchString(j.HTTPS.ContactEmail) {
+		if h.AutoHTTPS() && h.Target != TargetLocal && !emailRE.MatchString(j.HTTPS.ContactEmail) {
 			v.errf("hub.https.contactEmail", "Let's Encrypt needs a contact email address for the certificate")
 		}
+	}
+	if h.Target != TargetLocal {
+		v.expose(h)
+	}
+	if c := j.Storage.Class; c != "" && !dnsSubdomainRE.MatchString(c) {
+		v.errf("hub.storage.class", "%q is not a StorageClass name (lowercase letters, digits, '-' and '.')", c)
 	}
 	if h.IdleCullingEnabled() {
 		switch t := j.IdleCulling.Timeout; {
@@ -339,6 +346,53 @@ func (v *validator) jupyterHub(h *Hub) {
 		v.errf("hub.storage.size", "%q is not a size such as 10Gi", j.Storage.Size)
 	}
 	v.auth(h)
+}
+
+// expose checks the way in: the Service type and what goes with it, and
+// which certificate each way can get.
+func (v *validator) expose(h *Hub) {
+	j := &h.JupyterHub
+	e := j.Expose
+	oneOf(v, "hub.expose.type", e.Type, ExposeLoadBalancer, ExposeNodePort, ExposeIngress)
+	if h.Target == TargetAzure && e.Type != ExposeLoadBalancer {
+		v.errf("hub.expose.type", "%s: on azure the hub's name %s is the DNS label of its load balancer; use loadBalancer", e.Type, j.Host)
+	}
+	if e.IngressClassName != "" {
+		if e.Type != ExposeIngress {
+			v.errf("hub.expose.ingressClassName", "is only read with type ingress (type is %s): remove it or change the type", e.Type)
+		} else if !dnsSubdomainRE.MatchString(e.IngressClassName) {
+			v.errf("hub.expose.ingressClassName", "%q is not an IngressClass name (lowercase letters, digits, '-' and '.')", e.IngressClassName)
+		}
+	}
+	if e.NodePort != 0 {
+		switch {
+		case e.Type != ExposeNodePort:
+			v.errf("hub.expose.nodePort", "is only read with type nodePort (type is %s): remove it or change the type", e.Type)
+		case e.NodePort < 1 || e.NodePort > 65535:
+			v.errf("hub.expose.nodePort", "%d is not a port", e.NodePort)
+		case e.NodePort < 30000 || e.NodePort > 32767:
+			v.warnf("hub.expose.nodePort", "%d is outside Kubernetes' default NodePort range 30000-32767: the API server refuses it unless the cluster's range was changed", e.NodePort)
+		}
+	}
+	cm := j.HTTPS.CertManager
+	switch {
+	case !h.HTTPSEnabled():
+		if cm != nil {
+			v.errf("hub.https.certManager", "is only read with https enabled: remove it or set enabled: true")
+		}
+	case e.Type == ExposeIngress && cm == nil:
+		v.errf("hub.https.certManager", "required with https behind an Ingress: name the cert-manager issuer ({issuer: letsencrypt-prod}); the chart's own Let's Encrypt pod cannot answer behind an ingress controller that ends TLS")
+	case e.Type == ExposeNodePort:
+		v.errf("hub.https.enabled", "not with type nodePort: Let's Encrypt and browsers come to ports 80 and 443, a NodePort is 30000-32767; use ingress with a cert-manager issuer, or loadBalancer")
+	case e.Type != ExposeIngress && cm != nil:
+		v.errf("hub.https.certManager", "is only read with hub.expose.type ingress; with %s the chart's own Let's Encrypt pod gets the certificate (contactEmail)", e.Type)
+	}
+	if cm != nil {
+		if !dnsSubdomainRE.MatchString(cm.Issuer) {
+			v.errf("hub.https.certManager.issuer", "%q is not an issuer name: the name of cert-manager's ClusterIssuer or Issuer", cm.Issuer)
+		}
+		oneOf(v, "hub.https.certManager.kind", cm.Kind, "ClusterIssuer", "Issuer")
+	}
 }
 
 func (v *validator) auth(h *Hub) {

@@ -52,6 +52,13 @@ func TestBaselinesAreValid(t *testing.T) {
 	}
 }
 
+// kubeHub is the azure baseline as a kubernetes hub.
+func kubeHub() *Hub {
+	h := azureHub()
+	h.Target = TargetKubernetes
+	return h
+}
+
 type ruleCase struct {
 	name    string
 	base    func() *Hub
@@ -83,7 +90,7 @@ func dgValues(v map[string]any) func(h *Hub) {
 }
 
 func validateRules() []ruleCase {
-	az, lo := azureHub, localHub
+	az, lo, kube := azureHub, localHub, kubeHub
 	return []ruleCase{
 		// The hub itself.
 		{"apiVersion", az, func(h *Hub) { h.APIVersion = "dhub/v1" }, "apiVersion", `"dhub/v1" is not supported; use dhub/v1alpha1`, false, true},
@@ -163,6 +170,35 @@ func validateRules() []ruleCase {
 		{"https without host", az, func(h *Hub) { h.JupyterHub.Host = "" }, "hub.host", "required with HTTPS", false, false},
 		{"https without email", az, func(h *Hub) { h.JupyterHub.HTTPS.ContactEmail = "" }, "hub.https.contactEmail", "Let's Encrypt needs a contact email address", false, false},
 		{"https bad email", az, func(h *Hub) { h.JupyterHub.HTTPS.ContactEmail = "admin" }, "hub.https.contactEmail", "needs a contact email", false, false},
+		{"storage class", az, func(h *Hub) { h.JupyterHub.Storage.Class = "Fast SSD" }, "hub.storage.class", `"Fast SSD" is not a StorageClass name`, false, false},
+		{"expose type", kube, func(h *Hub) { h.JupyterHub.Expose.Type = "hostPort" }, "hub.expose.type", `"hostPort" is not one of loadBalancer, nodePort, ingress`, false, true},
+		{"expose on azure", az, func(h *Hub) { h.JupyterHub.Expose.Type = ExposeNodePort }, "hub.expose.type", "nodePort: on azure the hub's name pangeo-hub-r2crrr.westeurope.cloudapp.azure.com is the DNS label of its load balancer; use loadBalancer", false, true},
+		{"ingress class without ingress", kube, func(h *Hub) { h.JupyterHub.Expose.IngressClassName = "nginx" }, "hub.expose.ingressClassName", "is only read with type ingress (type is loadBalancer)", false, false},
+		{"ingress class name", kube, func(h *Hub) {
+			h.JupyterHub.Expose = Expose{Type: ExposeIngress, IngressClassName: "Nginx"}
+			h.JupyterHub.HTTPS.CertManager = &CertManager{Issuer: "le", Kind: "ClusterIssuer"}
+		}, "hub.expose.ingressClassName", `"Nginx" is not an IngressClass name`, false, false},
+		{"node port without nodePort", kube, func(h *Hub) { h.JupyterHub.Expose.NodePort = 30080 }, "hub.expose.nodePort", "is only read with type nodePort", false, false},
+		{"node port range", kube, func(h *Hub) {
+			h.JupyterHub.HTTPS.Enabled = ptr(false)
+			h.JupyterHub.Expose = Expose{Type: ExposeNodePort, NodePort: 8080}
+		}, "hub.expose.nodePort", "8080 is outside Kubernetes' default NodePort range 30000-32767", true, false},
+		{"node port not a port", kube, func(h *Hub) {
+			h.JupyterHub.HTTPS.Enabled = ptr(false)
+			h.JupyterHub.Expose = Expose{Type: ExposeNodePort, NodePort: 70000}
+		}, "hub.expose.nodePort", "70000 is not a port", false, true},
+		{"https with node port", kube, func(h *Hub) { h.JupyterHub.Expose.Type = ExposeNodePort }, "hub.https.enabled", "not with type nodePort", false, false},
+		{"https behind ingress without issuer", kube, func(h *Hub) { h.JupyterHub.Expose.Type = ExposeIngress }, "hub.https.certManager", "required with https behind an Ingress", false, false},
+		{"issuer without ingress", kube, func(h *Hub) { h.JupyterHub.HTTPS.CertManager = &CertManager{Issuer: "le", Kind: "ClusterIssuer"} }, "hub.https.certManager", "is only read with hub.expose.type ingress", false, false},
+		{"issuer without https", kube, func(h *Hub) {
+			h.JupyterHub.HTTPS.Enabled = ptr(false)
+			h.JupyterHub.Expose.Type = ExposeIngress
+			h.JupyterHub.HTTPS.CertManager = &CertManager{Issuer: "le", Kind: "ClusterIssuer"}
+		}, "hub.https.certManager", "is only read with https enabled", false, false},
+		{"issuer kind", kube, func(h *Hub) {
+			h.JupyterHub.Expose.Type = ExposeIngress
+			h.JupyterHub.HTTPS.CertManager = &CertManager{Issuer: "le", Kind: "Certificate"}
+		}, "hub.https.certManager.kind", `"Certificate" is not one of ClusterIssuer, Issuer`, false, true},
 		{"idle timeout", az, func(h *Hub) { h.JupyterHub.IdleCulling.Timeout = 30 * time.Second }, "hub.idleCulling.timeout", "30s is too short", false, false},
 		{"storage size", az, func(h *Hub) { h.JupyterHub.Storage.Size = "10GB" }, "hub.storage.size", `"10GB" is not a size such as 10Gi`, false, true},
 
@@ -406,5 +442,31 @@ func TestPasswordAllowedNamesHoldTheAdmins(t *testing.T) {
 	}
 	if got := p.AllowedNames(); !slices.Equal(got, []string{"admin", "ops", "alice"}) {
 		t.Errorf("AllowedNames = %q, want the admins first, each name once", got)
+	}
+}
+
+// The ways in that work are valid: an Ingress with a cert-manager issuer,
+// a plain Ingress, a NodePort without HTTPS, each with a StorageClass.
+func TestExposuresThatWorkAreValid(t *testing.T) {
+	for name, f := range map[string]func(h *Hub){
+		"ingress with cert-manager": func(h *Hub) {
+			h.JupyterHub.Expose = Expose{Type: ExposeIngress, IngressClassName: "nginx"}
+			h.JupyterHub.HTTPS = HTTPS{Enabled: ptr(true), CertManager: &CertManager{Issuer: "letsencrypt-prod", Kind: "ClusterIssuer"}}
+		},
+		"plain ingress": func(h *Hub) {
+			h.JupyterHub.Expose = Expose{Type: ExposeIngress}
+			h.JupyterHub.HTTPS = HTTPS{Enabled: ptr(false)}
+		},
+		"node port": func(h *Hub) {
+			h.JupyterHub.Expose = Expose{Type: ExposeNodePort, NodePort: 30080}
+			h.JupyterHub.HTTPS = HTTPS{Enabled: ptr(false)}
+		},
+	} {
+		h := kubeHub()
+		f(h)
+		h.JupyterHub.Storage.Class = "local-path"
+		if ps := h.Validate().Errors(); len(ps) != 0 {
+			t.Errorf("%s: %v", name, ps)
+		}
 	}
 }

@@ -125,7 +125,7 @@ func (t *kubeTarget) PlanDown(ctx context.Context, o DownOptions) (*Plan[*DownRe
 		return r, err
 	}}
 	if p.View.HasChanges() {
-		dp.Confirm = fmt.Sprintf("Remove hub %s from namespace %s?", t.h.Name, t.h.Namespace)
+		dp.Confirm = fmt.Sprintf("Remove hub %s from namespace %s? Everyone using it is disconnected.", t.h.Name, t.h.Namespace)
 	}
 	return dp, nil
 }

@@ -67,7 +67,7 @@ func (t *localTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownR
 	if err != nil {
 		return nil, err
 	}
-	return &Plan[*DownResult]{View: view, apply: func(ctx context.Context) (*DownResult, error) {
+	p := &Plan[*DownResult]{View: view, apply: func(ctx context.Context) (*DownResult, error) {
 		res, err := local.Down(ctx, t.h, t.o.Local)
 		if res == nil {
 			return nil, err
@@ -85,7 +85,13 @@ func (t *localTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownR
 			r.lines = append(r.lines, fmt.Sprintf("no process of the hub is left; kept %s (environment, secrets, homes, logs)", res.StateDir))
 		}
 		return r, err
-	}}, nil
+	}}
+	// Nothing is deleted, but everyone logged in loses their server and
+	// Dask clusters: asked as on the other targets.
+	if view.HasChanges() {
+		p.Confirm = fmt.Sprintf("Stop hub %s? Everyone using it is disconnected; their files stay.", t.h.Name)
+	}
+	return p, nil
 }
 
 func (t *localTarget) Kubeconfig(context.Context) ([]byte, error) {

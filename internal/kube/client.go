@@ -46,6 +46,10 @@ type Options struct {
 	PollInterval time.Duration
 	// URLTimeout bounds the wait for the hub's URL to resolve and answer.
 	URLTimeout time.Duration
+	// LoadBalancerTimeout bounds the wait for proxy-public's load balancer
+	// (or the hub's Ingress) to get an address on target kubernetes: a
+	// cluster without a controller never gives one.
+	LoadBalancerTimeout time.Duration
 	// CertTimeout bounds the wait for a valid certificate after the name
 	// resolves, before the autohttps pod is recreated once.
 	CertTimeout time.Duration
@@ -75,6 +79,9 @@ func (o *Options) defaults() {
 	}
 	if o.URLTimeout == 0 {
 		o.URLTimeout = 5 * time.Minute
+	}
+	if o.LoadBalancerTimeout == 0 {
+		o.LoadBalancerTimeout = 2 * time.Minute
 	}
 	if o.CertTimeout == 0 {
 		o.CertTimeout = 3 * time.Minute

@@ -166,6 +166,9 @@ func lineDiff(a, b []string) string {
 func (c *Client) loadChart(r render.Release) (*chartv2.Chart, error) {
 	path := r.Path
 	if path == "" {
+		path = c.keptChart(r)
+	}
+	if path == "" {
 		cache, err := c.cacheDir()
 		if err != nil {
 			return nil, err
@@ -184,7 +187,7 @@ func (c *Client) loadChart(r render.Release) (*chartv2.Chart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("get chart %s %s from %s: %w (an air-gapped site sets charts.*.path)", r.Chart.Name, r.Chart.Version, r.Chart.Repository, err)
 		}
-		path = p
+		path = c.keepChart(r, p)
 	}
 	ch, err := loader.Load(path)
 	if err != nil {

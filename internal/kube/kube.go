@@ -51,6 +51,19 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, rendered: render.ForReleases(h, names)}
+	if h.Target == config.TargetKubernetes {
+		// On azure dhub made the cluster for the hub; on a cluster of the
+		// user's, what the hub needs is checked before anything changes.
+		pf := c.preflight(ctx, h, p.rendered)
+		fmt.Fprintf(c.opts.Progress, "preflight: %s in %s\n", countOf(pf.Checks, "check"), pf.Elapsed.Round(time.Millisecond))
+		if len(pf.Problems) > 0 {
+			return nil, &PreflightError{Preflight: pf}
+		}
+		p.View.Warnings = append(p.View.Warnings, pf.Warnings...)
+		p.View.Notes = append(p.View.Notes, pf.Notes...)
+	} else {
+		p.View.Warnings = append(p.View.Warnings, c.workerFit(ctx, h)...)
+	}
 	ns := plan.Change{Kind: "namespace", Name: c.namespace, Action: plan.NoOp, Reason: "exists"}
 	if _, err := c.clientset.CoreV1().Namespaces().Get(ctx, c.namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		p.createNamespace = true
@@ -80,7 +93,6 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		}
 		p.addRelease(releaseChangeOf{Change: releaseChange(r, have), release: r, have: have})
 	}
-	p.View.Warnings = append(p.View.Warnings, c.workerFit(ctx, h)...)
 	return p, nil
 }
 

@@ -61,8 +61,13 @@ charts:
 	if ps := f.Hub.Validate().Errors(); len(ps) > 0 {
 		t.Fatalf("test hub invalid: %v", ps)
 	}
-	// kwok provisions no volumes: the hub keeps its database in memory.
+	// kwok provisions no volumes: the hub keeps its database in memory,
+	// and users' homes would be pre-made volumes of a static class.
 	f.Hub.Charts.JupyterHub.Values = map[string]any{"hub": map[string]any{"db": map[string]any{"type": "sqlite-memory"}}}
+	if err := cluster.EnsureStaticClass(context.Background(), kubetest.StaticClass); err != nil {
+		t.Fatal(err)
+	}
+	f.Hub.JupyterHub.Storage.Class = kubetest.StaticClass
 	return f.Hub
 }
 
@@ -283,15 +288,18 @@ func TestUnschedulableNamesPodAndReason(t *testing.T) {
 	h := testHub(t, "unschedulable")
 	h.Charts.JupyterHub.Values["hub"].(map[string]any)["nodeSelector"] = map[string]any{"disktype": "ssd"}
 	c, _ := newClient(t, h.Namespace, nil)
-	c.opts.ReadyTimeout = 8 * time.Second
 	down(t, c, h)
 	cluster.AssignLoadBalancer(t, h.Namespace, "proxy-public", "192.0.2.12")
+	start := time.Now()
 	_, _, err := up(ctx, c, h)
 	if err == nil {
 		t.Fatal("up succeeded with a hub no node can take")
 	}
+	// No autoscaler reports a scale-up within its grace: up stops then,
+	// not at the readiness bound.
+	t.Logf("up failed after %s (readiness bound %s, grace for an autoscaler %s)", time.Since(start).Round(100*time.Millisecond), c.opts.ReadyTimeout, autoscalerGrace)
 	msg := err.Error()
-	for _, want := range []string{"deployment hub (0/1 ready): pod hub-", "cannot be scheduled", "node affinity/selector"} {
+	for _, want := range []string{"can never become ready", "deployment hub (0/1 ready): pod hub-", "cannot be scheduled", "node affinity/selector.;", "no node matches its node selector"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

@@ -145,25 +145,15 @@ func (c *Client) waitGateway(ctx context.Context, names render.ReleaseNames) err
 	}
 }
 
-// publicURL is where people reach the hub, without waiting or probing:
-// https://<host> with HTTPS, else the proxy-public load balancer's address.
-// It returns the URL (with a trailing slash) and the host, or "" and why
-// there is none yet.
+// publicURL is where people reach the hub, without waiting or probing
+// (see currentAddress). It returns the URL (with a trailing slash) and the
+// host, or "" and why there is none yet.
 func (c *Client) publicURL(ctx context.Context, h *config.Hub) (url, host, why string) {
-	if h.HTTPSEnabled() {
-		return "https://" + h.JupyterHub.Host + "/", h.JupyterHub.Host, ""
-	}
-	svc, err := c.clientset.CoreV1().Services(c.namespace).Get(ctx, "proxy-public", metav1.GetOptions{})
+	a, err := c.currentAddress(ctx, h, true)
 	if err != nil {
-		return "", "", "proxy-public: " + shortErr(err)
+		return "", "", shortErr(err)
 	}
-	for _, in := range svc.Status.LoadBalancer.Ingress {
-		host = in.IP + in.Hostname
-	}
-	if host == "" {
-		return "", "", "proxy-public has no external address yet"
-	}
-	return "http://" + host + "/", host, ""
+	return a.url(h), a.host, ""
 }
 
 // urlState is the URL and whether it answers, without waiting.

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"dhub/internal/config"
+	"dhub/internal/render"
 )
 
 // Prober checks the hub from the outside, as a user's browser would.
@@ -79,31 +80,24 @@ func (httpProber) Get(ctx context.Context, url string) error {
 	return nil
 }
 
-// hubURL finds where the hub answers: https://<host> with HTTPS, else the
-// address of the proxy-public LoadBalancer. It waits until the name
-// resolves and the hub answers; with HTTPS, if no valid certificate comes
-// within the bound, it recreates the autohttps pod once (the guide's fix).
+// hubURL finds where the hub answers, following its way in (see
+// currentAddress), and waits until the name resolves and the hub answers.
+// With the chart's autohttps, if no valid certificate comes within the
+// bound, it recreates the autohttps pod once (the guide's fix).
 func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
-	var host string
-	if h.HTTPSEnabled() {
-		host = h.JupyterHub.Host
-	} else {
-		addr, err := c.loadBalancerAddress(ctx)
-		if err != nil {
-			return "", err
-		}
-		host = addr
+	a, err := c.waitAddress(ctx, h, true)
+	if err != nil {
+		return "", err
 	}
-	scheme := "http"
-	if h.HTTPSEnabled() {
-		scheme = "https"
-	}
-	url := scheme + "://" + host + "/"
+	host, url := a.host, a.url(h)
 	fmt.Fprintf(c.opts.Progress, "checking %s resolves and answers\n", url)
 	if err := c.waitAnswer(ctx, host, url, c.opts.URLTimeout); err != nil {
 		var ce *CertError
 		if !errors.As(err, &ce) {
 			return "", fmt.Errorf("the hub does not answer at %s: %w", url, err)
+		}
+		if cm := h.JupyterHub.HTTPS.CertManager; !h.AutoHTTPS() && cm != nil {
+			return "", fmt.Errorf("%s has no valid certificate: %w; cert-manager's %s %s issues it into secret %s (kubectl -n %s describe certificate %s)", host, err, cm.Kind, cm.Issuer, render.IngressTLSSecret, c.namespace, render.IngressTLSSecret)
 		}
 		fmt.Fprintf(c.opts.Progress, "no valid certificate for %s yet: recreating the autohttps pod once\n", host)
 		if err := c.recreateAutoHTTPS(ctx); err != nil {
@@ -114,7 +108,7 @@ func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
 		}
 	}
 	if h.HTTPSEnabled() {
-		if err := c.ownHost(ctx, host); err != nil {
+		if err := c.ownHost(ctx, h, host); err != nil {
 			return "", err
 		}
 	}
@@ -122,18 +116,19 @@ func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
 }
 
 // ownHost waits (within URLTimeout, for DNS caches) until host resolves
-// to an address of proxy-public's load balancer: a hub that answers at
-// the name is not proof that it is this hub. A Prober that cannot resolve
-// names (AddressResolver) skips the check.
-func (c *Client) ownHost(ctx context.Context, host string) error {
+// to an address of the hub's way in (its load balancer or Ingress): a hub
+// that answers at the name is not proof that it is this hub. A Prober that
+// cannot resolve names (AddressResolver) skips the check.
+func (c *Client) ownHost(ctx context.Context, h *config.Hub, host string) error {
 	r, ok := c.opts.Prober.(AddressResolver)
 	if !ok {
 		return nil
 	}
-	lb, err := c.loadBalancerAddress(ctx)
+	a, err := c.waitAddress(ctx, h, false)
 	if err != nil {
 		return err
 	}
+	lb := a.host
 	deadline := time.Now().Add(c.opts.URLTimeout)
 	for {
 		want, err1 := r.LookupHost(ctx, lb)
@@ -194,41 +189,6 @@ func (c *Client) waitAnswer(ctx context.Context, host, url string, bound time.Du
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(c.opts.PollInterval):
-		}
-	}
-}
-
-// loadBalancerAddress waits for proxy-public's external address.
-func (c *Client) loadBalancerAddress(ctx context.Context) (string, error) {
-	deadline := time.Now().Add(c.opts.URLTimeout)
-	said := false
-	for {
-		svc, err := c.clientset.CoreV1().Services(c.namespace).Get(ctx, "proxy-public", metav1.GetOptions{})
-		if err != nil {
-			return "", c.apiError("read service proxy-public", err)
-		}
-		if svc.Spec.Type != "LoadBalancer" {
-			return "", fmt.Errorf("service proxy-public is %s, not LoadBalancer: reach it with kubectl -n %s port-forward svc/proxy-public 8080:80", svc.Spec.Type, c.namespace)
-		}
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			if in.Hostname != "" {
-				return in.Hostname, nil
-			}
-			if in.IP != "" {
-				return in.IP, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("service proxy-public has no external address after %s: the cluster's load balancer did not assign one", c.opts.URLTimeout)
-		}
-		if !said {
-			fmt.Fprintln(c.opts.Progress, "waiting for the proxy-public load balancer's address")
-			said = true
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
 		case <-time.After(c.opts.PollInterval):
 		}
 	}

@@ -36,6 +36,8 @@ type ComponentStatus struct {
 	// Replicas is "ready/desired".
 	Replicas string `json:"replicas"`
 	Reason   string `json:"reason,omitempty"`
+	// stuck is set when the reason is one nothing lifts by itself.
+	stuck bool
 }
 
 // workloads lists the workloads in the deployed manifests of the releases.
@@ -98,6 +100,9 @@ func (c *Client) waitReady(ctx context.Context, cfg *action.Configuration, k *re
 			fmt.Fprintf(c.opts.Progress, "all %d components ready after %s\n", len(statuses), time.Since(start).Round(100*time.Millisecond))
 			return nil
 		}
+		if err := stuckError(statuses, time.Since(start)); err != nil {
+			return err
+		}
 		if time.Now().After(deadline) {
 			var b strings.Builder
 			fmt.Fprintf(&b, "%d of %d components not ready after %s:", notReady, len(statuses), c.opts.ReadyTimeout)
@@ -154,7 +159,7 @@ func (c *Client) components(ctx context.Context, ws []workload) []ComponentStatu
 		case ready >= desired:
 			s.Ready = true
 		default:
-			s.Reason = c.diagnose(ctx, selector)
+			s.Reason, s.stuck = c.diagnose(ctx, selector)
 		}
 		out = append(out, s)
 	}
@@ -195,32 +200,36 @@ func deref(p *int32) int32 {
 
 // diagnose names the first pod of a selector that is not ready, and why:
 // the scheduler's message, an image pull error, a crash loop with its last
-// log lines, or its phase.
-func (c *Client) diagnose(ctx context.Context, sel *metav1.LabelSelector) string {
+// log lines, or its phase; stuck when the pod can never become ready by
+// itself (neverReady).
+func (c *Client) diagnose(ctx context.Context, sel *metav1.LabelSelector) (reason string, stuck bool) {
 	selector, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil || sel == nil {
 		selector = labels.Everything()
 	}
 	pods, err := c.clientset.CoreV1().Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if err != nil {
-		return "cannot list its pods: " + err.Error()
+		return "cannot list its pods: " + err.Error(), false
 	}
 	if len(pods.Items) == 0 {
-		return "no pod created yet"
+		return "no pod created yet", false
 	}
 	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
 	for _, p := range pods.Items {
 		if why := c.podProblem(ctx, &p); why != "" {
-			return "pod " + p.Name + " " + why
+			if never := c.neverReady(ctx, &p); never != "" {
+				return "pod " + p.Name + " " + why + "; " + never, true
+			}
+			return "pod " + p.Name + " " + why, false
 		}
 	}
-	return "pods starting"
+	return "pods starting", false
 }
 
 func (c *Client) podProblem(ctx context.Context, p *corev1.Pod) string {
 	for _, cond := range p.Status.Conditions {
 		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
-			return fmt.Sprintf("cannot be scheduled: %s", cond.Message)
+			return fmt.Sprintf("cannot be scheduled: %s", schedulerMessage(cond.Message))
 		}
 	}
 	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {

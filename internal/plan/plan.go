@@ -64,6 +64,8 @@ type Plan struct {
 	Checks []Check `json:"checks,omitempty"`
 	// Warnings are things the user should know but that don't block.
 	Warnings []string `json:"warnings,omitempty"`
+	// Notes are facts about where the hub runs, worth knowing.
+	Notes []string `json:"notes,omitempty"`
 	// Removal marks the plan of 'dhub down': what removing the hub
 	// deletes and keeps.
 	Removal bool `json:"removal,omitempty"`
@@ -121,6 +123,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	for _, wn := range p.Warnings {
 		fmt.Fprintf(&b, "  warning: %s\n", wn)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
 	}
 	n := p.Counts()
 	switch {

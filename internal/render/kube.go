@@ -163,6 +163,9 @@ func jupyterHubValues(h *config.Hub, names ReleaseNames, secret *Secret) map[str
 	if scheduling := schedulingValues(h); len(scheduling) > 0 {
 		v["scheduling"] = scheduling
 	}
+	if ingress := ingressValues(h); len(ingress) > 0 {
+		v["ingress"] = ingress
+	}
 	return v
 }
 
@@ -178,7 +181,7 @@ func singleuserValues(h *config.Hub, names ReleaseNames) map[string]any {
 		"extraLabels": map[string]any{"hub.jupyter.org/network-access-proxy-http": "true"},
 		"image":       map[string]any{"name": name, "tag": tag},
 		"defaultUrl":  j.DefaultURL,
-		"storage":     map[string]any{"capacity": j.Storage.Size},
+		"storage":     storageValues(j.Storage),
 		"extraEnv":    singleuserEnv(h, names),
 		// The singleuser egress policy blocks private IPs: allow exactly the
 		// gateway's traefik (web port) so Dask clients can reach their clusters.
@@ -192,10 +195,11 @@ func singleuserValues(h *config.Hub, names ReleaseNames) map[string]any {
 // singleuserEnv points the Dask Gateway client and the Dask labextension
 // of user servers at the gateway.
 func singleuserEnv(h *config.Hub, names ReleaseNames) map[string]any {
-	// User pods reach the gateway through the hub's proxy; with HTTPS,
-	// proxy-public redirects to https, so they use the internal proxy-http.
+	// User pods reach the gateway through the hub's proxy; with the chart's
+	// autohttps, proxy-public redirects to https, so they use the internal
+	// proxy-http. Behind an Ingress, proxy-public itself serves plain HTTP.
 	gatewayAddress := "http://proxy-public" + gatewayPrefix
-	if h.HTTPSEnabled() {
+	if h.AutoHTTPS() {
 		gatewayAddress = "http://proxy-http:8000" + gatewayPrefix
 	}
 	env := map[string]any{
@@ -234,6 +238,9 @@ func hubValues(h *config.Hub, names ReleaseNames, secret *Secret) map[string]any
 			"ports": []any{map[string]any{"port": "http"}},
 		}}},
 		"loadRoles": hubRoles(h.Dask),
+	}
+	if c := h.JupyterHub.Storage.Class; c != "" {
+		hub["db"] = map[string]any{"pvc": map[string]any{"storageClassName": c}}
 	}
 	addHubAuth(hub, h, secret)
 	if h.Dask.RequireAccessRole {
@@ -344,16 +351,19 @@ func hubRoles(d config.Dask) map[string]any {
 	return roles
 }
 
-// proxyValues configure proxy-public: its Azure DNS label and HTTPS. Empty
-// when neither applies.
+// proxyValues configure proxy-public: its type (see exposeValues), its
+// Azure DNS label and the chart's own HTTPS. Empty when none applies.
 func proxyValues(h *config.Hub) map[string]any {
 	proxy := map[string]any{}
+	if svc := serviceValues(h); len(svc) > 0 {
+		proxy["service"] = svc
+	}
 	if h.Target == config.TargetAzure {
 		proxy["service"] = map[string]any{"annotations": map[string]any{
 			"service.beta.kubernetes.io/azure-dns-label-name": h.Azure.DNSLabel,
 		}}
 	}
-	if h.HTTPSEnabled() {
+	if h.AutoHTTPS() {
 		proxy["https"] = map[string]any{
 			"enabled":     true,
 			"type":        "letsencrypt",

@@ -108,11 +108,23 @@ hub:
     type: password
     password:
       adminPassword: {fromFile: %s}
+  storage: {class: %s}
 kubernetes:
   kubeconfig: %s
   nodeRoles: [core, user, worker]
-`, ns, ns, password, cluster.Kubeconfig())
+`, ns, ns, password, staticClass(t), cluster.Kubeconfig())
 	return writeFile(t, dir, "dhub.yaml", testCharts(t, []byte(doc))), password
+}
+
+// staticClass makes sure the test cluster has the StorageClass of
+// pre-made volumes (kwok has no default class and provisions nothing) and
+// returns its name: the preflight wants a class for users' homes.
+func staticClass(t *testing.T) string {
+	t.Helper()
+	if err := cluster.EnsureStaticClass(context.Background(), kubetest.StaticClass); err != nil {
+		t.Fatal(err)
+	}
+	return kubetest.StaticClass
 }
 
 // changes lists a plan's changes other than no-op, as "kind name".

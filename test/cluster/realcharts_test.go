@@ -52,7 +52,8 @@ func chartRepository(t *testing.T) string {
 
 // realHub writes the dhub.yaml of a kubernetes-target hub in namespace ns
 // with the real charts from the chart repository at url, and stands in
-// for what kwok lacks: a volume for its database claim and its load
+// for what kwok lacks: a volume for its database claim, of a StorageClass
+// without a provisioner as local volumes on bare metal are, and its load
 // balancer's address ip.
 func realHub(t *testing.T, ns, url, ip string) string {
 	t.Helper()
@@ -68,6 +69,7 @@ hub:
     type: password
     password:
       adminPassword: {fromFile: %s}
+  storage: {class: %s}
 dask:
   workerCores: {max: 8}
 kubernetes:
@@ -76,8 +78,8 @@ kubernetes:
 charts:
   jupyterhub: {repository: %q}
   daskGateway: {repository: %q}
-`, ns, ns, password, cluster.Kubeconfig(), url, url)))
-	if err := cluster.AddPersistentVolume(ctx, ns+"-hub-db", "1Gi"); err != nil {
+`, ns, ns, password, staticClass(t), cluster.Kubeconfig(), url, url)))
+	if err := cluster.AddStaticVolume(ctx, ns+"-hub-db", "1Gi", kubetest.StaticClass); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

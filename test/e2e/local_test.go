@@ -50,7 +50,7 @@ func newHub(t *testing.T) *hub {
 	}
 	t.Cleanup(func() {
 		// Whatever happened, leave no process behind.
-		h.run("down")
+		h.run("down", "--yes")
 	})
 	return h
 }
@@ -325,7 +325,7 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		foreign = append(foreign, cmd)
 	}
-	h.must("down")
+	h.must("down", "--yes")
 	for _, cmd := range foreign {
 		if !alive(cmd.Process.Pid) {
 			t.Errorf("down stopped %v (pid %d), which a person started in the state directory", cmd.Args, cmd.Process.Pid)
@@ -345,7 +345,7 @@ func TestLocalLifecycle(t *testing.T) {
 func TestLocalFailures(t *testing.T) {
 	h := newHub(t)
 	h.must("up") // builds the environment the cases below reuse
-	h.must("down")
+	h.must("down", "--yes")
 
 	t.Run("port taken", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(h.port))
@@ -399,7 +399,7 @@ func TestLocalFailures(t *testing.T) {
 		if code != 1 {
 			t.Errorf("status exit %d with the gateway down, want 1", code)
 		}
-		h.must("down")
+		h.must("down", "--yes")
 		if left := h.processes(); len(left) > 0 {
 			t.Errorf("processes left after down: %v", left)
 		}

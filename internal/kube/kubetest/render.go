@@ -15,7 +15,8 @@ import (
 )
 
 // RealChart returns the path of a real chart as dhub installs it, from the
-// project's shared chart data (../shared/charts from the project root):
+// project's shared chart data (../shared/charts from the project root, or
+// shared/charts in a directory further up):
 // "jupyterhub" (4.4.0) or "dask-gateway" (2026.3.0).
 func RealChart(name string) (string, error) {
 	root, err := RepoRoot()
@@ -26,11 +27,22 @@ func RealChart(name string) (string, error) {
 	if file == "" {
 		return "", fmt.Errorf("kubetest: no real chart %q", name)
 	}
-	path := filepath.Join(root, "..", "shared", "charts", file)
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("kubetest: the real chart %s: %w", name, err)
+	// A clone kept deeper than the project's own (a worktree in a
+	// directory of clones) finds shared/ further up.
+	var first error
+	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+		path := filepath.Join(dir, "shared", "charts", file)
+		_, err := os.Stat(path)
+		if err == nil {
+			return path, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if dir == filepath.Dir(dir) {
+			return "", fmt.Errorf("kubetest: the real chart %s: %w", name, first)
+		}
 	}
-	return path, nil
 }
 
 // Manifest is a rendered release: each object's YAML by kind and name,
