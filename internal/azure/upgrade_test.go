@@ -107,7 +107,8 @@ func TestTwoMinorUpgradeOfRecommendedProfile(t *testing.T) {
 	if res.Writes() != 6 || res.LongRunning() != 6 {
 		t.Errorf("writes %d, long-running %d; want 6 and 6", res.Writes(), res.LongRunning())
 	}
-	t.Logf("MEASURE two-minor upgrade of the recommended profile (1.33 -> 1.35): %d writes, %d long-running operations", res.Writes(), res.LongRunning())
+	t.Logf("MEASURE two-minor upgrade of the recommended profile (1.33 -> 1.35): %d writes, %d long-running operations, after a preflight of %d GETs",
+		res.Writes(), res.LongRunning(), p.PreflightGets)
 
 	// The replacement has the Spot pool's settings, and says which pool of
 	// dhub.yaml it is.
@@ -275,6 +276,32 @@ func TestReplacementInterruptedBeforeTheDeleteIsFinishedByTheRerun(t *testing.T)
 		t.Errorf("re-run's last change = %+v", last)
 	}
 	equal(t, "re-run writes", paths(e.w.Writes()), []string{"DELETE " + poolsPath + "/agentPools/workers"})
+	equal(t, "versions", versions(t, e), []string{"control plane 1.34.1", "core 1.34.1", "users 1.34.1", "workers2 1.34.1"})
+	converged(t, e, h)
+}
+
+func TestPoolsLeftBehindByAControlPlaneOnlyUpgradeCatchUp(t *testing.T) {
+	e := newEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	h.Azure.KubernetesVersion = "1.33"
+	e.up(t, h)
+	// Upgraded as dhub did before: the control plane only.
+	e.w.EditCluster("pangeo", "pangeoCluster", func(mc *armcontainerservice.ManagedCluster) {
+		mc.Properties.KubernetesVersion, mc.Properties.CurrentKubernetesVersion = ptr("1.34"), ptr("1.34.1")
+	})
+	h.Azure.KubernetesVersion = "1.34"
+	e.w.ResetLog()
+	p, res := e.up(t, h)
+	equal(t, "plan", steps(p), []string{
+		"no-op resource group pangeo",
+		"no-op managed cluster pangeoCluster",
+		"update node pool core orchestratorVersion 1.33.2 -> 1.34.1",
+		"update node pool users orchestratorVersion 1.33.2 -> 1.34.1",
+		"replace node pool workers name workers -> workers2 orchestratorVersion 1.33.2 -> 1.34.1",
+	})
+	if res.Writes() != 4 {
+		t.Errorf("writes %v", paths(e.w.Writes()))
+	}
 	equal(t, "versions", versions(t, e), []string{"control plane 1.34.1", "core 1.34.1", "users 1.34.1", "workers2 1.34.1"})
 	converged(t, e, h)
 }
