@@ -44,6 +44,7 @@ func parseVersion(s string) (v kver, ok bool) {
 	return v, true
 }
 
+// String is the version as AKS writes it.
 func (v kver) String() string {
 	if !v.hasPatch {
 		return fmt.Sprintf("%d.%d", v.major, v.minor)
