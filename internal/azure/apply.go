@@ -24,7 +24,8 @@ import (
 type Operation struct {
 	// Resource is e.g. "managed cluster pangeoCluster".
 	Resource string `json:"resource"`
-	// Action is create, update, delete, register, start or wait.
+	// Action is create, update, upgrade (a Kubernetes version), delete,
+	// register, start or wait.
 	Action string `json:"action"`
 	// LongRunning is true for Azure long-running operations (polled until done).
 	LongRunning bool    `json:"longRunning"`
@@ -77,11 +78,7 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
 	start := c.o.Now()
 	res := &Result{}
 	final, err := c.run(ctx, p, res, 0)
-	for _, ch := range final.View.Changes {
-		if ch.Action == plan.Replace {
-			res.NotApplied = append(res.NotApplied, ch)
-		}
-	}
+	res.NotApplied = final.notApplied
 	res.Seconds = c.o.Now().Sub(start).Seconds()
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w (%v)", ErrInterrupted, err)
@@ -90,10 +87,15 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
 }
 
 // run executes the steps of p, one after another, and returns the plan it
-// finished with (a wait for another operation ends with a fresh plan).
+// finished with (a wait for another operation ends with a fresh plan). The
+// first step that fails stops it, and its error says what was done and
+// what is left.
 func (c *Client) run(ctx context.Context, p *Plan, res *Result, depth int) (*Plan, error) {
 	h := p.hub
-	for _, s := range p.steps {
+	for i, s := range p.steps {
+		if s.label != "" {
+			fmt.Fprintln(c.o.Progress, s.label)
+		}
 		var err error
 		switch s.kind {
 		case stepWaitGroupGone:
@@ -105,31 +107,94 @@ func (c *Client) run(ctx context.Context, p *Plan, res *Result, depth int) (*Pla
 		case stepCreateCluster:
 			err = c.createCluster(ctx, h, res)
 		case stepUpdateCluster:
-			err = c.updateCluster(ctx, h, res)
+			err = c.updateCluster(ctx, h, "", res)
+		case stepUpgradeCluster:
+			err = c.updateCluster(ctx, h, s.version, res)
 		case stepPutPool:
-			err = c.putPool(ctx, h, s.pool, !poolExists(p, s.pool), res)
+			err = c.putPool(ctx, h, s.pool, s.cfg, s.create, res)
+		case stepUpgradePool:
+			err = c.upgradePool(ctx, h.Azure, s.pool, s.version, res)
+		case stepReplacePool:
+			err = c.replacePool(ctx, h.Azure, s, res)
 		case stepDeletePool:
-			err = c.deletePool(ctx, h.Azure, s.pool, res)
+			err = c.deletePool(ctx, h.Azure, s.pool, s.after, res)
 		case stepRegisterProvider:
 			err = c.registerProvider(ctx, h.Azure, s.pool, res)
 		case stepStartCluster:
 			err = c.startCluster(ctx, h.Azure, res)
 		}
 		if err != nil {
-			return p, err
+			return p, p.failedAt(i, err)
 		}
 	}
 	return p, nil
 }
 
-// poolExists reports whether the plan found pool name in the cluster.
-func poolExists(p *Plan, name string) bool {
-	for _, ch := range p.View.Changes {
-		if ch.Kind == KindPool && ch.Name == name {
-			return ch.Action != plan.Create
+// failedAt adds to the error of step i of an upgrade what the plan had
+// done before it and what it leaves undone: an upgrade is many writes, and
+// a later run plans again from what Azure has, so it goes on from there.
+// Other plans keep Azure's error as one sentence.
+func (p *Plan) failedAt(i int, err error) error {
+	upgrade := false
+	for _, s := range p.steps {
+		upgrade = upgrade || s.kind == stepUpgradeCluster || s.kind == stepUpgradePool || s.kind == stepReplacePool
+	}
+	if !upgrade {
+		return err
+	}
+	var done, left []string
+	for j, s := range p.steps {
+		d := p.describe(s)
+		switch {
+		case d == "" || j == i:
+		case j < i:
+			done = append(done, d)
+		default:
+			left = append(left, d)
 		}
 	}
-	return false
+	if len(done) == 0 && len(left) == 0 {
+		return err
+	}
+	list := func(s []string) string {
+		if len(s) == 0 {
+			return "nothing"
+		}
+		return strings.Join(s, "; ")
+	}
+	return fmt.Errorf("%w\n  stopped at: %s\n  done before it: %s\n  not done: %s\n  'dhub up' again plans from what Azure has then and goes on from there",
+		err, p.describe(p.steps[i]), list(done), list(left))
+}
+
+// describe says what a step writes, in a few words ("" for a wait).
+func (p *Plan) describe(s step) string {
+	a := p.hub.Azure
+	switch s.kind {
+	case stepCreateGroup:
+		return "create resource group " + a.ResourceGroup
+	case stepCreateCluster:
+		return "create managed cluster " + a.ClusterName
+	case stepUpdateCluster:
+		return "update managed cluster " + a.ClusterName
+	case stepUpgradeCluster:
+		return fmt.Sprintf("upgrade managed cluster %s to %s", a.ClusterName, s.version)
+	case stepPutPool:
+		if s.create {
+			return "create node pool " + s.pool
+		}
+		return "update node pool " + s.pool
+	case stepUpgradePool:
+		return fmt.Sprintf("upgrade node pool %s to %s", s.pool, s.version)
+	case stepReplacePool:
+		return fmt.Sprintf("create node pool %s at %s to replace Spot pool %s", s.pool, s.version, s.from)
+	case stepDeletePool:
+		return "delete node pool " + s.pool
+	case stepRegisterProvider:
+		return "register resource provider " + s.pool
+	case stepStartCluster:
+		return "start managed cluster " + a.ClusterName
+	}
+	return ""
 }
 
 // record runs the operation of one step, timing it and adding op to res
@@ -215,11 +280,17 @@ func (c *Client) createCluster(ctx context.Context, h *config.Hub, res *Result) 
 }
 
 // updateCluster reads the cluster, changes the fields dhub manages and
-// writes it back, so that everything else (its pools included) stays.
-func (c *Client) updateCluster(ctx context.Context, h *config.Hub, res *Result) error {
+// writes it back, so that everything else (its pools, at the versions they
+// run, included) stays. A version upgrades the control plane to it; ""
+// keeps the version Azure has.
+func (c *Client) updateCluster(ctx context.Context, h *config.Hub, version string, res *Result) error {
 	a := h.Azure
 	cluster := KindCluster + " " + a.ClusterName
-	return c.record(res, Operation{Resource: cluster, Action: "update", LongRunning: true}, a.Location, func() error {
+	action := "update"
+	if version != "" {
+		action = "upgrade"
+	}
+	return c.record(res, Operation{Resource: cluster, Action: action, LongRunning: true}, a.Location, func() error {
 		cur, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
 		if err != nil {
 			return err
@@ -228,8 +299,8 @@ func (c *Client) updateCluster(ctx context.Context, h *config.Hub, res *Result) 
 		if mc.Properties == nil {
 			mc.Properties = &armcontainerservice.ManagedClusterProperties{}
 		}
-		if a.KubernetesVersion != "" {
-			mc.Properties.KubernetesVersion = to.Ptr(a.KubernetesVersion)
+		if version != "" {
+			mc.Properties.KubernetesVersion = to.Ptr(version)
 		}
 		if mc.Tags == nil {
 			mc.Tags = map[string]*string{}
@@ -237,7 +308,7 @@ func (c *Client) updateCluster(ctx context.Context, h *config.Hub, res *Result) 
 		maps.Copy(mc.Tags, tags(h, false))
 		mc.Properties.ProvisioningState = nil
 		mc.Properties.PowerState = nil
-		return c.putCluster(ctx, a, "update", mc)
+		return c.putCluster(ctx, a, action, mc)
 	})
 }
 
@@ -251,8 +322,9 @@ func (c *Client) putCluster(ctx context.Context, a config.Azure, verb string, mc
 }
 
 // putPool creates pool name through the agent pools API, or updates the
-// fields dhub manages on it.
-func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create bool, res *Result) error {
+// fields dhub manages on it, from pool cfg of dhub.yaml (the same name but
+// for a Spot pool's replacement).
+func (c *Client) putPool(ctx context.Context, h *config.Hub, name, cfg string, create bool, res *Result) error {
 	a := h.Azure
 	resource := KindPool + " " + name
 	action := "update"
@@ -260,7 +332,7 @@ func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create
 		action = "create"
 	}
 	return c.record(res, Operation{Resource: resource, Action: action, LongRunning: true}, a.Location, func() error {
-		body, err := c.poolBody(ctx, h, name, create)
+		body, err := c.poolBody(ctx, h, name, cfg, create)
 		if err != nil {
 			return err
 		}
@@ -273,11 +345,11 @@ func (c *Client) putPool(ctx context.Context, h *config.Hub, name string, create
 // poolBody is the agent pool to write: the desired one for a new pool;
 // for an existing one, what Azure has (read once no operation runs on it)
 // with the fields dhub manages merged in, so that AKS's own settings stay.
-func (c *Client) poolBody(ctx context.Context, h *config.Hub, name string, create bool) (armcontainerservice.AgentPool, error) {
+func (c *Client) poolBody(ctx context.Context, h *config.Hub, name, cfg string, create bool) (armcontainerservice.AgentPool, error) {
 	a := h.Azure
 	var np config.NodePool
 	for _, p := range a.NodePools {
-		if p.Name == name {
+		if p.Name == cfg {
 			np = p
 		}
 	}
@@ -285,16 +357,9 @@ func (c *Client) poolBody(ctx context.Context, h *config.Hub, name string, creat
 	if create {
 		return armcontainerservice.AgentPool{Properties: want}, nil
 	}
-	if err := c.waitPool(ctx, a, name); err != nil {
-		return armcontainerservice.AgentPool{}, err
-	}
-	cur, err := c.pools.Get(ctx, a.ResourceGroup, a.ClusterName, name, nil)
+	body, err := c.readPool(ctx, a, name)
 	if err != nil {
-		return armcontainerservice.AgentPool{}, err
-	}
-	body := cur.AgentPool
-	if body.Properties == nil {
-		body.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
+		return body, err
 	}
 	mergePool(body.Properties, want)
 	return body, nil
@@ -336,17 +401,102 @@ func mergePool(got, want *armcontainerservice.ManagedClusterAgentPoolProfileProp
 		got.Tags = map[string]*string{}
 	}
 	maps.Copy(got.Tags, want.Tags)
-	got.ProvisioningState = nil
-	got.CurrentOrchestratorVersion = nil
-	got.NodeImageVersion = nil
-	got.ETag = nil
+	readOnly(got)
 }
 
-// deletePool deletes pool name once no operation runs on it; a pool
-// already gone counts as deleted.
-func (c *Client) deletePool(ctx context.Context, a config.Azure, name string, res *Result) error {
+// readOnly clears the fields of a pool read from Azure that Azure sets
+// itself, before the pool is written back.
+func readOnly(pp *armcontainerservice.ManagedClusterAgentPoolProfileProperties) {
+	pp.ProvisioningState = nil
+	pp.CurrentOrchestratorVersion = nil
+	pp.NodeImageVersion = nil
+	pp.ETag = nil
+}
+
+// upgradePool upgrades the nodes of pool name to a Kubernetes version:
+// the pool as Azure has it, with only orchestratorVersion changed.
+func (c *Client) upgradePool(ctx context.Context, a config.Azure, name, version string, res *Result) error {
+	resource := KindPool + " " + name
+	return c.record(res, Operation{Resource: resource, Action: "upgrade", LongRunning: true}, a.Location, func() error {
+		body, err := c.readPool(ctx, a, name)
+		if err != nil {
+			return err
+		}
+		body.Properties.OrchestratorVersion = to.Ptr(version)
+		return startAndWait(ctx, c, resource, "upgrade", func() (*runtime.Poller[armcontainerservice.AgentPoolsClientCreateOrUpdateResponse], error) {
+			return c.pools.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, name, body, nil)
+		})
+	})
+}
+
+// replacePool creates pool s.pool with the settings Spot pool s.from has
+// in Azure (its node count included, so the workers keep their room), at
+// Kubernetes version s.version, tagged with its name in dhub.yaml. AKS
+// adds its own Spot label and taint to a new pool itself.
+func (c *Client) replacePool(ctx context.Context, a config.Azure, s step, res *Result) error {
+	resource := KindPool + " " + s.pool
+	return c.record(res, Operation{Resource: resource, Action: "create", LongRunning: true}, a.Location, func() error {
+		old, err := c.readPool(ctx, a, s.from)
+		if err != nil {
+			return err
+		}
+		pp := old.Properties
+		pp.OrchestratorVersion = to.Ptr(s.version)
+		pp.PowerState = nil
+		labels := map[string]*string{}
+		for k, v := range pp.NodeLabels {
+			if !strings.HasPrefix(k, systemPrefix) {
+				labels[k] = v
+			}
+		}
+		pp.NodeLabels = labels
+		var taints []*string
+		for _, t := range pp.NodeTaints {
+			if !strings.HasPrefix(deref(t), systemPrefix) {
+				taints = append(taints, t)
+			}
+		}
+		pp.NodeTaints = taints
+		if pp.Tags == nil {
+			pp.Tags = map[string]*string{}
+		}
+		pp.Tags[TagPool] = to.Ptr(s.cfg)
+		body := armcontainerservice.AgentPool{Properties: pp}
+		return startAndWait(ctx, c, resource, "create", func() (*runtime.Poller[armcontainerservice.AgentPoolsClientCreateOrUpdateResponse], error) {
+			return c.pools.BeginCreateOrUpdate(ctx, a.ResourceGroup, a.ClusterName, s.pool, body, nil)
+		})
+	})
+}
+
+// readPool reads pool name once no operation runs on it, without the
+// fields Azure sets itself, to be written back.
+func (c *Client) readPool(ctx context.Context, a config.Azure, name string) (armcontainerservice.AgentPool, error) {
+	if err := c.waitPool(ctx, a, name); err != nil {
+		return armcontainerservice.AgentPool{}, err
+	}
+	cur, err := c.pools.Get(ctx, a.ResourceGroup, a.ClusterName, name, nil)
+	if err != nil {
+		return armcontainerservice.AgentPool{}, err
+	}
+	body := cur.AgentPool
+	if body.Properties == nil {
+		body.Properties = &armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
+	}
+	readOnly(body.Properties)
+	return body, nil
+}
+
+// deletePool deletes pool name once no operation runs on it, nor on pool
+// after (a replacement that must be ready first) when set; a pool already
+// gone counts as deleted.
+func (c *Client) deletePool(ctx context.Context, a config.Azure, name, after string, res *Result) error {
 	resource := KindPool + " " + name
 	return c.record(res, Operation{Resource: resource, Action: "delete", LongRunning: true}, a.Location, func() error {
+		if after != "" {
+			if err := c.waitPool(ctx, a, after); err != nil {
+				return err
+			}
+		}
 		if err := c.waitPool(ctx, a, name); err != nil {
 			return err
 		}

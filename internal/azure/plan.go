@@ -33,6 +33,11 @@ type Plan struct {
 	// PreflightGets counts the GETs the preflight checks sent.
 	PreflightGets int
 	stopped       bool
+	// replacing are the pools the plan creates to replace Spot pools, for
+	// the quota they take while both pools exist.
+	replacing []poolGrowth
+	// notApplied are the replaces the plan shows but never attempts.
+	notApplied []plan.Change
 }
 
 // Stopped reports whether the plan found the cluster stopped (its
@@ -61,11 +66,30 @@ const (
 	stepDeletePool
 	stepRegisterProvider // register a resource provider and wait until it is Registered
 	stepStartCluster     // start a stopped cluster
+	stepUpgradeCluster   // upgrade the control plane to version
+	stepUpgradePool      // upgrade a pool's nodes to version
+	stepReplacePool      // create pool with the settings of pool from, at version
 )
 
 type step struct {
 	kind stepKind
-	pool string // for pool steps
+	// pool is the pool's name in Azure for pool steps, the namespace for
+	// a provider's registration.
+	pool string
+	// cfg is the pool's name in dhub.yaml (pool steps that write its
+	// configuration).
+	cfg string
+	// create is true when stepPutPool creates the pool.
+	create bool
+	// version is the Kubernetes version of an upgrade step.
+	version string
+	// from is the Spot pool a new pool replaces.
+	from string
+	// after is the pool a delete waits for first: the replacement that
+	// must be ready before the pool it replaces goes.
+	after string
+	// label, when set, is shown on Progress as the step starts.
+	label string
 }
 
 // terminal reports whether a provisioningState is final: no operation runs.
@@ -83,7 +107,8 @@ func terminal(state string) bool {
 // providers, the VM sizes of the pools it creates, the vCPU quota of the
 // nodes it adds and the Kubernetes version asked for. A preflight problem
 // is a *PreflightError, before anything is written. Pools without a VM
-// size get one here (the plan shows which).
+// size get one here (the plan shows which). A new azure.kubernetesVersion
+// is planned as an upgrade, one step per write (see upgrade).
 func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	// The plan's own copy: a VM size it picks must not leak into h.
 	hub := *h
@@ -123,8 +148,9 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 			cluster.Properties = &armcontainerservice.ManagedClusterProperties{}
 		}
 	}
+	match := matchPools(h, cluster)
 	pf := &preflight{c: c, h: h, view: p.View}
-	if err := pf.pickSizes(ctx, observedSizes(cluster)); err != nil {
+	if err := pf.pickSizes(ctx, observedSizes(match)); err != nil {
 		return nil, err
 	}
 	if err := pf.err(); err != nil {
@@ -143,8 +169,13 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		p.planNewCluster("does not exist")
 	default:
 		p.clusterState = deref(cluster.Properties.ProvisioningState)
-		p.planCluster(cluster)
-		p.planPools(cluster)
+		up, err := p.upgrade(ctx, pf, cluster, match)
+		if err != nil {
+			return nil, err
+		}
+		p.planCluster(cluster, slices.ContainsFunc(up, func(s upgradeStep) bool { return s.pool == "" }))
+		p.addUpgrade(up)
+		p.planPools(match, up)
 	}
 	if err := p.preflight(ctx, pf, cluster); err != nil {
 		return nil, err
@@ -153,16 +184,12 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	return p, nil
 }
 
-// observedSizes maps each pool of a cluster to its VM size.
-func observedSizes(mc *armcontainerservice.ManagedCluster) map[string]string {
+// observedSizes maps each pool of dhub.yaml found in the cluster to its
+// VM size.
+func observedSizes(m poolMatch) map[string]string {
 	out := map[string]string{}
-	if mc == nil || mc.Properties == nil {
-		return out
-	}
-	for _, ap := range mc.Properties.AgentPoolProfiles {
-		if ap != nil {
-			out[deref(ap.Name)] = deref(ap.VMSize)
-		}
+	for name, o := range m.byConfig {
+		out[name] = deref(o.props.VMSize)
 	}
 	return out
 }
@@ -180,7 +207,7 @@ func (p *Plan) preflight(ctx context.Context, pf *preflight, cluster *armcontain
 		}
 		p.View.Changes = append(changes, p.View.Changes...)
 		p.steps = append(steps, p.steps...)
-		grow := p.growth(cluster)
+		grow := append(p.growth(matchPools(p.hub, cluster)), p.replacing...)
 		var created []growth
 		for _, g := range grow {
 			if g.created {
@@ -232,15 +259,7 @@ type poolGrowth struct {
 
 // growth lists, for each pool the plan creates or grows, the nodes it adds
 // now and at the autoscale maximum.
-func (p *Plan) growth(cluster *armcontainerservice.ManagedCluster) []poolGrowth {
-	observed := map[string]*armcontainerservice.ManagedClusterAgentPoolProfile{}
-	if cluster != nil && cluster.Properties != nil {
-		for _, ap := range cluster.Properties.AgentPoolProfiles {
-			if ap != nil {
-				observed[deref(ap.Name)] = ap
-			}
-		}
-	}
+func (p *Plan) growth(m poolMatch) []poolGrowth {
 	var out []poolGrowth
 	for _, np := range p.hub.Azure.NodePools {
 		want := desiredPool(p.hub, np)
@@ -249,8 +268,9 @@ func (p *Plan) growth(cluster *armcontainerservice.ManagedCluster) []poolGrowth 
 			top = int(deref(want.MaxCount))
 		}
 		g := poolGrowth{growth: growth{pool: np.Name, size: np.VMSize, spot: np.Spot != nil, now: now, atMax: top}}
-		if got := observed[np.Name]; got != nil {
-			if !strings.EqualFold(deref(got.VMSize), np.VMSize) || isSpot(propertiesOf(got)) != (np.Spot != nil) {
+		if o := m.byConfig[np.Name]; o != nil {
+			got := o.props
+			if !strings.EqualFold(deref(got.VMSize), np.VMSize) || isSpot(got) != (np.Spot != nil) {
 				continue // a replace, which up never does
 			}
 			running := int(deref(got.Count))
@@ -282,6 +302,9 @@ func owned(tags map[string]*string, hub string) error {
 }
 
 func (p *Plan) add(c plan.Change, steps ...step) {
+	if c.Action == plan.Replace && len(steps) == 0 {
+		p.notApplied = append(p.notApplied, c)
+	}
 	plan.SortFields(c.Fields)
 	p.View.Add(c)
 	p.steps = append(p.steps, steps...)
@@ -366,7 +389,11 @@ func versionMatches(want, got string) bool {
 	return got == want || strings.HasPrefix(got, want+".")
 }
 
-func (p *Plan) planCluster(mc *armcontainerservice.ManagedCluster) {
+// planCluster plans the cluster's own change: a wait for an operation in
+// progress, a start, a repair, or nothing; upgrading says that the plan
+// upgrades its control plane (see upgrade), so that "matches" is not
+// shown for it.
+func (p *Plan) planCluster(mc *armcontainerservice.ManagedCluster, upgrading bool) {
 	a := p.hub.Azure
 	props := mc.Properties
 	if props == nil {
@@ -403,14 +430,6 @@ func (p *Plan) planCluster(mc *armcontainerservice.ManagedCluster) {
 		p.add(ch)
 		return
 	}
-	if v := a.KubernetesVersion; v != "" && !versionMatches(v, deref(props.KubernetesVersion)) &&
-		!versionMatches(v, deref(props.CurrentKubernetesVersion)) {
-		from := deref(props.CurrentKubernetesVersion)
-		if from == "" {
-			from = deref(props.KubernetesVersion)
-		}
-		ch.Fields = append(ch.Fields, plan.FieldChange{Field: "kubernetesVersion", From: from, To: v})
-	}
 	if stopped(props) {
 		// A stopped cluster has no control plane to install the hub on,
 		// and AKS refuses changes to it: start it first.
@@ -421,55 +440,65 @@ func (p *Plan) planCluster(mc *armcontainerservice.ManagedCluster) {
 	}
 	switch {
 	case strings.EqualFold(state, "Failed"):
-		ch.Action, ch.Reason = plan.Update, "provisioningState Failed: up sends the cluster's configuration again to repair it"
+		ch.Action, ch.Reason = plan.Update, "provisioningState Failed: up sends the cluster's configuration again (at the version it has) to repair it"
 		p.add(ch, step{kind: stepUpdateCluster})
-	case len(ch.Fields) > 0:
-		ch.Action, ch.Reason = plan.Update, "differs from dhub.yaml; changed in place"
-		p.add(ch, step{kind: stepUpdateCluster})
-	default:
+	case !upgrading:
 		ch.Action, ch.Reason = plan.NoOp, "matches dhub.yaml"
 		p.add(ch)
 	}
 }
 
-func (p *Plan) planPools(mc *armcontainerservice.ManagedCluster) {
-	observed := map[string]*armcontainerservice.ManagedClusterAgentPoolProfileProperties{}
-	var names []string
-	for _, ap := range mc.Properties.AgentPoolProfiles {
-		if ap != nil && ap.Name != nil {
-			observed[*ap.Name] = propertiesOf(ap)
-			names = append(names, *ap.Name)
-		}
-	}
-	var deletes []string
-	for _, name := range names {
-		if !slices.ContainsFunc(p.hub.Azure.NodePools, func(np config.NodePool) bool { return np.Name == name }) {
-			deletes = append(deletes, name)
+// planPools plans each pool's own change after the upgrade steps up: a
+// create, an in-place update, a repair, a replace up never attempts, or
+// nothing; then the deletion of the pools dhub created that dhub.yaml no
+// longer has, and of what a Spot pool's interrupted replacement left.
+func (p *Plan) planPools(m poolMatch, up []upgradeStep) {
+	upgraded := map[string]bool{}     // pools of dhub.yaml with an upgrade step
+	replacedBy := map[string]string{} // a replaced pool's name in dhub.yaml -> its last replacement
+	for _, st := range up {
+		switch {
+		case st.spot:
+			replacedBy[st.cfg] = st.newName
+		case st.pool != "":
+			upgraded[st.pool] = true
 		}
 	}
 	for _, np := range p.hub.Azure.NodePools {
 		want := desiredPool(p.hub, np)
-		got, ok := observed[np.Name]
+		o := m.byConfig[np.Name]
 		ch := plan.Change{Kind: KindPool, Name: np.Name}
-		if !ok {
+		if o == nil {
 			ch.Action, ch.Reason, ch.Detail = plan.Create, "does not exist; added through the agent pools API", describePool(want)
-			p.add(ch, step{kind: stepPutPool, pool: np.Name})
+			p.add(ch, step{kind: stepPutPool, pool: np.Name, cfg: np.Name, create: true})
 			continue
 		}
+		got := o.props
+		ch.Name = o.name
 		fields, replace := diffPool(want, got)
 		ch.Fields = fields
 		state := deref(got.ProvisioningState)
+		newName, replaced := replacedBy[np.Name]
 		switch {
 		case len(replace) > 0:
 			ch.Action = plan.Replace
-			ch.Reason = strings.Join(replace, "; ") + fmt.Sprintf(": AKS cannot change it in place; not attempted by up. To replace the pool, give it a new name in dhub.yaml (up then creates the new pool and deletes %s)", np.Name)
+			ch.Reason = strings.Join(replace, "; ") + fmt.Sprintf(": AKS cannot change it in place; not attempted by up. To replace the pool, give it a new name in dhub.yaml (up then creates the new pool and deletes %s)", o.name)
 			p.add(ch)
+		case replaced && len(fields) > 0:
+			// The replacement has the old pool's settings: dhub.yaml's
+			// changes go to it once it exists.
+			ch.Name = newName
+			ch.Action, ch.Reason = plan.Update, fmt.Sprintf("differs from dhub.yaml; changed in place once it replaces %s", o.name)
+			p.add(ch, step{kind: stepPutPool, pool: newName, cfg: np.Name})
+		case replaced:
+			// Nothing left to do once it is replaced.
 		case strings.EqualFold(state, "Failed"):
 			ch.Action, ch.Reason = plan.Update, "provisioningState Failed: up sends its configuration again to repair it"
-			p.add(ch, step{kind: stepPutPool, pool: np.Name})
+			p.add(ch, step{kind: stepPutPool, pool: o.name, cfg: np.Name})
 		case len(fields) > 0:
 			ch.Action, ch.Reason = plan.Update, "differs from dhub.yaml; changed in place"
-			p.add(ch, step{kind: stepPutPool, pool: np.Name})
+			p.add(ch, step{kind: stepPutPool, pool: o.name, cfg: np.Name})
+		case upgraded[o.name]:
+			// Its upgrade steps above are its change.
 		default:
 			ch.Action, ch.Reason = plan.NoOp, "matches dhub.yaml"
 			if !terminal(state) {
@@ -478,16 +507,26 @@ func (p *Plan) planPools(mc *armcontainerservice.ManagedCluster) {
 			p.add(ch)
 		}
 	}
-	for _, name := range deletes {
-		got := observed[name]
-		ch := plan.Change{Kind: KindPool, Name: name, Detail: describePool(got)}
-		if owned(got.Tags, p.hub.Name) != nil {
+	for _, o := range m.others {
+		ch := plan.Change{Kind: KindPool, Name: o.name, Detail: describePool(o.props)}
+		if owned(o.props.Tags, p.hub.Name) != nil {
 			ch.Action, ch.Reason = plan.NoOp, "not in dhub.yaml, but dhub did not create it (no dhub tags): kept"
 			p.add(ch)
 			continue
 		}
 		ch.Action, ch.Reason = plan.Delete, "no longer in dhub.yaml"
-		p.add(ch, step{kind: stepDeletePool, pool: name})
+		p.add(ch, step{kind: stepDeletePool, pool: o.name})
+	}
+	for _, l := range m.leftovers {
+		ch := plan.Change{Kind: KindPool, Name: l.name, Detail: describePool(l.props)}
+		if owned(l.props.Tags, p.hub.Name) != nil {
+			ch.Action, ch.Reason = plan.NoOp, fmt.Sprintf("tagged as pool %s of dhub.yaml, but without dhub's other tags: kept", l.cfg)
+			p.add(ch)
+			continue
+		}
+		ch.Action = plan.Delete
+		ch.Reason = fmt.Sprintf("left by the replacement of Spot pool %s for a Kubernetes upgrade (an earlier run stopped before deleting it); node pool %s is pool %s of dhub.yaml now", l.cfg, l.kept, l.cfg)
+		p.add(ch, step{kind: stepDeletePool, pool: l.name, after: l.kept})
 	}
 }
 

@@ -52,7 +52,10 @@ type preflight struct {
 	view     *plan.Plan
 	problems []error
 	skus     map[string]*armcompute.ResourceSKU // by lower-case name, for this region
-	gets     int
+	// versions are the region's Kubernetes versions, once read.
+	versions       []*armcontainerservice.KubernetesVersion
+	versionChecked bool
+	gets           int
 }
 
 func (f *preflight) fail(resource, code, sentence string) {
@@ -299,35 +302,77 @@ func (f *preflight) quota(ctx context.Context, grow []growth) error {
 	return nil
 }
 
-// version checks that the region offers the Kubernetes version dhub.yaml
-// asks for.
-func (f *preflight) version(ctx context.Context) error {
-	want, loc := f.h.Azure.KubernetesVersion, f.h.Azure.Location
+// loadVersions lists the region's Kubernetes versions once.
+func (f *preflight) loadVersions(ctx context.Context) error {
+	if f.versions != nil {
+		return nil
+	}
+	loc := f.h.Azure.Location
 	f.gets++
 	r, err := f.c.clusters.ListKubernetesVersions(ctx, loc, nil)
 	if err != nil {
 		return explain(err, "Kubernetes versions of "+loc, loc)
 	}
-	var offered []string
+	f.versions = []*armcontainerservice.KubernetesVersion{}
 	for _, v := range r.Values {
-		if v == nil {
+		if v != nil {
+			f.versions = append(f.versions, v)
+		}
+	}
+	return nil
+}
+
+// version checks, once, that the region offers the Kubernetes version
+// dhub.yaml asks for: its minor version, and its patch when it names one.
+func (f *preflight) version(ctx context.Context) error {
+	if f.versionChecked {
+		return nil
+	}
+	f.versionChecked = true
+	want, loc := f.h.Azure.KubernetesVersion, f.h.Azure.Location
+	if err := f.loadVersions(ctx); err != nil {
+		return err
+	}
+	w, _ := parseVersion(want)
+	var offered []string
+	for _, v := range f.versions {
+		minor := deref(v.Version)
+		offered = append(offered, minor)
+		if minor != w.minorString() {
 			continue
 		}
-		offered = append(offered, deref(v.Version))
-		if versionMatches(deref(v.Version), want) || deref(v.Version) == want {
+		if _, ok := v.PatchVersions[want]; !w.hasPatch || ok {
 			f.check("Kubernetes version "+want, "offered in "+loc)
 			return nil
-		}
-		for patch := range v.PatchVersions {
-			if patch == want {
-				f.check("Kubernetes version "+want, "offered in "+loc)
-				return nil
-			}
 		}
 	}
 	sort.Strings(offered)
 	f.fail("Kubernetes version "+want, "K8sVersionNotSupported", fmt.Sprintf("AKS does not offer it in %s (it offers %s); set azure.kubernetesVersion to one of those, or leave it out for AKS's default", loc, strings.Join(offered, ", ")))
 	return nil
+}
+
+// resolve is the version AKS runs for v in the region: v when it names a
+// patch, else the newest patch the region offers of its minor version
+// (v itself when it offers none).
+func (f *preflight) resolve(ctx context.Context, v kver) (kver, error) {
+	if v.hasPatch {
+		return v, nil
+	}
+	if err := f.loadVersions(ctx); err != nil {
+		return v, err
+	}
+	best, found := v, false
+	for _, kv := range f.versions {
+		if deref(kv.Version) != v.minorString() {
+			continue
+		}
+		for patch := range kv.PatchVersions {
+			if pv, ok := parseVersion(patch); ok && pv.hasPatch && (!found || best.less(pv)) {
+				best, found = pv, true
+			}
+		}
+	}
+	return best, nil
 }
 
 // dnsLabel checks that the hub's DNS label is free in the region, or

@@ -229,22 +229,6 @@ func TestPoolRemovedFromConfigIsDeleted(t *testing.T) {
 	}
 }
 
-func TestKubernetesVersionUpgradeUpdatesTheCluster(t *testing.T) {
-	e := newEnv(t)
-	h := hub(t, "azure-recommended.yaml")
-	h.Azure.KubernetesVersion = "1.33"
-	e.up(t, h)
-	e.w.ResetLog()
-	h.Azure.KubernetesVersion = "1.34"
-	p, _ := e.up(t, h)
-	if c := p.View.Changes[1]; c.Action != plan.Update || len(c.Fields) != 1 || c.Fields[0].From != "1.33.2" || c.Fields[0].To != "1.34" {
-		t.Errorf("cluster change = %+v", c)
-	}
-	if mc := e.w.Cluster("pangeo", "pangeoCluster"); len(mc.Properties.AgentPoolProfiles) != 3 || *mc.Properties.KubernetesVersion != "1.34" {
-		t.Errorf("after the upgrade: version %s, %d pools", *mc.Properties.KubernetesVersion, len(mc.Properties.AgentPoolProfiles))
-	}
-}
-
 func TestClusterDhubDidNotCreateIsRefused(t *testing.T) {
 	e := newEnv(t)
 	h := hub(t, "azure-recommended.yaml")

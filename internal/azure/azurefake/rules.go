@@ -56,11 +56,12 @@ func DefaultSKUs() []SKU {
 }
 
 // DefaultKubernetesVersions are the AKS versions every region offers:
-// minor version -> patch versions; DefaultKubernetesVersion is the default.
+// minor version -> patch versions, oldest first; DefaultKubernetesVersion
+// is the default.
 var DefaultKubernetesVersions = map[string][]string{
 	"1.32": {"1.32.6"},
 	"1.33": {"1.33.2"},
-	"1.34": {"1.34.1"},
+	"1.34": {"1.34.0", "1.34.1"},
 	"1.35": {"1.35.0"},
 }
 
@@ -436,6 +437,58 @@ func minor(version string) int {
 	return n
 }
 
+// patch is the patch number of a version (1.33.2 -> 2), -1 if none.
+func patch(version string) int {
+	parts := strings.Split(version, ".")
+	n := -1
+	if len(parts) >= 3 {
+		fmt.Sscan(parts[2], &n)
+	}
+	return n
+}
+
+// older reports whether version a is older than b (same major).
+func older(a, b string) bool {
+	if minor(a) != minor(b) {
+		return minor(a) < minor(b)
+	}
+	return patch(a) < patch(b)
+}
+
+// upgradesFrom lists the versions AKS offers a control plane at version
+// from, newest first, as its errors show them: the newer patches of its
+// minor version and the patches of the next one.
+func upgradesFrom(from string) string {
+	var out []string
+	for m, patches := range DefaultKubernetesVersions {
+		if minor(m) != minor(from) && minor(m) != minor(from)+1 {
+			continue
+		}
+		for _, p := range patches {
+			if older(from, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return older(out[j], out[i]) })
+	return "[" + strings.Join(out, " ") + "]"
+}
+
+// versionsIncompatible is AKS's 400 when a node pool's version and the
+// control plane's break the rule that a pool runs at most two minor
+// versions behind the control plane and never ahead of it.
+func versionsIncompatible(pool, cp string) (int, string, string) {
+	why := fmt.Sprintf("Minor version of node pool cannot be more than 2 versions less than control plane's version. Minor version of node pool is %d and control plane is %d", minor(pool), minor(cp))
+	switch {
+	case minor(pool) > minor(cp):
+		why = fmt.Sprintf("Minor version of node pool version %d is bigger than control plane version %d", minor(pool), minor(cp))
+	case minor(pool) == minor(cp):
+		why = fmt.Sprintf("Patch version of node pool version %d is bigger than control plane version %d", patch(pool), patch(cp))
+	}
+	return http.StatusBadRequest, "NodePoolMcVersionIncompatible",
+		fmt.Sprintf("Node pool version %s and control plane version %s are incompatible. %s. For more information, please check https://aka.ms/version-skew-policy", pool, cp, why)
+}
+
 // --- the rules AKS applies to what it is sent -----------------------------
 
 var poolNameRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
@@ -561,16 +614,20 @@ func (w *World) clusterRules(group, name string, mc *armcontainerservice.Managed
 		}
 	}
 	if old != nil && old.Properties != nil {
+		// AKS's own bodies (seen in public reports): 400
+		// OperationNotAllowed for a downgrade and for a skipped minor
+		// version, NodePoolMcVersionIncompatible for a pool left more
+		// than two minor versions behind.
 		from, to := deref(old.Properties.CurrentKubernetesVersion), patchOf(deref(pr.KubernetesVersion))
-		if minor(to) < minor(from) {
-			return http.StatusBadRequest, "NotAllowedUpgrade", fmt.Sprintf("Upgrading Kubernetes version %s to %s is not allowed: downgrades are not supported.", from, to)
+		if older(to, from) {
+			return http.StatusBadRequest, "OperationNotAllowed", fmt.Sprintf("Downgrading Kubernetes version %s to %s is not allowed. Available upgrades: %s. Please see https://aka.ms/aks-supported-k8s-ver for version details.", from, to, upgradesFrom(from))
 		}
 		if minor(to) > minor(from)+1 {
-			return http.StatusBadRequest, "NotAllowedUpgrade", fmt.Sprintf("Upgrading Kubernetes version %s to %s is not allowed. Available upgrades: minor version %d. Please see https://aka.ms/aks-supported-k8s-ver for more details.", from, to, minor(from)+1)
+			return http.StatusBadRequest, "OperationNotAllowed", fmt.Sprintf("Upgrading Kubernetes version %s to %s is not allowed. Available upgrades: %s. Please see https://aka.ms/aks-supported-k8s-ver for version details.", from, to, upgradesFrom(from))
 		}
 		for _, p := range w.pools[key(group, name)] {
 			if pv := deref(p.Properties.CurrentOrchestratorVersion); minor(to) > minor(pv)+2 {
-				return http.StatusBadRequest, "NotAllowedUpgrade", fmt.Sprintf("Control plane version %s cannot be more than 2 minor versions ahead of node pool %s at %s. Please upgrade the node pool first.", to, deref(p.Name), pv)
+				return versionsIncompatible(pv, to)
 			}
 		}
 	}
@@ -605,9 +662,10 @@ func (w *World) clusterRules(group, name string, mc *armcontainerservice.Managed
 }
 
 // poolRules applies AKS's rules to an agent pool PUT on cluster mc: the
-// pool's own, a version within the control plane's two minor versions (a
-// Spot pool is never upgraded in place), a System pool left in the
-// cluster, and the vCPU quota of the nodes it adds.
+// pool's own, a version at most two minor versions behind the control
+// plane and never ahead of it (a pool may skip minor versions within
+// that; a Spot pool is never upgraded in place), a System pool left in
+// the cluster, and the vCPU quota of the nodes it adds.
 func (w *World) poolRules(mc *armcontainerservice.ManagedCluster, name string, p *armcontainerservice.ManagedClusterAgentPoolProfileProperties, old *armcontainerservice.AgentPool) (int, string, string) {
 	if code, msg := w.unregistered(); code != "" {
 		return http.StatusConflict, code, msg
@@ -625,19 +683,13 @@ func (w *World) poolRules(mc *armcontainerservice.ManagedCluster, name string, p
 			return status, code, msg
 		}
 		to := patchOf(v)
-		if minor(to) > minor(cp) {
-			return invalidParameter("agentPoolProfile.orchestratorVersion", fmt.Sprintf("Node pool version %s cannot be greater than control plane version %s", to, cp))
-		}
-		if minor(to) < minor(cp)-2 {
-			return invalidParameter("agentPoolProfile.orchestratorVersion", fmt.Sprintf("Node pool version %s must be within 2 minor versions of control plane version %s", to, cp))
+		if older(cp, to) || minor(to) < minor(cp)-2 {
+			return versionsIncompatible(to, cp)
 		}
 		if old != nil {
 			from := deref(old.Properties.CurrentOrchestratorVersion)
 			if to != from && deref(p.ScaleSetPriority) == armcontainerservice.ScaleSetPrioritySpot {
 				return http.StatusBadRequest, "OperationNotAllowed", fmt.Sprintf("Upgrading Spot agent pool %s is not supported: create a new Spot pool with version %s and delete this one", name, to)
-			}
-			if minor(to) > minor(from)+1 {
-				return invalidParameter("agentPoolProfile.orchestratorVersion", fmt.Sprintf("Upgrading node pool %s from %s to %s skips a minor version", name, from, to))
 			}
 		}
 	}
