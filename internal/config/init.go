@@ -95,7 +95,7 @@ var initTemplate = template.Must(template.New("dhub.yaml").Parse(`# dhub.yaml: o
 {{- end}}
 apiVersion: {{.Hub.APIVersion}}
 kind: {{.Hub.Kind}}
-# The hub's name{{if eq .Hub.Target "azure"}}; it is reached at https://{{.Hub.JupyterHub.Host}}{{end}}.
+# The hub's name{{if eq .Hub.Target "azure"}}; it is reached at {{if .Hub.HTTPSEnabled}}https{{else}}http{{end}}://{{.Hub.JupyterHub.Host}}{{end}}.
 name: {{.Hub.Name}}
 # Where the hub runs: local (this machine), kubernetes (an existing cluster) or azure (AKS).
 target: {{.Hub.Target}}
@@ -116,7 +116,7 @@ azure:
   # kubernetesVersion: "1.33"         # default: the AKS default version
   # azure, calico, cilium or none; the charts' NetworkPolicies need one: docs/guide-parity.md#network
   networkPolicy: {{.Hub.Azure.NetworkPolicy}}
-  # The public address is https://<dnsLabel>.<location>.cloudapp.azure.com; a label is
+  # The public address is {{if .Hub.HTTPSEnabled}}https{{else}}http{{end}}://<dnsLabel>.<location>.cloudapp.azure.com; a label is
   # unique per region across all of Azure, so this one carries a random suffix
   # (docs/guide-parity.md#address).
   dnsLabel: {{.Hub.Azure.DNSLabel}}
