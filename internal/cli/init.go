@@ -25,7 +25,8 @@ func newInitCmd(s Streams) *cobra.Command {
 commented, ready to edit. Fields you delete fall back to the same defaults.
 
 Profiles (from the guide):
-  simple       one node pool (1 node, autoscaling 1..3), no HTTPS, no login
+  simple       one node pool (1 node, autoscaling 1..5), no HTTPS; the admin
+               logs in with a password dhub generates
   recommended  core, users and Spot workers pools; HTTPS with Let's Encrypt;
                Azure AD login
 

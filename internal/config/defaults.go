@@ -69,7 +69,7 @@ func DefaultDNSLabel(h *Hub) string {
 // ProfilePools returns the node pools a profile creates, as in the guide.
 func ProfilePools(p Profile) []NodePool {
 	if p == ProfileSimple {
-		return []NodePool{{Name: "nodepool1", Role: RoleAll, Count: ptr(1), Autoscale: &Autoscale{Min: 1, Max: 3}}}
+		return []NodePool{{Name: "nodepool1", Role: RoleAll, Count: ptr(1), Autoscale: &Autoscale{Min: 1, Max: 5}}}
 	}
 	return []NodePool{
 		{Name: "core", Role: RoleCore, Count: ptr(1)},

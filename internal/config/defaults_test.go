@@ -19,7 +19,7 @@ func TestDefaultsSimpleAzure(t *testing.T) {
 	h := defaulted("pangeo-hub", TargetAzure, ProfileSimple)
 	want := []NodePool{{
 		Name: "nodepool1", Role: RoleAll, // the VM size is picked by the plan, from VMSizePreference
-		Count: ptr(1), Autoscale: &Autoscale{Min: 1, Max: 3},
+		Count: ptr(1), Autoscale: &Autoscale{Min: 1, Max: 5},
 	}}
 	if !reflect.DeepEqual(h.Azure.NodePools, want) {
 		t.Errorf("node pools %s, want %s", dump(h.Azure.NodePools), dump(want))

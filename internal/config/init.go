@@ -75,16 +75,35 @@ func randomLabel(name string) (string, error) {
 var initTemplate = template.Must(template.New("dhub.yaml").Parse(`# dhub.yaml: one DaskHub (JupyterHub + Dask Gateway). 'dhub validate' checks it,
 # 'dhub plan' shows what 'dhub up' would change. Omitted fields take the defaults
 # of the profile; the values written here are those defaults, to edit.
+{{- if eq .Hub.Target "azure"}}
+#
+# Where a default differs from the Azure guide's {{.Hub.Profile}} deployment, a comment
+# points at the row of docs/guide-parity.md that says why, and which field
+# restores the guide's choice. The differences with nothing to set here:
+#   no SSH key on the nodes                 docs/guide-parity.md#ssh
+#   no tokens to make with openssl          docs/guide-parity.md#tokens
+#   the hub's NetworkPolicy stays on        docs/guide-parity.md#hub-network-policy
+#   the user servers' Dask environment      docs/guide-parity.md#singleuser-env
+{{- if eq .Hub.Profile "recommended"}}
+#   hub and user pods kept on their pools   docs/guide-parity.md#hub-placement
+#   Dask schedulers on the users pool       docs/guide-parity.md#scheduler-placement
+#   'dhub up' recreates autohttps itself    docs/guide-parity.md#autohttps
+{{- end}}
+#   the kubeconfig is not merged unasked    docs/guide-parity.md#credentials
+#   'dhub status' and 'dhub smoke' check    docs/guide-parity.md#checks
+#   'dhub down' deletes only what it made   docs/guide-parity.md#cleanup
+{{- end}}
 apiVersion: {{.Hub.APIVersion}}
 kind: {{.Hub.Kind}}
-# The hub's name{{if eq .Hub.Target "azure"}}; it is reached at https://{{.Hub.JupyterHub.Host}}{{end}}.
+# The hub's name{{if eq .Hub.Target "azure"}}; it is reached at {{if .Hub.HTTPSEnabled}}https{{else}}http{{end}}://{{.Hub.JupyterHub.Host}}{{end}}.
 name: {{.Hub.Name}}
 # Where the hub runs: local (this machine), kubernetes (an existing cluster) or azure (AKS).
 target: {{.Hub.Target}}
 # simple or recommended, as in the Azure guide: picks the defaults of what is left out.
 profile: {{.Hub.Profile}}
 {{- if ne .Hub.Target "local"}}
-# Kubernetes namespace of both charts; created by 'dhub up'.
+# Kubernetes namespace of both charts; created by 'dhub up'. The releases are
+# <namespace>-jupyterhub and <namespace>-dask-gateway: docs/guide-parity.md#releases
 namespace: {{.Hub.Namespace}}
 {{- end}}
 {{- if eq .Hub.Target "azure"}}
@@ -95,12 +114,15 @@ azure:
   location: {{.Hub.Azure.Location}}       # put the hub next to its data (Planetary Computer: westeurope)
   clusterName: {{.Hub.Azure.ClusterName}}
   # kubernetesVersion: "1.33"         # default: the AKS default version
-  networkPolicy: {{.Hub.Azure.NetworkPolicy}}            # azure, calico, cilium or none; the charts' NetworkPolicies need one
-  # The public address is https://<dnsLabel>.<location>.cloudapp.azure.com; a label is
-  # unique per region across all of Azure, so this one carries a random suffix.
+  # azure, calico, cilium or none; the charts' NetworkPolicies need one: docs/guide-parity.md#network
+  networkPolicy: {{.Hub.Azure.NetworkPolicy}}
+  # The public address is {{if .Hub.HTTPSEnabled}}https{{else}}http{{end}}://<dnsLabel>.<location>.cloudapp.azure.com; a label is
+  # unique per region across all of Azure, so this one carries a random suffix
+  # (docs/guide-parity.md#address).
   dnsLabel: {{.Hub.Azure.DNSLabel}}
   # Roles: core (hub, proxy, gateway, system pods), user (notebooks, Dask schedulers),
-  # worker (Dask workers), all (everything). Labels follow from the role.
+  # worker (Dask workers), all (everything). Labels follow from the role. A pool
+  # without vmSize gets a size this subscription may use: docs/guide-parity.md#vm-size
   nodePools:
 {{- range .Hub.Azure.NodePools}}
     - name: {{.Name}}
@@ -138,7 +160,8 @@ local:
 {{- end}}
 
 hub:
-  image: {{.Hub.JupyterHub.Image}}   # single-user image; never :latest
+  # Single-user image; never :latest (docs/guide-parity.md#image).
+  image: {{.Hub.JupyterHub.Image}}
   defaultUrl: {{.Hub.JupyterHub.DefaultURL}}
 {{- if eq .Hub.Target "kubernetes"}}
   # host: hub.example.org              # the public name; required with https
@@ -163,14 +186,19 @@ hub:
 {{- end}}
   auth:
     type: {{.Hub.JupyterHub.Auth.Type}}   # none (simple profile only), azuread or password
+{{- if eq .Hub.Profile "simple"}}
+    # The guide's simple hub lets anyone in: docs/guide-parity.md#auth
+{{- end}}
 {{- if eq .Hub.JupyterHub.Auth.Type "azuread"}}
     azuread:
       # The app registration of the guide; its redirect URI is
       # https://{{if .Hub.JupyterHub.Host}}{{.Hub.JupyterHub.Host}}{{else}}<host>{{end}}/hub/oauth_callback
+      # (docs/guide-parity.md#app-registration)
       tenantId: "{{.TenantID}}"
       clientId: "{{.ClientID}}"
-      clientSecret: {fromEnv: DHUB_AZUREAD_CLIENT_SECRET}   # or {fromFile: path}; never the secret itself
-      # Who may log in: nobody unless listed here, or allowAll.
+      # Or {fromFile: path}; never the secret itself: docs/guide-parity.md#client-secret
+      clientSecret: {fromEnv: DHUB_AZUREAD_CLIENT_SECRET}
+      # Who may log in: nobody unless listed here, or allowAll (docs/guide-parity.md#allow).
       allowedUsers: []       # user principal names, e.g. someone@example.org
       allowedGroups: []      # Azure AD group object ids
       admins: []
@@ -194,17 +222,20 @@ hub:
 
 dask:
   # image: {{.Hub.Dask.Image}}   # default: hub.image
-  # What users may pick in gateway.new_cluster(...) and the default.
+  # What users may pick in gateway.new_cluster(...) and the default{{if eq .Hub.Target "azure"}}; the
+  # maxima fit the worker pool's VMs{{end}} (docs/guide-parity.md#cluster-options).
   workerCores: {default: {{.Hub.Dask.WorkerCores.Default}}, min: {{.Hub.Dask.WorkerCores.Min}}, max: {{.Hub.Dask.WorkerCores.Max}}}
   workerMemoryGiB: {default: {{.Hub.Dask.WorkerMemory.Default}}, min: {{.Hub.Dask.WorkerMemory.Min}}, max: {{.Hub.Dask.WorkerMemory.Max}}}
   environment: {}          # passed to schedulers and workers
   limits: {maxWorkers: 0, maxCores: 0, maxMemoryGiB: 0}   # per cluster; 0: no limit
-  idleTimeout: 1h          # shut down clusters idle this long; 0s: never
+  # Shut down clusters idle this long; 0s: never (docs/guide-parity.md#dask-idle).
+  idleTimeout: 1h
   requireAccessRole: false # true: only accessUsers/accessGroups may create clusters
 {{- if ne .Hub.Target "local"}}
 
 # Chart versions are pinned; path: a local chart directory or .tgz (air-gapped sites);
 # values: extra Helm values merged last (checked against the chart's schema).
+# Not the guide's daskhub chart: docs/guide-parity.md#chart
 charts:
   jupyterhub: {version: {{.Hub.Charts.JupyterHub.Version}}}
   daskGateway: {version: {{.Hub.Charts.DaskGateway.Version}}}

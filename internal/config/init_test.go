@@ -216,7 +216,7 @@ func TestInitName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`https://geo-lab-[a-z0-9]{6}\.westeurope\.cloudapp\.azure\.com`).Match(b) {
+	if !regexp.MustCompile(`reached at http://geo-lab-[a-z0-9]{6}\.westeurope\.cloudapp\.azure\.com`).Match(b) {
 		t.Errorf("the name's host is not shown:\n%s", b)
 	}
 	f, err := Load("dhub.yaml", b)
