@@ -254,15 +254,82 @@ func (s *State) prepare(hub string) error {
 		}
 		s.ID = id[:32]
 	}
-	for _, d := range []string{s.Dir, s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	for _, d := range s.privateDirs() {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
+		// The secrets directory above all: its files' modes alone do
+		// not keep a secret's name or a new file from others.
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(d, perm&0o700); err != nil {
+				return err
+			}
+		}
 	}
-	if err := os.MkdirAll(s.Secrets(), 0o700); err != nil {
-		return err
+	return nil
+}
+
+// privateDirs are the directories dhub makes in the state directory, and
+// the state directory itself: owner-only, since they hold secrets, the
+// hub's databases, its configuration and logs, and users' files.
+func (s State) privateDirs() []string {
+	return []string{s.Dir, s.Secrets(), s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()}
+}
+
+// modeFix is a file or directory of the state directory that other
+// accounts may read or enter, and the owner-only mode Up gives it.
+type modeFix struct {
+	path      string
+	have, fix fs.FileMode
+}
+
+// looseModes lists what other accounts may read in the state directory:
+// the directories dhub makes, the databases and its own files (configs,
+// logs, pid files, records). Secrets are planSecrets' part. Reads only.
+func (s State) looseModes() []modeFix {
+	var out []modeFix
+	check := func(path string) {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+			return
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			out = append(out, modeFix{path: path, have: perm, fix: perm & 0o700})
+		}
 	}
-	return os.Chmod(s.Secrets(), 0o700)
+	for _, d := range s.privateDirs() {
+		check(d)
+	}
+	// Users' homes, where the servers of a hub that runs as one account
+	// keep notebooks.
+	check(filepath.Join(s.Dir, "home"))
+	for _, pattern := range []string{"*.sqlite", "*.sqlite-journal", stateRecordFile, "lock", "jupyterhub-proxy.pid"} {
+		files, _ := filepath.Glob(filepath.Join(s.Dir, pattern))
+		for _, f := range files {
+			check(f)
+		}
+	}
+	for _, d := range []string{s.ConfigDir(), s.Logs(), s.Run()} {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			check(filepath.Join(d, e.Name()))
+		}
+	}
+	return out
+}
+
+// fixModes makes what looseModes found owner-only.
+func fixModes(fixes []modeFix) error {
+	for _, f := range fixes {
+		if err := os.Chmod(f.path, f.fix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("make %s owner-only: %w", f.path, err)
+		}
+	}
+	return nil
 }
 
 // readBounded reads a file of at most limit bytes, refusing anything but a
@@ -296,6 +363,8 @@ type secretChange struct {
 	name   string
 	value  string
 	remove bool
+	// chmod repairs the file's mode (0600); its value stays.
+	chmod bool
 	// generated is true for a token dhub made now with crypto/rand.
 	generated bool
 	reason    string
@@ -356,10 +425,16 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(gen)) {
-		if have, err := s.readSecret(name); err == nil {
+		reason := "does not exist: generate it (crypto/rand)"
+		have, err := s.readSecret(name)
+		switch {
+		case err == nil && wholeSecret(name, have):
 			after[name] = have
 			continue
-		} else if _, statErr := os.Stat(s.Secret(name)); !errors.Is(statErr, os.ErrNotExist) {
+		case err == nil:
+			// An empty or cut token is what a write stopped half way leaves.
+			reason = "is not a whole secret of its kind (a write was interrupted?): generate it again (crypto/rand)"
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, nil, err
 		}
 		v, err := gen[name]()
@@ -367,7 +442,19 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 			return nil, nil, fmt.Errorf("generate %s: %w", name, err)
 		}
 		after[name] = v
-		changes = append(changes, secretChange{name: name, value: v, generated: true, reason: "does not exist: generate it (crypto/rand)"})
+		changes = append(changes, secretChange{name: name, value: v, generated: true, reason: reason})
+	}
+	// A secret kept as it is must still be owner-only: modes drift (a
+	// restored backup, a chmod by hand).
+	rewritten := map[string]bool{}
+	for _, c := range changes {
+		rewritten[c.name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(after)) {
+		if fi, err := os.Lstat(s.Secret(name)); err == nil && !rewritten[name] && fi.Mode().Perm()&0o077 != 0 {
+			changes = append(changes, secretChange{name: name, chmod: true,
+				reason: fmt.Sprintf("mode %04o lets other accounts read it: make it owner-only (0600)", fi.Mode().Perm())})
+		}
 	}
 	if p := h.JupyterHub.Auth.Password; p != nil && p.AdminPassword.IsZero() && len(after[SecretAdminPassword]) < 32 {
 		// No field of dhub.yaml holds this password: one too short for
@@ -378,10 +465,42 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 	return changes, after, nil
 }
 
+// wholeSecret reports whether a generated secret's file holds what dhub
+// generates: 64 hex digits for tokens, a 32-byte key for the gateway's
+// database (the admin password is checked apart).
+func wholeSecret(name, v string) bool {
+	switch name {
+	case SecretGatewayDBKey:
+		b, err := base64.URLEncoding.DecodeString(v)
+		return err == nil && len(b) == 32
+	case SecretAdminPassword:
+		// A short one is refused below, not replaced: people may
+		// already log in with it.
+		return true
+	default:
+		return tokenRE.MatchString(v)
+	}
+}
+
+var tokenRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // writeSecrets makes the changes planSecrets decided, each file 0600 and
-// replaced atomically.
+// replaced atomically. A temporary file left by a write that was
+// interrupted is removed: half a secret is never kept.
 func (s State) writeSecrets(changes []secretChange) error {
+	leftovers, _ := filepath.Glob(filepath.Join(s.Secrets(), "*.tmp"))
+	for _, f := range leftovers {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("remove the unfinished secret %s: %w", f, err)
+		}
+	}
 	for _, c := range changes {
+		if c.chmod {
+			if err := os.Chmod(s.Secret(c.name), 0o600); err != nil {
+				return fmt.Errorf("make secret %s owner-only: %w", c.name, err)
+			}
+			continue
+		}
 		if c.remove {
 			if err := os.Remove(s.Secret(c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove secret %s: %w", c.name, err)
@@ -403,11 +522,39 @@ func hexToken() (string, error) {
 
 // writeSecret writes a secret owner-only, replacing the file atomically.
 func writeSecret(path, value string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(value+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write secret: %w", err)
+	if err := writeFileAtomic(path, []byte(value+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write secret %s: %w", filepath.Base(path), err)
 	}
-	return os.Rename(tmp, path)
+	return nil
+}
+
+// writeFileAtomic replaces path with data: written to path.tmp (made anew,
+// so a leftover of another mode is not reused), synced, then renamed over
+// path. An interrupted write leaves the old file or none, never half a
+// file under path's name.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // readSecret reads a secret written by writeSecrets.
@@ -427,7 +574,7 @@ func (s State) readSecret(name string) (string, error) {
 // lock takes an exclusive lock on the state directory, so two dhub
 // commands never start or stop the same hub at once.
 func (s State) lock() (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
