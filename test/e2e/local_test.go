@@ -313,6 +313,11 @@ func TestLocalLifecycle(t *testing.T) {
 	os.Remove(filepath.Join(h.state, "secrets", "cookie-secret"))
 	h.planThenUp("secret cookie-secret", "process dask-gateway", "process jupyterhub")
 
+	// A configuration the gateway fails on at start (here its program
+	// refuses a marker in the rendered file): up brings the previous
+	// configuration back, says so and fails; the hub serves on.
+	h.rollback(cfg)
+
 	// Processes a person runs in the state directory are not the hub's:
 	// down leaves them alone.
 	var foreign []*exec.Cmd
@@ -339,6 +344,49 @@ func TestLocalLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(h.state, "venv", "bin", "python")); err != nil {
 		t.Errorf("down removed the Python environment: %v", err)
+	}
+}
+
+// rollback checks that up starts the previous configuration again when
+// the new one fails at start. cfg is the hub's dhub.yaml before the last
+// change the hub runs with is appended.
+func (h *hub) rollback(cfg []byte) {
+	t := h.t
+	t.Helper()
+	bin := filepath.Join(h.state, "venv", "bin", "dask-gateway-server")
+	orig, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin+".real", orig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := "#!/bin/sh\nif grep -q E2E_FAIL_AT_START \"$2\"; then echo 'e2e: this gateway configuration fails at start' >&2; exit 3; fi\nexec \"$0.real\" \"$@\"\n"
+	if err := os.WriteFile(bin, []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		os.WriteFile(bin, orig, 0o755)
+		os.Remove(bin + ".real")
+	}()
+	running, _ := os.ReadFile(h.config)
+	os.WriteFile(h.config, append(cfg, "dask:\n  workerCores: {max: 2}\n  environment: {E2E_FAIL_AT_START: \"yes\"}\n"...), 0o644)
+	start := time.Now()
+	code, _, errb := h.run("up")
+	t.Logf("dhub up with a rollback: %.1fs", time.Since(start).Seconds())
+	if code != 1 || !strings.Contains(errb, "error: the new configuration failed: dask-gateway exited during start; the previous one runs again") ||
+		!strings.Contains(errb, "e2e: this gateway configuration fails at start") {
+		t.Errorf("up of a configuration that fails at start: exit %d, stderr:\n%s", code, errb)
+	}
+	out, _ := h.must("status", "-o", "json")
+	var st status
+	if err := json.Unmarshal([]byte(out), &st); err != nil || !st.Up {
+		t.Errorf("status after the rollback: %v\n%s", err, out)
+	}
+	// Back to the configuration that runs: nothing left to do.
+	os.WriteFile(h.config, running, 0o644)
+	if out := h.planThenUp(); !strings.Contains(out, "(no change)") {
+		t.Errorf("up after the rollback did something:\n%s", out)
 	}
 }
 
