@@ -54,20 +54,25 @@ func interruptUp(t *testing.T, cfg, after string) (int, string, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(60 * time.Second)
 	for !strings.Contains(stderr.String(), after) {
-		if time.Now().After(deadline) {
+		select {
+		case <-exited:
+			t.Fatalf("dhub up ended before it wrote %q\nstdout:\n%s\nstderr:\n%s", after, stdout.String(), stderr.String())
+		case <-deadline:
 			cmd.Process.Kill()
-			cmd.Wait()
+			<-exited
 			t.Fatalf("dhub up never wrote %q\nstdout:\n%s\nstderr:\n%s", after, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	err := <-exited
 	t.Logf("dhub up ended %s after SIGINT", time.Since(start).Round(time.Millisecond))
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -106,12 +111,14 @@ func TestUpInterruptedByCtrlC(t *testing.T) {
 	if err != nil {
 		t.Fatalf("python3 is required by this test: %v", err)
 	}
-	dir := t.TempDir()
+	dir := reachableTempDir(t)
 	slowPip := filepath.Join(dir, "slow-pip")
 	// A Python whose venv and pip are fake (pip installs programs that
-	// never answer), and whose everything else is python3's.
+	// never answer), installed where it lies (so that, as root, users'
+	// accounts could run it), and whose everything else is python3's.
 	python := filepath.Join(dir, "python")
 	script := `#!/bin/sh
+case "$2" in *base_prefix*) dirname "$0"; dirname "$0"; exit 0 ;; esac
 case "$1 $2" in
 "-m venv")
 	for d; do :; done

@@ -214,7 +214,7 @@ kubernetes:
 local:
   host: {{.Hub.Local.Host}}
   port: {{.Hub.Local.Port}}
-  # stateDir: ~/.local/state/dhub/{{.Hub.Name}}   # Python environment, secrets, logs
+  # stateDir: ~/.local/state/dhub/{{.Hub.Name}}   # Python environment, secrets, logs (root: /var/lib/dhub/{{.Hub.Name}})
   python: {{.Hub.Local.Python}}                 # 3.11 or newer
 {{- end}}
 

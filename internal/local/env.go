@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -109,6 +110,12 @@ func EnsureEnv(ctx context.Context, dir, python string, progress io.Writer) (ins
 		return false, nil
 	}
 	start := time.Now()
+	// The environment holds no secret, and users' accounts run its
+	// programs when the hub runs as root: readable by all, whatever the
+	// umask dhub was started with (the state directory's mode keeps it
+	// from others otherwise).
+	umask := syscall.Umask(0o022)
+	defer syscall.Umask(umask)
 	// A 'python -m venv' that was interrupted leaves an interpreter
 	// without pip: such an environment is made again from scratch.
 	venv := []string{"-m", "venv", dir}

@@ -138,9 +138,21 @@ func writeScript(t *testing.T, path, body string) string {
 func testHub(t *testing.T) *config.Hub {
 	t.Helper()
 	h := &config.Hub{Name: "test", Target: config.TargetLocal}
-	h.Local.StateDir = filepath.Join(t.TempDir(), "state")
+	h.Local.StateDir = filepath.Join(reachableTempDir(t), "state")
 	h.SetDefaults()
 	return h
+}
+
+// reachableTempDir is t.TempDir() with its parent (made 0700 by the
+// testing package) crossable by other accounts, as a state directory's
+// parents must be when the hub runs as root.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // fakeVenv makes st's environment look installed for python: bin/python is

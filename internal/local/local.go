@@ -50,6 +50,9 @@ func (o *Options) defaults() {
 type UpResult struct {
 	URL       string `json:"url"`
 	AdminUser string `json:"adminUser"`
+	// Users says who runs users' servers: each an account of its own, or
+	// this one for a single-user hub.
+	Users string `json:"users"`
 	// PasswordFile holds the admin password; dhub never prints it.
 	PasswordFile string `json:"adminPasswordFile"`
 	// PasswordGenerated is true when this run generated the password.

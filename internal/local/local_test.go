@@ -457,8 +457,16 @@ func TestDownRefusesWhileLocked(t *testing.T) {
 
 // upReady is a hub whose environment looks installed, so Up goes straight
 // to its own checks without installing anything.
+//
+// Up runs as for an unprivileged user, whoever runs the tests: its fake
+// programs run as this account, and the test interpreter may lie where
+// other accounts cannot go (pyenv under /root). What changes as root has
+// tests of its own.
 func upReady(t *testing.T) (*config.Hub, State) {
 	t.Helper()
+	was := isolatesUsers
+	t.Cleanup(func() { isolatesUsers = was })
+	isolatesUsers = func() bool { return false }
 	h, st := preparedHub(t)
 	h.Local.Python = "python3"
 	fakeVenv(t, st, h.Local.Python)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"dhub/internal/config"
@@ -63,10 +64,16 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := st.checkReachable(); err != nil {
+		return nil, err
+	}
 	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, st: st}
 
 	want, err := envFingerprint(ctx, h.Local.Python)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkPythonReachable(ctx, h.Local.Python); err != nil {
 		return nil, err
 	}
 	env := plan.Change{Kind: "python environment", Name: st.Venv(), Action: plan.NoOp, Reason: "has the pinned packages"}
@@ -104,8 +111,8 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 		p.View.Add(c)
 	}
 
-	if os.Geteuid() == 0 {
-		p.View.Warnings = append(p.View.Warnings, "dhub runs as root, so users' servers run as root too: everyone who can log in to this hub can do anything on this machine; run dhub as an unprivileged user where others log in")
+	if w := singleUserWarning(h); w != "" {
+		p.View.Warnings = append(p.View.Warnings, w)
 	}
 	for _, o := range otherHubs(st) {
 		p.View.Warnings = append(p.View.Warnings, fmt.Sprintf("another local hub runs: %s; this one is %s (state %s)", o, h.Name, st.Dir))
@@ -173,12 +180,16 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 	defer unlock()
 
 	res := &UpResult{
+		Users:        "single-user: only " + p.hub.JupyterHub.Auth.Password.AdminUser + " logs in (dhub does not run as root)",
 		URL:          fmt.Sprintf("http://%s/", hostPort(p.hub.Local.Host, p.hub.Local.Port)),
 		AdminUser:    p.hub.JupyterHub.Auth.Password.AdminUser,
 		PasswordFile: st.Secret(SecretAdminPassword),
 		StateDir:     st.Dir,
 		Logs:         st.Logs(),
 		Changed:      p.View.HasChanges(),
+	}
+	if isolatesUsers() {
+		res.Users = "each user's server runs as a system account of its own (dhub-<name>, home 0700)"
 	}
 	untouched := "nothing was started or stopped"
 	if len(p.procs) > 0 {
@@ -256,6 +267,31 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 		return nil, fmt.Errorf("the new configuration failed: %s; the previous one did not start again either (%s): the hub is down%s", failed.summary, failure(rerr).summary, failed.detail)
 	}
 	return nil, fmt.Errorf("the new configuration failed: %s; the previous one runs again%s", failed.summary, failed.detail)
+}
+
+// singleUserWarning says, when dhub does not run as root and dhub.yaml
+// lets others than the admin log in, that they will not get in: their
+// servers would run as the one account that runs the hub, able to read
+// its secrets and each other's files.
+func singleUserWarning(h *config.Hub) string {
+	p := h.JupyterHub.Auth.Password
+	if isolatesUsers() || p == nil {
+		return ""
+	}
+	var others []string
+	for _, n := range p.AllowedNames() {
+		if n != p.AdminUser {
+			others = append(others, n)
+		}
+	}
+	if p.AllowAll {
+		others = append(others, "anyone (allowAll)")
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("dhub does not run as root, so this hub is single-user: only %s may log in, not %s (their servers would run as this account and could read the hub's secrets and each other's files); run dhub as root to give each user a system account of their own",
+		p.AdminUser, strings.Join(others, ", "))
 }
 
 // restartReason is the plan's reason for restarting, for the progress line.

@@ -5,6 +5,7 @@ package local
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -139,9 +141,14 @@ func openState(h *config.Hub) (State, bool, error) {
 }
 
 // defaultStateBase holds the state directories of hubs that set no
-// local.stateDir: $XDG_STATE_HOME/dhub, else ~/.local/state/dhub.
+// local.stateDir: $XDG_STATE_HOME/dhub, else /var/lib/dhub for root (whose
+// home users' accounts cannot cross to the environment), else
+// ~/.local/state/dhub.
 func defaultStateBase() (string, error) {
 	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" && isolatesUsers() {
+		return "/var/lib/dhub", nil
+	}
 	if base == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -254,6 +261,7 @@ func (s *State) prepare(hub string) error {
 		}
 		s.ID = id[:32]
 	}
+	modes := s.dirModes()
 	for _, d := range s.privateDirs() {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
@@ -264,8 +272,8 @@ func (s *State) prepare(hub string) error {
 		if err != nil {
 			return err
 		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			if err := os.Chmod(d, perm&0o700); err != nil {
+		if fi.Mode().Perm() != modes[d] {
+			if err := os.Chmod(d, modes[d]); err != nil {
 				return err
 			}
 		}
@@ -274,10 +282,78 @@ func (s *State) prepare(hub string) error {
 }
 
 // privateDirs are the directories dhub makes in the state directory, and
-// the state directory itself: owner-only, since they hold secrets, the
-// hub's databases, its configuration and logs, and users' files.
+// the state directory itself.
 func (s State) privateDirs() []string {
 	return []string{s.Dir, s.Secrets(), s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()}
+}
+
+// isolatesUsers reports whether each hub user's server runs as a system
+// account of its own: when dhub, and so the hub, runs as root. Otherwise
+// the hub is single-user (the rendered configuration lets only the admin
+// in). A variable, so tests see both cases whoever runs them.
+var isolatesUsers = func() bool { return os.Geteuid() == 0 }
+
+// checkReachable fails when users' accounts could not reach the state
+// directory: they run the environment's programs from it, so every
+// directory above it must let others through (o+x).
+func (s State) checkReachable() error {
+	if !isolatesUsers() {
+		return nil
+	}
+	if d, mode := closedAncestor(filepath.Dir(s.Dir)); d != "" {
+		return fmt.Errorf("local.stateDir: %s: %s (mode %04o) lets no other account through, and as root each user's server runs as an account of its own that runs the environment's programs from the state directory; use a state directory whose parents others may cross (the default for root is /var/lib/dhub/<name>), or chmod o+x %s", s.Dir, d, mode, d)
+	}
+	return nil
+}
+
+// closedAncestor returns the first of dir and the directories above it
+// that other accounts may not cross (no o+x), with its mode; "" if none.
+func closedAncestor(dir string) (string, fs.FileMode) {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && fi.Mode().Perm()&0o001 == 0 {
+			return d, fi.Mode().Perm()
+		}
+		if d == filepath.Dir(d) {
+			return "", 0
+		}
+	}
+}
+
+// checkPythonReachable fails when, as root, the interpreter the
+// environment is built from lies where users' accounts cannot reach it:
+// the environment's python links to that interpreter and loads its
+// standard library, so users' servers could not start (Python under
+// /root, such as pyenv's, is the common case).
+func checkPythonReachable(ctx context.Context, python string) error {
+	if !isolatesUsers() {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, python, "-c", "import os, sys; print(os.path.dirname(os.path.realpath(sys.executable))); print(sys.base_prefix)").Output()
+	if err != nil {
+		return nil // envFingerprint says what is wrong with it
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		if d, mode := closedAncestor(dir); d != "" {
+			return fmt.Errorf("local.python: %s is installed in %s, which other accounts cannot reach (%s is %04o), and as root each user's server runs as an account of its own on that interpreter; set local.python to one they can run, such as /usr/bin/python3", python, dir, d, mode)
+		}
+	}
+	return nil
+}
+
+// dirModes are the modes of privateDirs: owner-only, since they hold
+// secrets, the hub's databases, its configuration and logs, and users'
+// files; but when users have accounts of their own, those accounts cross
+// the state directory to the environment's programs and to their Dask
+// clusters' directories: 0711 lets them through without listing.
+func (s State) dirModes() map[string]fs.FileMode {
+	m := map[string]fs.FileMode{}
+	for _, d := range s.privateDirs() {
+		m[d] = 0o700
+	}
+	if isolatesUsers() {
+		m[s.Dir], m[s.Clusters()] = 0o711, 0o711
+	}
+	return m
 }
 
 // modeFix is a file or directory of the state directory that other
@@ -292,18 +368,20 @@ type modeFix struct {
 // logs, pid files, records). Secrets are planSecrets' part. Reads only.
 func (s State) looseModes() []modeFix {
 	var out []modeFix
-	check := func(path string) {
+	checkAgainst := func(path string, want fs.FileMode) {
 		fi, err := os.Lstat(path)
 		if err != nil || fi.Mode()&fs.ModeSymlink != 0 {
 			return
 		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			out = append(out, modeFix{path: path, have: perm, fix: perm & 0o700})
+		if perm := fi.Mode().Perm(); perm&^want != 0 {
+			out = append(out, modeFix{path: path, have: perm, fix: perm & want})
 		}
 	}
-	for _, d := range s.privateDirs() {
-		check(d)
+	check := func(path string) { checkAgainst(path, 0o700) }
+	for d, want := range s.dirModes() {
+		checkAgainst(d, want)
 	}
+	slices.SortFunc(out, func(a, b modeFix) int { return strings.Compare(a.path, b.path) })
 	// Users' homes, where the servers of a hub that runs as one account
 	// keep notebooks.
 	check(filepath.Join(s.Dir, "home"))

@@ -372,9 +372,19 @@ func TestUpFileModes(t *testing.T) {
 		}
 		return fi.Mode().Perm()
 	}
+	// Owner-only; as root, users' accounts may cross (not list) the state
+	// directory and the Dask clusters' directory.
+	stateMode := fs.FileMode(0o700)
+	if isolatesUsers() {
+		stateMode = 0o711
+	}
 	for _, d := range st.privateDirs() {
-		if m := mode(d); m != 0o700 {
-			t.Errorf("%s: mode %04o, want 0700", d, m)
+		want := fs.FileMode(0o700)
+		if d == st.Dir || d == st.Clusters() {
+			want = stateMode
+		}
+		if m := mode(d); m != want {
+			t.Errorf("%s: mode %04o, want %04o", d, m, want)
 		}
 	}
 	for _, f := range []string{st.ConfigFile("jupyterhub_config.py"), st.ConfigFile("dask_gateway_config.py"), st.Log(procHub), st.Log(procGateway),
@@ -413,7 +423,7 @@ func TestUpFileModes(t *testing.T) {
 	if _, err := p.Apply(t.Context(), Options{StopGrace: 2 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]fs.FileMode{st.Dir: 0o700, st.Logs(): 0o700, st.ConfigFile("jupyterhub_config.py"): 0o600, st.Secret(SecretAdminPassword): 0o600, db: 0o600} {
+	for path, want := range map[string]fs.FileMode{st.Dir: stateMode, st.Logs(): 0o700, st.ConfigFile("jupyterhub_config.py"): 0o600, st.Secret(SecretAdminPassword): 0o600, db: 0o600} {
 		if m := mode(path); m != want {
 			t.Errorf("%s: mode %04o after up, want %04o", path, m, want)
 		}
@@ -471,5 +481,106 @@ func TestUpReplacesHalfWrittenSecrets(t *testing.T) {
 		if v, err := st.readSecret(name); err != nil || !wholeSecret(name, v) {
 			t.Errorf("%s after the write: %v", name, err)
 		}
+	}
+}
+
+// Not root: the hub is single-user, and a dhub.yaml that lets others in
+// hears so. Root: each user has an account; nothing to say.
+func TestSingleUserWarning(t *testing.T) {
+	was := isolatesUsers
+	t.Cleanup(func() { isolatesUsers = was })
+	h := testHub(t)
+	h.JupyterHub.Auth.Password.Admins = []string{"ops"}
+	h.JupyterHub.Auth.Password.AllowedUsers = []string{"alice", "admin"}
+	isolatesUsers = func() bool { return false }
+	want := "dhub does not run as root, so this hub is single-user: only admin may log in, not ops, alice (their servers would run as this account and could read the hub's secrets and each other's files); run dhub as root to give each user a system account of their own"
+	if got := singleUserWarning(h); got != want {
+		t.Errorf("warning = %q\nwant %q", got, want)
+	}
+	h.JupyterHub.Auth.Password.Admins, h.JupyterHub.Auth.Password.AllowedUsers = nil, []string{"admin"}
+	if got := singleUserWarning(h); got != "" {
+		t.Errorf("only the admin logs in, yet: %q", got)
+	}
+	h.JupyterHub.Auth.Password.AllowAll = true
+	if got := singleUserWarning(h); !strings.Contains(got, "not anyone (allowAll)") {
+		t.Errorf("allowAll: %q", got)
+	}
+	isolatesUsers = func() bool { return true }
+	if got := singleUserWarning(h); got != "" {
+		t.Errorf("as root: %q", got)
+	}
+}
+
+// As root, users' accounts run the environment's programs from the state
+// directory: a parent they cannot cross is refused at plan time.
+func TestPlanRefusesAStateDirectoryUsersCannotReach(t *testing.T) {
+	was := isolatesUsers
+	t.Cleanup(func() { isolatesUsers = was })
+	h := testHub(t)
+	closed := filepath.Join(filepath.Dir(h.Local.StateDir), "closed")
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h.Local.StateDir = filepath.Join(closed, "state")
+	isolatesUsers = func() bool { return true }
+	_, err := PlanUp(t.Context(), h)
+	if err == nil || !strings.Contains(err.Error(), closed+" (mode 0700) lets no other account through") {
+		t.Errorf("err = %v", err)
+	}
+	if err := os.Chmod(closed, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	h.Local.Python = pythonIn(t, filepath.Dir(closed), filepath.Dir(closed))
+	if _, err := PlanUp(t.Context(), h); err != nil {
+		t.Errorf("a parent others may cross: %v", err)
+	}
+	// A hub of one account needs none of that.
+	if err := os.Chmod(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	isolatesUsers = func() bool { return false }
+	if _, err := PlanUp(t.Context(), h); err != nil {
+		t.Errorf("not root: %v", err)
+	}
+}
+
+// pythonIn writes, into dir, an interpreter that answers PlanUp's
+// questions as Python 3.12.1 installed in install would.
+func pythonIn(t *testing.T, dir, install string) string {
+	t.Helper()
+	return writeScript(t, filepath.Join(dir, "bin", "python3"), `case "$2" in
+*base_prefix*) printf '%s\n%s\n' '`+install+`/bin' '`+install+`' ;;
+*) printf '3.12.1\nTrue\n' ;;
+esac
+`)
+}
+
+// As root, users' servers run on the interpreter the environment links
+// to: one installed where other accounts cannot go is refused.
+func TestPlanRefusesAnInterpreterUsersCannotRun(t *testing.T) {
+	was := isolatesUsers
+	t.Cleanup(func() { isolatesUsers = was })
+	isolatesUsers = func() bool { return true }
+	h := testHub(t)
+	base := filepath.Dir(h.Local.StateDir)
+	closed := filepath.Join(base, "home-of-root")
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	install := filepath.Join(closed, "pyenv", "versions", "3.12.1")
+	h.Local.Python = pythonIn(t, base, install)
+	if err := os.MkdirAll(filepath.Join(install, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := PlanUp(t.Context(), h)
+	want := "local.python: " + h.Local.Python + " is installed in " + install + "/bin, which other accounts cannot reach (" + closed + " is 0700)"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "such as /usr/bin/python3") {
+		t.Fatalf("err = %v\nwant %q", err, want)
+	}
+	if err := os.Chmod(closed, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PlanUp(t.Context(), h); err != nil {
+		t.Errorf("an interpreter others can reach: %v", err)
 	}
 }
