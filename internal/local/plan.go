@@ -247,6 +247,9 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 		// through its shutdown may leave its children behind.
 		st.stopAll(context.WithoutCancel(ctx), o)
 		stoppedPrevious = "; the hub that ran before was stopped for the restart"
+		if ctx.Err() != nil {
+			return nil, interrupted(fmt.Sprintf("stopped the running hub for the restart and started nothing; the environment at %s and the secrets are kept; run 'dhub up' again", st.Venv()))
+		}
 	}
 	err = st.launch(ctx, p.hub, next, o)
 	switch {
@@ -255,6 +258,9 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 		return res, nil
 	case ctx.Err() != nil:
 		return nil, interrupted(fmt.Sprintf("stopped the hub this run started%s; the environment at %s and the secrets are kept; run 'dhub up' again", stoppedPrevious, st.Venv()))
+	case prev == nil && p.processes == restartProcesses:
+		failed := failure(err)
+		return nil, fmt.Errorf("the new configuration failed: %s; the previous one cannot be started again (its runtime record or configuration files were missing or unreadable): the hub is down%s", failed.summary, failed.detail)
 	case prev == nil:
 		return nil, err
 	}

@@ -584,3 +584,42 @@ func TestPlanRefusesAnInterpreterUsersCannotRun(t *testing.T) {
 		t.Errorf("an interpreter others can reach: %v", err)
 	}
 }
+
+// Ctrl-C while a restart stops the running hub: the stop finishes (a
+// process cut short in its shutdown may leave children), and nothing new
+// is started.
+func TestUpInterruptedWhileStoppingForARestart(t *testing.T) {
+	h, st := runningHub(t)
+	h.Dask.Environment = map[string]string{"CHANGED": "yes"}
+	p, err := PlanUp(t.Context(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	progress := &cancelOn{what: "stopping dask-gateway", cancel: cancel}
+	_, err = p.Apply(ctx, Options{Progress: progress, StopGrace: 2 * time.Second})
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted: stopped the running hub for the restart and started nothing;") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(progress.b.String(), "started ") {
+		t.Errorf("processes were started after the interrupt:\n%s", progress.b.String())
+	}
+	if procs := ownProcesses(st.ID); len(procs) != 0 {
+		t.Errorf("processes left: %+v", procs)
+	}
+}
+
+// A restart whose previous configuration is unknown (no runtime record)
+// cannot go back, and the error says the hub is down.
+func TestUpSaysWhenThereIsNoPreviousConfiguration(t *testing.T) {
+	h, st := runningHub(t)
+	if err := os.Remove(st.runtimeFile()); err != nil {
+		t.Fatal(err)
+	}
+	h.Dask.Environment = map[string]string{"DHUB_TEST": "fail-at-start"}
+	_, err := up(t, h, Options{StartTimeout: 10 * time.Second, StopGrace: 2 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "the new configuration failed: dask-gateway exited during start; the previous one cannot be started again (its runtime record or configuration files were missing or unreadable): the hub is down") {
+		t.Fatalf("err = %v", err)
+	}
+}
