@@ -538,7 +538,7 @@ func (h *hub) login(user, password string) bool {
 		h.t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusFound
+	return resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusSeeOther
 }
 
 // userToken gets a token of user from the hub, with dhub's service token.
