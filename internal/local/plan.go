@@ -45,6 +45,9 @@ type Plan struct {
 	// the configuration digest covers them.
 	secretValues map[string]string
 	processes    processAction
+	// python builds the environment: local.python, or a system Python
+	// in its place (see choosePython).
+	python string
 	// envWant is the environment's expected marker.
 	envWant string
 	// modes are what other accounts may read in the state directory.
@@ -69,11 +72,16 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	}
 	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, st: st}
 
-	want, err := envFingerprint(ctx, h.Local.Python)
+	python, note, err := choosePython(ctx, h.Local.Python)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPythonReachable(ctx, h.Local.Python); err != nil {
+	p.python = python
+	if note != "" {
+		p.View.Warnings = append(p.View.Warnings, note)
+	}
+	want, err := envFingerprint(ctx, python)
+	if err != nil {
 		return nil, err
 	}
 	env := plan.Change{Kind: "python environment", Name: st.Venv(), Action: plan.NoOp, Reason: "has the pinned packages"}
@@ -198,7 +206,7 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 	// The environment is built while a running hub goes on serving: if
 	// the install fails, the hub is left as it was.
 	if p.installEnv {
-		if res.EnvInstalled, err = EnsureEnv(ctx, st.Venv(), p.hub.Local.Python, o.Progress); err != nil {
+		if res.EnvInstalled, err = EnsureEnv(ctx, st.Venv(), p.python, o.Progress); err != nil {
 			if ctx.Err() != nil {
 				return nil, interrupted(fmt.Sprintf("the Python environment at %s is not finished and is kept (the next 'dhub up' completes it); %s", st.Venv(), untouched))
 			}

@@ -319,6 +319,28 @@ func closedAncestor(dir string) (string, fs.FileMode) {
 	}
 }
 
+// systemPythons are the interpreters choosePython tries, as root, when
+// python3 on PATH cannot be run by users' accounts.
+var systemPythons = []string{"/usr/bin/python3", "/usr/local/bin/python3"}
+
+// choosePython returns the interpreter to build the environment from:
+// python, unless dhub runs as root and python is the plain "python3" of
+// PATH that users' accounts cannot run (pyenv's under /root); then the
+// first system Python that is new enough and that they can run, with a
+// note saying so. An explicit path is never replaced.
+func choosePython(ctx context.Context, python string) (chosen, note string, err error) {
+	err = checkPythonReachable(ctx, python)
+	if err == nil || python != "python3" {
+		return python, "", err
+	}
+	for _, candidate := range systemPythons {
+		if _, ferr := envFingerprint(ctx, candidate); ferr == nil && checkPythonReachable(ctx, candidate) == nil {
+			return candidate, fmt.Sprintf("python3 on PATH lies where users' accounts cannot run it: the environment is built from %s (set local.python to choose another)", candidate), nil
+		}
+	}
+	return python, "", err
+}
+
 // checkPythonReachable fails when, as root, the interpreter the
 // environment is built from lies where users' accounts cannot reach it:
 // the environment's python links to that interpreter and loads its

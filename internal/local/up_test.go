@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -621,5 +622,42 @@ func TestUpSaysWhenThereIsNoPreviousConfiguration(t *testing.T) {
 	_, err := up(t, h, Options{StartTimeout: 10 * time.Second, StopGrace: 2 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "the new configuration failed: dask-gateway exited during start; the previous one cannot be started again (its runtime record or configuration files were missing or unreadable): the hub is down") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// As root, the plain python3 of PATH that users cannot run gives way to a
+// system Python they can run, and the plan says so; a path that was set
+// explicitly is never replaced.
+func TestPlanPicksASystemPythonUsersCanRun(t *testing.T) {
+	was, wasSystem := isolatesUsers, systemPythons
+	t.Cleanup(func() { isolatesUsers, systemPythons = was, wasSystem })
+	isolatesUsers = func() bool { return true }
+	h := testHub(t)
+	base := filepath.Dir(h.Local.StateDir)
+	closed := filepath.Join(base, "home-of-root")
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	onPath := pythonIn(t, filepath.Join(base, "path"), filepath.Join(closed, "pyenv"))
+	t.Setenv("PATH", filepath.Dir(onPath)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	system := pythonIn(t, filepath.Join(base, "usr"), filepath.Join(base, "usr"))
+	systemPythons = []string{filepath.Join(base, "missing", "python3"), system}
+
+	h.Local.Python = "python3"
+	p, err := PlanUp(t.Context(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.python != system {
+		t.Errorf("the environment is built from %s, want %s", p.python, system)
+	}
+	want := "python3 on PATH lies where users' accounts cannot run it: the environment is built from " + system + " (set local.python to choose another)"
+	if !slices.Contains(p.View.Warnings, want) {
+		t.Errorf("warnings %q lack %q", p.View.Warnings, want)
+	}
+
+	h.Local.Python = onPath
+	if _, err := PlanUp(t.Context(), h); err == nil || !strings.Contains(err.Error(), "local.python: "+onPath+" is installed in") {
+		t.Errorf("an explicit interpreter users cannot run: %v", err)
 	}
 }
