@@ -121,7 +121,12 @@ func EnsureEnv(ctx context.Context, dir, python string, progress io.Writer) (ins
 	venv := []string{"-m", "venv", dir}
 	if _, err := os.Stat(filepath.Join(dir, "bin", "python")); err == nil {
 		venv = nil
-		if run(ctx, filepath.Join(dir, "bin", "python"), "-m", "pip", "--version") != nil {
+		// An environment of another interpreter keeps running that one
+		// (its python links to it): it is made again from python.
+		if was, now := venvHome(dir), interpreterDir(ctx, python); was != "" && now != "" && was != now {
+			fmt.Fprintf(progress, "the Python environment in %s runs the interpreter in %s, not %s's: making it again\n", dir, was, python)
+			venv = []string{"-m", "venv", "--clear", dir}
+		} else if run(ctx, filepath.Join(dir, "bin", "python"), "-m", "pip", "--version") != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
@@ -160,6 +165,31 @@ func EnsureEnv(ctx context.Context, dir, python string, progress io.Writer) (ins
 	}
 	fmt.Fprintf(progress, "Python environment ready in %s\n", time.Since(start).Round(time.Second))
 	return true, nil
+}
+
+// venvHome is the directory of the interpreter an environment was made
+// from (pyvenv.cfg's home), or "" when it does not say.
+func venvHome(dir string) string {
+	b, err := readBounded(filepath.Join(dir, "pyvenv.cfg"), 64<<10)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "home" {
+			return filepath.Clean(strings.TrimSpace(v))
+		}
+	}
+	return ""
+}
+
+// interpreterDir is where 'python -m venv' records python as the
+// environment's home, or "" when python does not say.
+func interpreterDir(ctx context.Context, python string) string {
+	out, err := exec.CommandContext(ctx, python, "-c", "import os, sys; print(os.path.dirname(os.path.abspath(getattr(sys, '_base_executable', sys.executable))))").Output()
+	if d := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(d) {
+		return filepath.Clean(d)
+	}
+	return ""
 }
 
 // envPrograms are the programs Up starts from the environment.

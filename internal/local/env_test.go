@@ -284,6 +284,54 @@ exit 0
 	}
 }
 
+// An environment made from another interpreter (pyenv's, before root's
+// hub moved to the system Python) is made again from the one asked for:
+// its python would go on running the old one.
+func TestEnsureEnvRebuildsForAnotherInterpreter(t *testing.T) {
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "calls")
+	writeScript(t, filepath.Join(tmp, "venv-python"), `bin=$(dirname "$0")
+printf '#!/bin/sh\n' > "$bin/jupyterhub"; printf '#!/bin/sh\n' > "$bin/dask-gateway-server"
+chmod +x "$bin/jupyterhub" "$bin/dask-gateway-server"
+exit 0
+`)
+	// A Python 3.12.1 installed in /opt/python/bin, as it tells venv.
+	python := writeScript(t, filepath.Join(tmp, "python"), `echo "$*" >> '`+log+`'
+case "$2" in *_base_executable*) echo /opt/python/bin; exit 0 ;; esac
+if [ "$1" = -c ]; then printf '3.12.1\nTrue\n'; exit 0; fi
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+	for dir; do :; done
+	[ "$3" = --clear ] && rm -rf "$dir"
+	mkdir -p "$dir/bin" && cp '`+tmp+`/venv-python' "$dir/bin/python" && printf 'home = /opt/python/bin\n' > "$dir/pyvenv.cfg" && exit 0
+fi
+exit 3
+`)
+	venv := filepath.Join(tmp, "venv")
+	writeScript(t, filepath.Join(venv, "bin", "python"), "exit 0\n")
+	if err := os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = /root/.pyenv/versions/3.12.1/bin\ninclude-system-site-packages = false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	if installed, err := EnsureEnv(t.Context(), venv, python, &progress); err != nil || !installed {
+		t.Fatalf("EnsureEnv = %v, %v\n%s", installed, err, progress.String())
+	}
+	if !strings.Contains(readFile(t, log), "-m venv --clear "+venv+"\n") || !strings.Contains(progress.String(), "runs the interpreter in /root/.pyenv/versions/3.12.1/bin, not "+python+"'s: making it again") {
+		t.Errorf("the environment was not made again:\n%s\n%s", readFile(t, log), progress.String())
+	}
+	if got := venvHome(venv); got != "/opt/python/bin" {
+		t.Errorf("home = %s", got)
+	}
+	// Made from it now: the next build reuses it.
+	os.Remove(log)
+	os.Remove(filepath.Join(venv, envMarker))
+	if _, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(readFile(t, log), "venv") {
+		t.Errorf("an environment of this interpreter was made again:\n%s", readFile(t, log))
+	}
+}
+
 func TestEnsureEnvRefusesOldPython(t *testing.T) {
 	tmp := t.TempDir()
 	python := fakePython(t, "3.9.1", false, filepath.Join(tmp, "calls"))
