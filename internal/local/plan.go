@@ -60,8 +60,9 @@ type Plan struct {
 // PlanUp compares the hub's state directory and processes with h. It
 // writes nothing; the only requests it sends are the readiness probes of a
 // hub that already runs. It fails, as Up would, when a referenced password
-// cannot be read or breaks JupyterHub's rules, or when the hub must start
-// and another program holds local.port.
+// cannot be read or breaks JupyterHub's rules, when another program holds
+// local.port, or, as root, when users' accounts could not reach the state
+// directory or run the interpreter.
 func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	st, _, err := openState(h)
 	if err != nil {
@@ -97,7 +98,7 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	p.modes = st.looseModes()
 	for _, m := range p.modes {
 		p.View.Add(plan.Change{Kind: "permissions", Name: m.path, Action: plan.Update,
-			Reason: fmt.Sprintf("mode %04o lets other accounts in: make it owner-only (%04o)", m.have, m.fix)})
+			Reason: fmt.Sprintf("mode %04o lets other accounts in: make it %04o", m.have, m.fix)})
 	}
 
 	secrets, after, err := st.planSecrets(h)

@@ -413,7 +413,7 @@ func TestUpFileModes(t *testing.T) {
 		t.Errorf("plan for the admin password: %+v", c)
 	}
 	for _, path := range []string{st.Dir, st.Logs(), st.ConfigFile("jupyterhub_config.py"), db} {
-		if c, ok := changeOf(p.View, "permissions", path); !ok || c.Action != plan.Update || !strings.Contains(c.Reason, "lets other accounts in: make it owner-only") {
+		if c, ok := changeOf(p.View, "permissions", path); !ok || c.Action != plan.Update || !strings.Contains(c.Reason, "lets other accounts in: make it 0") {
 			t.Errorf("plan for %s: %+v", path, c)
 		}
 	}
