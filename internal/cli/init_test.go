@@ -65,7 +65,8 @@ func TestReadmeInitCommandValidates(t *testing.T) {
 }
 
 func TestInitFlags(t *testing.T) {
-	t.Parallel()
+	// validate reads the user password the file names.
+	t.Setenv("DHUB_USER_PASSWORD", "a-shared-user-password")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "dhub.yaml")
 	// An id that would break the file is refused, and nothing is written.

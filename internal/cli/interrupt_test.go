@@ -145,7 +145,7 @@ exec ` + python3 + ` "$@"
 	l.Close()
 	state := filepath.Join(dir, "state")
 	cfg := writeHub(t, fmt.Sprintf("apiVersion: dhub/v1alpha1\nkind: Hub\nname: ctrl-c\ntarget: local\nlocal:\n  port: %d\n  stateDir: %s\n  python: %s\n", port, state, python))
-	t.Cleanup(func() { run(t, "down", "-f", cfg) })
+	t.Cleanup(func() { run(t, "down", "--yes", "-f", cfg) })
 
 	// While pip installs: the environment is left unfinished, nothing runs.
 	if err := os.WriteFile(slowPip, nil, 0o644); err != nil {

@@ -531,8 +531,10 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 		case err == nil && wholeSecret(name, have):
 			after[name] = have
 			continue
-		case err == nil:
-			// An empty or cut token is what a write stopped half way leaves.
+		case err == nil, name != SecretAdminPassword && isRegular(s.Secret(name)) && !errors.Is(err, fs.ErrNotExist):
+			// An empty or cut token is what a write stopped half way
+			// leaves; no person depends on a token's value. (A damaged
+			// admin password is refused below: people log in with it.)
 			reason = "is not a whole secret of its kind (a write was interrupted?): generate it again (crypto/rand)"
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, nil, err
@@ -583,6 +585,12 @@ func wholeSecret(name, v string) bool {
 }
 
 var tokenRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// isRegular reports whether path is a regular file (not a link to one).
+func isRegular(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
 
 // writeSecrets makes the changes planSecrets decided, each file 0600 and
 // replaced atomically. A temporary file left by a write that was
