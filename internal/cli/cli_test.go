@@ -34,6 +34,18 @@ func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
 	return run(t, args...)
 }
 
+// reachableTempDir is t.TempDir() with its parent (made 0700 by the
+// testing package) crossable by other accounts, as a local hub's state
+// directory's parents must be when dhub runs as root.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // writeHub writes a dhub.yaml into a new directory and returns its path.
 func writeHub(t *testing.T, content string) string {
 	t.Helper()
@@ -187,7 +199,7 @@ func TestUpUsesDefaultsWithoutConfigAndRefusesTargetMismatch(t *testing.T) {
 	dir := t.TempDir()
 	// No python3 on PATH: up must get past the config, then fail clearly
 	// before starting anything.
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("XDG_STATE_HOME", reachableTempDir(t))
 	t.Setenv("PATH", t.TempDir())
 	code, _, stderr := runIn(t, dir, "up", "--target", "local")
 	if code != 1 || !strings.Contains(stderr, "using the defaults of target local") ||

@@ -35,7 +35,9 @@ azure (AKS).`,
 		Example: `  dhub init                                              # local target, ./dhub.yaml
   dhub init --target azure --profile simple -f dhub.yaml
   dhub init --target azure --profile recommended --name pangeo-hub \
-      --email admin@example.org --tenant-id <guid> --client-id <guid>
+      --email admin@example.org --tenant-id <guid> --client-id <guid> \
+      --admins you@example.org --allowed-groups <group-guid>
+  dhub init --allowed-users alice,bob      # local: they log in with the user password
   dhub init --target kubernetes -f -                     # print instead of writing`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -51,6 +53,10 @@ azure (AKS).`,
 	cmd.Flags().StringVar(&o.Email, "email", "", "Let's Encrypt contact email")
 	cmd.Flags().StringVar(&o.TenantID, "tenant-id", "", "Azure AD tenant id of the app registration")
 	cmd.Flags().StringVar(&o.ClientID, "client-id", "", "Azure AD client id of the app registration")
+	cmd.Flags().StringSliceVar(&o.AllowedUsers, "allowed-users", nil, "who may log in: user names (Azure AD: user principal names), comma-separated or repeated")
+	cmd.Flags().StringSliceVar(&o.AllowedGroups, "allowed-groups", nil, "who may log in: Azure AD group object ids, comma-separated or repeated")
+	cmd.Flags().StringSliceVar(&o.Admins, "admins", nil, "the hub's admins, who may log in too; comma-separated or repeated")
+	cmd.Flags().BoolVar(&o.AllowAll, "allow-all", false, "let everyone log in (Azure AD: everyone in the tenant; password: anyone with the user password)")
 	return cmd
 }
 
@@ -83,5 +89,17 @@ func runInit(o *initOptions, s Streams) error {
 	}
 	fmt.Fprintf(s.Err, "wrote %s (target %s, profile %s); next: edit it, then 'dhub validate -f %s'\n",
 		o.file, o.Target, o.Profile, o.file)
+	if o.noOneLogsIn() {
+		fmt.Fprintln(s.Err, "no one may log in yet: fill hub.auth.azuread's allowedUsers, allowedGroups, admins or allowAll (or pass --allowed-users, --allowed-groups, --admins or --allow-all)")
+	}
 	return nil
+}
+
+// noOneLogsIn reports whether the file written uses Azure AD login with
+// no rule of who may log in, which validate refuses.
+func (o *initOptions) noOneLogsIn() bool {
+	h := config.Hub{Name: o.Name, Target: o.Target, Profile: o.Profile}
+	h.SetDefaults()
+	return h.JupyterHub.Auth.Type == config.AuthAzureAD &&
+		len(o.AllowedUsers)+len(o.AllowedGroups)+len(o.Admins) == 0 && !o.AllowAll
 }

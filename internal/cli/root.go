@@ -3,11 +3,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +32,8 @@ const (
 	ExitOK      = 0
 	ExitError   = 1
 	ExitChanges = 2
+	// ExitInterrupted is the shells' code for a command ended by Ctrl-C.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit code other than ExitError; its message, if any,
@@ -47,15 +54,40 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // Run executes dhub with args (without the program name) and returns the
 // process exit code. Its targets reach the real world.
-func Run(args []string, s Streams) int { return RunWith(args, s, deploy.Options{}) }
+//
+// Ctrl-C (SIGINT) or SIGTERM ends the context of the verb, which stops
+// what it started and says what it left; a second Ctrl-C ends dhub at
+// once.
+func Run(args []string, s Streams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// finished is set once the verb returned: the context ending then
+	// is the deferred stop, not a signal.
+	var finished atomic.Bool
+	go func() {
+		<-ctx.Done()
+		stop()
+		if !finished.Load() {
+			fmt.Fprintln(s.Err, "interrupted: finishing up (Ctrl-C again to quit at once)")
+		}
+	}()
+	defer finished.Store(true)
+	return runContext(ctx, args, s, deploy.Options{})
+}
 
 // RunWith is Run with the targets' options given: tests point them at an
 // in-memory Azure and a test cluster. Nothing is shared between two runs,
 // so runs may go on in parallel.
 func RunWith(args []string, s Streams, o deploy.Options) int {
+	return runContext(context.Background(), args, s, o)
+}
+
+// runContext runs a verb under ctx: when ctx ends (Ctrl-C), the verb's
+// error says what it left and the exit code is ExitInterrupted.
+func runContext(ctx context.Context, args []string, s Streams, o deploy.Options) int {
 	root := newRoot(&env{Streams: s, deploy: o})
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -63,6 +95,12 @@ func RunWith(args []string, s Streams, o deploy.Options) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		code = ee.code
+	}
+	if ctx.Err() != nil {
+		code = ExitInterrupted
+		if !strings.HasPrefix(err.Error(), "interrupted") {
+			err = fmt.Errorf("interrupted: %w", err)
+		}
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintln(s.Err, "error:", msg)

@@ -59,6 +59,9 @@ func runUp(ctx context.Context, o *upOptions, e *env) error {
 	}
 	p, err := t.Plan(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while planning: nothing was changed")
+		}
 		return err
 	}
 	if err := p.View.WriteText(o.planView(e)); err != nil {

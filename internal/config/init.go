@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,6 +21,12 @@ type InitOptions struct {
 	// TenantID and ClientID are the Azure AD app registration (recommended profile).
 	TenantID string
 	ClientID string
+	// Who may log in, with Azure AD or password login: user names, Azure
+	// AD group object ids (Azure AD only), admins, or everyone.
+	AllowedUsers  []string
+	AllowedGroups []string
+	Admins        []string
+	AllowAll      bool
 }
 
 // Init returns a commented dhub.yaml for a target and profile: every
@@ -47,11 +55,21 @@ func Init(o InitOptions) ([]byte, error) {
 		h.Azure.DNSLabel = label
 	}
 	h.SetDefaults()
+	if err := o.check(h.JupyterHub.Auth.Type); err != nil {
+		return nil, err
+	}
+	// Besides the admins, anyone allowed in by password logs in with the
+	// shared user password, which the file must then name.
+	userPassword := o.AllowAll
+	for _, u := range o.AllowedUsers {
+		userPassword = userPassword || !slices.Contains(append([]string{DefaultAdminUser}, o.Admins...), u)
+	}
 	var buf bytes.Buffer
 	err := initTemplate.Execute(&buf, struct {
 		InitOptions
-		Hub *Hub
-	}{o, &h})
+		Hub          *Hub
+		UserPassword bool
+	}{o, &h, userPassword})
 	return buf.Bytes(), err
 }
 
@@ -72,7 +90,70 @@ func randomLabel(name string) (string, error) {
 	return name + "-" + string(b), nil
 }
 
-var initTemplate = template.Must(template.New("dhub.yaml").Parse(`# dhub.yaml: one DaskHub (JupyterHub + Dask Gateway). 'dhub validate' checks it,
+// check refuses what would make a file that does not load or does not
+// mean what was asked: ids that are not GUIDs, an address that is not
+// one, names with spaces, a rule of who may log in that the hub's login
+// cannot apply.
+func (o InitOptions) check(auth AuthType) error {
+	if o.Email != "" && !emailRE.MatchString(o.Email) {
+		return fmt.Errorf("email %q is not an address such as admin@example.org", o.Email)
+	}
+	for _, id := range []struct{ what, v string }{{"tenant id", o.TenantID}, {"client id", o.ClientID}} {
+		if id.v != "" && !guidRE.MatchString(id.v) {
+			return fmt.Errorf("%s %q is not a GUID such as 00000000-0000-0000-0000-000000000000 (the app registration's overview shows it)", id.what, id.v)
+		}
+	}
+	for _, l := range []struct {
+		what  string
+		names []string
+	}{{"allowed user", o.AllowedUsers}, {"admin", o.Admins}} {
+		seen := map[string]bool{}
+		for _, n := range l.names {
+			if !userNameRE.MatchString(n) {
+				return fmt.Errorf("%s %q is empty or holds spaces", l.what, n)
+			}
+			if seen[n] {
+				return fmt.Errorf("%s %q is listed twice", l.what, n)
+			}
+			seen[n] = true
+		}
+	}
+	for _, g := range o.AllowedGroups {
+		if !guidRE.MatchString(g) {
+			return fmt.Errorf("allowed group %q is not an Azure AD group object id (a GUID)", g)
+		}
+	}
+	access := len(o.AllowedUsers) > 0 || len(o.AllowedGroups) > 0 || len(o.Admins) > 0 || o.AllowAll
+	switch {
+	case auth == AuthNone && access:
+		return errors.New("this profile lets anyone in (hub.auth.type none): who may log in applies to azuread and password login")
+	case auth == AuthPassword && len(o.AllowedGroups) > 0:
+		return errors.New("allowed groups are Azure AD groups: password login (this target and profile) has none; name users instead")
+	}
+	return nil
+}
+
+// yamlString writes s as a double-quoted YAML scalar: JSON's string
+// syntax is YAML's, so quotes, backslashes, '#', ': ' and control
+// characters in a value cannot end it or start a comment.
+func yamlString(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// yamlList writes a list of strings as a YAML flow sequence of yamlString.
+func yamlList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = yamlString(x)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+var initTemplate = template.Must(template.New("dhub.yaml").Funcs(template.FuncMap{"q": yamlString, "qlist": yamlList}).Parse(`# dhub.yaml: one DaskHub (JupyterHub + Dask Gateway). 'dhub validate' checks it,
 # 'dhub plan' shows what 'dhub up' would change. Omitted fields take the defaults
 # of the profile; the values written here are those defaults, to edit.
 {{- if eq .Hub.Target "azure"}}
@@ -155,7 +236,7 @@ kubernetes:
 local:
   host: {{.Hub.Local.Host}}
   port: {{.Hub.Local.Port}}
-  # stateDir: ~/.local/state/dhub/{{.Hub.Name}}   # Python environment, secrets, logs
+  # stateDir: ~/.local/state/dhub/{{.Hub.Name}}   # Python environment, secrets, logs (root: /var/lib/dhub/{{.Hub.Name}})
   python: {{.Hub.Local.Python}}                 # 3.11 or newer
 {{- end}}
 
@@ -176,7 +257,7 @@ hub:
   https:
     enabled: {{.Hub.HTTPSEnabled}}                    # Let's Encrypt certificate for the host
 {{- if .Hub.HTTPSEnabled}}
-    contactEmail: "{{.Email}}"   # required with https
+    contactEmail: {{q .Email}}   # required with https
 {{- else}}
     # contactEmail: you@example.org
 {{- end}}
@@ -194,22 +275,32 @@ hub:
       # The app registration of the guide; its redirect URI is
       # https://{{if .Hub.JupyterHub.Host}}{{.Hub.JupyterHub.Host}}{{else}}<host>{{end}}/hub/oauth_callback
       # (docs/guide-parity.md#app-registration)
-      tenantId: "{{.TenantID}}"
-      clientId: "{{.ClientID}}"
+      tenantId: {{q .TenantID}}
+      clientId: {{q .ClientID}}
       # Or {fromFile: path}; never the secret itself: docs/guide-parity.md#client-secret
       clientSecret: {fromEnv: DHUB_AZUREAD_CLIENT_SECRET}
       # Who may log in: nobody unless listed here, or allowAll (docs/guide-parity.md#allow).
-      allowedUsers: []       # user principal names, e.g. someone@example.org
-      allowedGroups: []      # Azure AD group object ids
-      admins: []
-      allowAll: false        # true: everyone in the tenant
+      allowedUsers: {{qlist .AllowedUsers}}       # user principal names, e.g. someone@example.org
+      allowedGroups: {{qlist .AllowedGroups}}      # Azure AD group object ids
+      admins: {{qlist .Admins}}
+      allowAll: {{.AllowAll}}        # true: everyone in the tenant
 {{- end}}
 {{- if eq .Hub.JupyterHub.Auth.Type "password"}}
     password:
       adminUser: {{.Hub.JupyterHub.Auth.Password.AdminUser}}        # its password is generated by 'dhub up' and shown once
       # adminPassword: {fromEnv: DHUB_ADMIN_PASSWORD}
+{{- if .UserPassword}}
+      userPassword: {fromEnv: DHUB_USER_PASSWORD}   # shared by allowedUsers; set it before 'dhub up'
+{{- else}}
       # userPassword: {fromEnv: DHUB_USER_PASSWORD}   # shared by allowedUsers
-      allowedUsers: []
+{{- end}}
+      allowedUsers: {{qlist .AllowedUsers}}
+{{- if .Admins}}
+      admins: {{qlist .Admins}}     # log in with the admin password, as adminUser
+{{- end}}
+{{- if .AllowAll}}
+      allowAll: true         # anyone with the user password, under any name
+{{- end}}
 {{- end}}
   idleCulling:
     enabled: true

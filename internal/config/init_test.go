@@ -247,3 +247,112 @@ func TestInitRejects(t *testing.T) {
 		}
 	}
 }
+
+// Values that YAML would read otherwise unless quoted (a quote, a comment,
+// a mapping, an alias, a tag, a block scalar) come back as given.
+func TestInitEscapesWhatItWrites(t *testing.T) {
+	hostile := []string{`x"y`, `a:b`, `#c`, `'q'`, `[x]`, `{x}`, `\back`, `&anchor`, `*alias`, `!tag`, `%x`, `@x`, "`x`", `|x`, `>x`, `-`, `?`, `x,y`, "é\u2028"}
+	for _, target := range []Target{TargetAzure, TargetLocal} {
+		o := InitOptions{Target: target, Email: `x"y#z@example.org`, TenantID: testTenantID, ClientID: testClientID,
+			AllowedUsers: hostile, Admins: []string{`o'k"`, `ad:min`}}
+		b, err := Init(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Load("dhub.yaml", b)
+		if err != nil {
+			t.Fatalf("%s: the file Init wrote does not load: %v\n%s", target, err, b)
+		}
+		var got Access
+		if target == TargetAzure {
+			got = f.Hub.JupyterHub.Auth.AzureAD.Access
+			if f.Hub.JupyterHub.HTTPS.ContactEmail != o.Email {
+				t.Errorf("contactEmail = %q, want %q", f.Hub.JupyterHub.HTTPS.ContactEmail, o.Email)
+			}
+		} else {
+			got = f.Hub.JupyterHub.Auth.Password.Access
+		}
+		if !equalHubs(Hub{JupyterHub: JupyterHub{Auth: Auth{AzureAD: &AzureAD{Access: got}}}},
+			Hub{JupyterHub: JupyterHub{Auth: Auth{AzureAD: &AzureAD{Access: Access{AllowedUsers: hostile, Admins: o.Admins}}}}}) {
+			t.Errorf("%s: the lists read back as %q and %q", target, got.AllowedUsers, got.Admins)
+		}
+	}
+}
+
+func TestInitChecksWhatItIsGiven(t *testing.T) {
+	azure := InitOptions{Target: TargetAzure, Email: testEmail, TenantID: testTenantID, ClientID: testClientID, Admins: []string{testUser}}
+	with := func(change func(*InitOptions)) InitOptions {
+		o := azure
+		change(&o)
+		return o
+	}
+	for _, tc := range []struct {
+		o    InitOptions
+		want string
+	}{
+		{with(func(o *InitOptions) { o.ClientID = `x"y` }), `client id "x\"y" is not a GUID`},
+		{with(func(o *InitOptions) { o.TenantID = "contoso.onmicrosoft.com" }), `tenant id "contoso.onmicrosoft.com" is not a GUID`},
+		{with(func(o *InitOptions) { o.Email = "admin" }), `email "admin" is not an address`},
+		{with(func(o *InitOptions) { o.Email = "admin@example.org\nx: 1" }), `is not an address`},
+		{with(func(o *InitOptions) { o.AllowedGroups = []string{"Researchers"} }), `allowed group "Researchers" is not an Azure AD group object id`},
+		{with(func(o *InitOptions) { o.AllowedUsers = []string{"two words"} }), `allowed user "two words" is empty or holds spaces`},
+		{with(func(o *InitOptions) { o.Admins = []string{""} }), `admin "" is empty or holds spaces`},
+		{with(func(o *InitOptions) { o.Admins = []string{"a", "a"} }), `admin "a" is listed twice`},
+		{InitOptions{Target: TargetLocal, AllowedGroups: []string{testTenantID}}, "allowed groups are Azure AD groups: password login"},
+	} {
+		b, err := Init(tc.o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || b != nil {
+			t.Errorf("Init(%+v) = %d bytes, %v; want error %q", tc.o, len(b), err, tc.want)
+		}
+	}
+}
+
+// The flags of who may log in yield files that validate accepts as they
+// are, with the user password named when others than admins log in.
+func TestInitWhoMayLogIn(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		o            InitOptions
+		userPassword bool
+	}{
+		{"azure: admins and a group", InitOptions{Target: TargetAzure, Email: testEmail, TenantID: testTenantID, ClientID: testClientID,
+			Admins: []string{testUser}, AllowedGroups: []string{testClientID}}, false},
+		{"azure: everyone in the tenant", InitOptions{Target: TargetAzure, Email: testEmail, TenantID: testTenantID, ClientID: testClientID, AllowAll: true}, false},
+		{"kubernetes, simple: allowed users", InitOptions{Target: TargetKubernetes, Profile: ProfileSimple, AllowedUsers: []string{"alice"}, Admins: []string{"ops"}}, true},
+		{"local: admins only", InitOptions{Target: TargetLocal, Admins: []string{"ops"}}, false},
+		{"local: allowed users", InitOptions{Target: TargetLocal, AllowedUsers: []string{"alice", "bob"}}, true},
+		{"local: the admin is no other user", InitOptions{Target: TargetLocal, AllowedUsers: []string{DefaultAdminUser}}, false},
+		{"local: everyone with the password", InitOptions{Target: TargetLocal, AllowAll: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := Init(tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := Load("dhub.yaml", b)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			if errs := f.Hub.Validate().Errors(); len(errs) != 0 {
+				t.Errorf("validate:\n%s\n%s", problemList(errs), b)
+			}
+			a := f.Hub.JupyterHub.Auth
+			switch {
+			case a.AzureAD != nil:
+				if !equalHubs(Hub{JupyterHub: JupyterHub{Auth: Auth{AzureAD: &AzureAD{Access: a.AzureAD.Access, AllowedGroups: a.AzureAD.AllowedGroups}}}},
+					Hub{JupyterHub: JupyterHub{Auth: Auth{AzureAD: &AzureAD{Access: Access{AllowedUsers: tc.o.AllowedUsers, Admins: tc.o.Admins, AllowAll: tc.o.AllowAll}, AllowedGroups: tc.o.AllowedGroups}}}}) {
+					t.Errorf("azuread read back as %+v", a.AzureAD)
+				}
+			case a.Password != nil:
+				if got := !a.Password.UserPassword.IsZero(); got != tc.userPassword {
+					t.Errorf("userPassword set = %v, want %v\n%s", got, tc.userPassword, b)
+				}
+				if a.Password.AllowAll != tc.o.AllowAll || strings.Join(a.Password.AllowedUsers, ",") != strings.Join(tc.o.AllowedUsers, ",") || strings.Join(a.Password.Admins, ",") != strings.Join(tc.o.Admins, ",") {
+					t.Errorf("password access read back as %+v", a.Password.Access)
+				}
+			default:
+				t.Fatalf("auth %+v", a)
+			}
+		})
+	}
+}

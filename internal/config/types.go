@@ -145,7 +145,8 @@ type Local struct {
 	// 0 is refused, not defaulted).
 	Port int `yaml:"port"`
 	// StateDir holds the Python environment, secrets, logs and pid files;
-	// empty means $XDG_STATE_HOME/dhub/<name> (~/.local/state/dhub/<name>).
+	// empty means $XDG_STATE_HOME/dhub/<name>, else /var/lib/dhub/<name>
+	// for root and ~/.local/state/dhub/<name> for anyone else.
 	StateDir string `yaml:"stateDir"`
 	// Python is the interpreter used to create the environment.
 	Python string `yaml:"python"`

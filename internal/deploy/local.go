@@ -34,7 +34,7 @@ func (t *localTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 		}
 		r := &UpResult{Hub: t.h.Name, Target: string(t.h.Target), URL: res.URL, Changed: res.Changed,
 			Seconds: res.Elapsed.Seconds(), Plan: p.View, Local: res,
-			details: [][2]string{{"log in as", res.AdminUser + ", password in " + res.PasswordFile}, {"logs", res.Logs}}}
+			details: [][2]string{{"log in as", res.AdminUser + ", password in " + res.PasswordFile}, {"users", res.Users}, {"logs", res.Logs}}}
 		if res.PasswordGenerated {
 			pw, err := os.ReadFile(res.PasswordFile)
 			if err != nil {

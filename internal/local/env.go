@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -105,13 +106,37 @@ func EnsureEnv(ctx context.Context, dir, python string, progress io.Writer) (ins
 	if err != nil {
 		return false, err
 	}
-	if got, err := os.ReadFile(filepath.Join(dir, envMarker)); err == nil && string(got) == want {
+	if envComplete(dir, want) == "" {
 		return false, nil
 	}
 	start := time.Now()
-	if _, err := os.Stat(filepath.Join(dir, "bin", "python")); err != nil {
+	// The environment holds no secret, and users' accounts run its
+	// programs when the hub runs as root: readable by all, whatever the
+	// umask dhub was started with (the state directory's mode keeps it
+	// from others otherwise).
+	umask := syscall.Umask(0o022)
+	defer syscall.Umask(umask)
+	// A 'python -m venv' that was interrupted leaves an interpreter
+	// without pip: such an environment is made again from scratch.
+	venv := []string{"-m", "venv", dir}
+	if _, err := os.Stat(filepath.Join(dir, "bin", "python")); err == nil {
+		venv = nil
+		// An environment of another interpreter keeps running that one
+		// (its python links to it): it is made again from python.
+		if was, now := venvHome(dir), interpreterDir(ctx, python); was != "" && now != "" && was != now {
+			fmt.Fprintf(progress, "the Python environment in %s runs the interpreter in %s, not %s's: making it again\n", dir, was, python)
+			venv = []string{"-m", "venv", "--clear", dir}
+		} else if run(ctx, filepath.Join(dir, "bin", "python"), "-m", "pip", "--version") != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			fmt.Fprintf(progress, "the Python environment in %s has no working pip (an interrupted build?): making it again\n", dir)
+			venv = []string{"-m", "venv", "--clear", dir}
+		}
+	}
+	if venv != nil {
 		fmt.Fprintf(progress, "creating the Python environment in %s\n", dir)
-		if err := run(ctx, python, "-m", "venv", dir); err != nil {
+		if err := run(ctx, python, venv...); err != nil {
 			return false, fmt.Errorf("create Python environment %s: %w", dir, err)
 		}
 	}
@@ -140,6 +165,53 @@ func EnsureEnv(ctx context.Context, dir, python string, progress io.Writer) (ins
 	}
 	fmt.Fprintf(progress, "Python environment ready in %s\n", time.Since(start).Round(time.Second))
 	return true, nil
+}
+
+// venvHome is the directory of the interpreter an environment was made
+// from (pyvenv.cfg's home), or "" when it does not say.
+func venvHome(dir string) string {
+	b, err := readBounded(filepath.Join(dir, "pyvenv.cfg"), 64<<10)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "home" {
+			return filepath.Clean(strings.TrimSpace(v))
+		}
+	}
+	return ""
+}
+
+// interpreterDir is where 'python -m venv' records python as the
+// environment's home, or "" when python does not say.
+func interpreterDir(ctx context.Context, python string) string {
+	out, err := exec.CommandContext(ctx, python, "-c", "import os, sys; print(os.path.dirname(os.path.abspath(getattr(sys, '_base_executable', sys.executable))))").Output()
+	if d := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(d) {
+		return filepath.Clean(d)
+	}
+	return ""
+}
+
+// envPrograms are the programs Up starts from the environment.
+var envPrograms = []string{"jupyterhub", "dask-gateway-server"}
+
+// envComplete says why the environment in dir is not what want describes
+// ("" when it is): its marker, written last by EnsureEnv, differs or is
+// missing (a build was interrupted), or a program Up starts is missing.
+func envComplete(dir, want string) string {
+	got, err := os.ReadFile(filepath.Join(dir, envMarker))
+	switch {
+	case err != nil:
+		return "missing or not finished"
+	case string(got) != want:
+		return "built from other requirements or settings"
+	}
+	for _, name := range envPrograms {
+		if fi, err := os.Stat(filepath.Join(dir, "bin", name)); err != nil || fi.Mode()&0o111 == 0 {
+			return "damaged: bin/" + name + " is missing"
+		}
+	}
+	return ""
 }
 
 // envFingerprint identifies the requirements and the interpreter's version,
@@ -171,6 +243,9 @@ func run(ctx context.Context, name string, args ...string) error {
 // runWith is run with the command's output also going to w.
 func runWith(ctx context.Context, w io.Writer, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
+	// When ctx ends the command is killed; a child of it that keeps its
+	// output open (pip runs builds) must not hold dhub up.
+	cmd.WaitDelay = 5 * time.Second
 	var out tailBuffer
 	cmd.Stdout = io.MultiWriter(&out, w)
 	cmd.Stderr = cmd.Stdout

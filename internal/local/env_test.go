@@ -22,7 +22,9 @@ func fakePython(t *testing.T, version string, newEnough bool, log string) string
 	return writeScript(t, filepath.Join(t.TempDir(), "python"), `echo "$*" >> '`+log+`'
 if [ "$1" = -c ]; then printf '`+version+`\n`+ok+`\n'; exit 0; fi
 if [ "$1" = -m ] && [ "$2" = venv ]; then
-	mkdir -p "$3/bin" && cp '`+filepath.Dir(log)+`/venv-python' "$3/bin/python" && exit 0
+	for dir; do :; done  # the last argument
+	[ "$3" = --clear ] && rm -rf "$dir"
+	mkdir -p "$dir/bin" && cp '`+filepath.Dir(log)+`/venv-python' "$dir/bin/python" && exit 0
 fi
 exit 3
 `)
@@ -102,6 +104,9 @@ func TestEnsureEnvUpToDateRunsNothing(t *testing.T) {
 	venv := filepath.Join(tmp, "venv")
 	ran := filepath.Join(tmp, "venv-python-ran")
 	writeScript(t, filepath.Join(venv, "bin", "python"), "touch '"+ran+"'\n")
+	for _, name := range envPrograms {
+		writeScript(t, filepath.Join(venv, "bin", name), "exit 0\n")
+	}
 	want, err := envFingerprint(t.Context(), python)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +157,11 @@ func TestEnsureEnvInstalls(t *testing.T) {
 	// What `python -m venv` puts into the environment: a python whose pip
 	// records its arguments and fails when told to.
 	writeScript(t, filepath.Join(tmp, "venv-python"), `echo "$*" >> '`+pipLog+`'
+[ "$3" = --version ] && exit 0
 [ -e '`+failPip+`' ] && { echo "pip: no network" >&2; exit 1; }
+bin=$(dirname "$0")
+printf '#!/bin/sh\n' > "$bin/jupyterhub"; printf '#!/bin/sh\n' > "$bin/dask-gateway-server"
+chmod +x "$bin/jupyterhub" "$bin/dask-gateway-server"
 exit 0
 `)
 	python := fakePython(t, "3.11.4", true, log)
@@ -194,8 +203,10 @@ exit 0
 	if got := readFile(t, req); got != Requirements {
 		t.Error("the requirements file differs from the embedded requirements")
 	}
+	// The environment left by the failed install is checked for a working
+	// pip first, then pip installs.
 	pip := readFile(t, pipLog)
-	if !strings.HasPrefix(pip, "-m pip install ") || !strings.Contains(pip, "-r "+req) || strings.Count(pip, "\n") != 1 {
+	if !strings.HasPrefix(pip, "-m pip --version\n-m pip install ") || !strings.Contains(pip, "-r "+req) || strings.Count(pip, "\n") != 2 {
 		t.Errorf("pip was run as %q", pip)
 	}
 	marker := readFile(t, filepath.Join(venv, envMarker))
@@ -227,6 +238,97 @@ exit 0
 	python2 := fakePython(t, "3.13.0", true, log)
 	if installed, err := EnsureEnv(t.Context(), venv, python2, &bytes.Buffer{}); err != nil || !installed {
 		t.Errorf("EnsureEnv after an interpreter upgrade = %v, %v; want installed", installed, err)
+	}
+}
+
+// An environment whose build was interrupted after 'python -m venv' made
+// its interpreter but before pip was in place is made again from scratch.
+func TestEnsureEnvRebuildsAnInterruptedEnvironment(t *testing.T) {
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "calls")
+	pipLog := filepath.Join(tmp, "pip-calls")
+	writeScript(t, filepath.Join(tmp, "venv-python"), `echo "$*" >> '`+pipLog+`'
+bin=$(dirname "$0")
+printf '#!/bin/sh\n' > "$bin/jupyterhub"; printf '#!/bin/sh\n' > "$bin/dask-gateway-server"
+chmod +x "$bin/jupyterhub" "$bin/dask-gateway-server"
+exit 0
+`)
+	python := fakePython(t, "3.12.1", true, log)
+	venv := filepath.Join(tmp, "venv")
+	// What the interrupted build left: an interpreter with no pip, and a
+	// file of the half-made environment.
+	writeScript(t, filepath.Join(venv, "bin", "python"), "echo 'No module named pip' >&2; exit 1\n")
+	half := filepath.Join(venv, "lib", "half-copied")
+	if err := os.MkdirAll(filepath.Dir(half), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(half, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	installed, err := EnsureEnv(t.Context(), venv, python, &progress)
+	if err != nil || !installed {
+		t.Fatalf("EnsureEnv = %v, %v\n%s", installed, err, progress.String())
+	}
+	if calls := readFile(t, log); !strings.Contains(calls, "-m venv --clear "+venv+"\n") {
+		t.Errorf("the environment was not made again:\n%s", calls)
+	}
+	if !strings.Contains(progress.String(), "has no working pip (an interrupted build?): making it again") {
+		t.Errorf("progress = %q", progress.String())
+	}
+	if _, err := os.Stat(half); err == nil {
+		t.Error("a file of the half-made environment is kept")
+	}
+	if envComplete(venv, readFile(t, filepath.Join(venv, envMarker))) != "" {
+		t.Error("the environment is not complete after the rebuild")
+	}
+}
+
+// An environment made from another interpreter (pyenv's, before root's
+// hub moved to the system Python) is made again from the one asked for:
+// its python would go on running the old one.
+func TestEnsureEnvRebuildsForAnotherInterpreter(t *testing.T) {
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "calls")
+	writeScript(t, filepath.Join(tmp, "venv-python"), `bin=$(dirname "$0")
+printf '#!/bin/sh\n' > "$bin/jupyterhub"; printf '#!/bin/sh\n' > "$bin/dask-gateway-server"
+chmod +x "$bin/jupyterhub" "$bin/dask-gateway-server"
+exit 0
+`)
+	// A Python 3.12.1 installed in /opt/python/bin, as it tells venv.
+	python := writeScript(t, filepath.Join(tmp, "python"), `echo "$*" >> '`+log+`'
+case "$2" in *_base_executable*) echo /opt/python/bin; exit 0 ;; esac
+if [ "$1" = -c ]; then printf '3.12.1\nTrue\n'; exit 0; fi
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+	for dir; do :; done
+	[ "$3" = --clear ] && rm -rf "$dir"
+	mkdir -p "$dir/bin" && cp '`+tmp+`/venv-python' "$dir/bin/python" && printf 'home = /opt/python/bin\n' > "$dir/pyvenv.cfg" && exit 0
+fi
+exit 3
+`)
+	venv := filepath.Join(tmp, "venv")
+	writeScript(t, filepath.Join(venv, "bin", "python"), "exit 0\n")
+	if err := os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = /root/.pyenv/versions/3.12.1/bin\ninclude-system-site-packages = false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	if installed, err := EnsureEnv(t.Context(), venv, python, &progress); err != nil || !installed {
+		t.Fatalf("EnsureEnv = %v, %v\n%s", installed, err, progress.String())
+	}
+	if !strings.Contains(readFile(t, log), "-m venv --clear "+venv+"\n") || !strings.Contains(progress.String(), "runs the interpreter in /root/.pyenv/versions/3.12.1/bin, not "+python+"'s: making it again") {
+		t.Errorf("the environment was not made again:\n%s\n%s", readFile(t, log), progress.String())
+	}
+	if got := venvHome(venv); got != "/opt/python/bin" {
+		t.Errorf("home = %s", got)
+	}
+	// Made from it now: the next build reuses it.
+	os.Remove(log)
+	os.Remove(filepath.Join(venv, envMarker))
+	if _, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(readFile(t, log), "venv") {
+		t.Errorf("an environment of this interpreter was made again:\n%s", readFile(t, log))
 	}
 }
 

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,9 +138,21 @@ func writeScript(t *testing.T, path, body string) string {
 func testHub(t *testing.T) *config.Hub {
 	t.Helper()
 	h := &config.Hub{Name: "test", Target: config.TargetLocal}
-	h.Local.StateDir = filepath.Join(t.TempDir(), "state")
+	h.Local.StateDir = filepath.Join(reachableTempDir(t), "state")
 	h.SetDefaults()
 	return h
+}
+
+// reachableTempDir is t.TempDir() with its parent (made 0700 by the
+// testing package) crossable by other accounts, as a state directory's
+// parents must be when the hub runs as root.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // fakeVenv makes st's environment look installed for python: bin/python is
@@ -158,6 +171,14 @@ func fakeVenv(t *testing.T, st State, python string) {
 	if err := os.Symlink(python3(t), st.Python()); err != nil {
 		t.Fatal(err)
 	}
+	for name, pattern := range map[string]string{
+		"jupyterhub":          `c\.JupyterHub\.port = (\d+)`,
+		"dask-gateway-server": `c\.Proxy\.address = "[^:]+:(\d+)"`,
+	} {
+		if err := os.WriteFile(st.Bin(name), []byte(fmt.Sprintf(fakeServer, python3(t), name, pattern)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	want, err := envFingerprint(t.Context(), python)
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +187,43 @@ func fakeVenv(t *testing.T, st State, python string) {
 		t.Fatal(err)
 	}
 }
+
+// fakeServer stands in for jupyterhub and dask-gateway-server: it reads
+// its port from the rendered configuration (-f FILE), as the real one
+// does, and answers 200 to every GET there (the readiness probes). A
+// configuration that holds "fail-at-start" (a dask.environment value, say)
+// makes it exit at once, as a real process does on a configuration it
+// cannot run; one that holds "hang-at-start" makes it never answer. Args: the interpreter, the name, the port's pattern.
+const fakeServer = `#!%s
+import http.server, re, sys
+
+name, pattern = %q, r'%s'
+text = open(sys.argv[sys.argv.index("-f") + 1]).read()
+if "fail-at-start" in text:
+    print(name + ": this configuration cannot run (fail-at-start)", file=sys.stderr)
+    sys.exit(3)
+if "hang-at-start" in text:
+    import time
+    time.sleep(3600)
+port = int(re.search(pattern, text).group(1))
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"version": "fake"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+print(name + ": serving on port %%d" %% port, file=sys.stderr, flush=True)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+`
 
 // up plans and applies, as 'dhub up' does.
 func up(t *testing.T, h *config.Hub, o Options) (*UpResult, error) {

@@ -50,6 +50,9 @@ func (o *Options) defaults() {
 type UpResult struct {
 	URL       string `json:"url"`
 	AdminUser string `json:"adminUser"`
+	// Users says who runs users' servers: each an account of its own, or
+	// this one for a single-user hub.
+	Users string `json:"users"`
 	// PasswordFile holds the admin password; dhub never prints it.
 	PasswordFile string `json:"adminPasswordFile"`
 	// PasswordGenerated is true when this run generated the password.
@@ -80,16 +83,17 @@ func readyChecks(h *config.Hub, ports render.LocalPorts) []check {
 	}
 }
 
-// choosePorts keeps the previous internal ports while they are free and
-// picks free ones otherwise; the public port is the config's.
-func choosePorts(prev *runtime, public int) (render.LocalPorts, error) {
+// choosePorts keeps the previous internal ports while they are usable
+// (free, or held by the hub that a restart stops) and picks free ones
+// otherwise; the public port is the config's.
+func choosePorts(prev *runtime, public int, usable func(port int) bool) (render.LocalPorts, error) {
 	want := render.DefaultLocalPorts(public)
 	if prev != nil {
 		want = prev.Ports
 	}
 	taken := map[int]bool{public: true}
 	for _, p := range []*int{&want.ProxyAPI, &want.HubAPI, &want.GatewayAPI, &want.GatewayProxy} {
-		if *p > 0 && !taken[*p] && portFree("127.0.0.1", *p) {
+		if *p > 0 && !taken[*p] && usable(*p) {
 			taken[*p] = true
 			continue
 		}
@@ -167,20 +171,28 @@ func (st State) running() (map[string]proc, bool) {
 // configFiles are the configuration files of the processes dhub starts.
 var configFiles = map[string]string{procHub: "jupyterhub_config.py", procGateway: "dask_gateway_config.py"}
 
+// runtimeFile records the running hub's ports and configuration digest.
+func (st State) runtimeFile() string { return filepath.Join(st.Run(), "runtime.json") }
+
+// readRuntime reads the runtime record; anything but a small regular file
+// holding it is an error.
 func (st State) readRuntime() (*runtime, error) {
-	b, err := os.ReadFile(filepath.Join(st.Run(), "runtime.json"))
+	b, err := readBounded(st.runtimeFile(), 64<<10)
 	if err != nil {
 		return nil, err
 	}
 	var r runtime
-	return &r, json.Unmarshal(b, &r)
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.runtimeFile(), err)
+	}
+	return &r, nil
 }
 
 // writeRuntime records the running hub's ports and digest, owner-only:
 // the digest covers secrets.
 func (st State) writeRuntime(r runtime) error {
 	b, _ := json.MarshalIndent(r, "", "  ")
-	return os.WriteFile(filepath.Join(st.Run(), "runtime.json"), b, 0o600)
+	return writeFileAtomic(st.runtimeFile(), b, 0o600)
 }
 
 // digest identifies a configuration: the rendered files and the secrets

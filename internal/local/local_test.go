@@ -46,6 +46,9 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
+// isFree is choosePorts' test of a port with no hub running.
+func isFree(port int) bool { return portFree("127.0.0.1", port) }
+
 func portList(p render.LocalPorts) []int {
 	return []int{p.ProxyAPI, p.HubAPI, p.GatewayAPI, p.GatewayProxy}
 }
@@ -72,7 +75,7 @@ func TestChoosePortsKeepsFreePreviousPorts(t *testing.T) {
 	ps := freePorts(t, 5)
 	public := ps[4]
 	prev := &runtime{Ports: render.LocalPorts{ProxyAPI: ps[0], HubAPI: ps[1], GatewayAPI: ps[2], GatewayProxy: ps[3]}}
-	got, err := choosePorts(prev, public)
+	got, err := choosePorts(prev, public, isFree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +89,7 @@ func TestChoosePortsReplacesATakenPort(t *testing.T) {
 	taken := holdPort(t)
 	public := holdPort(t) // the hub's own port may be anything; here it is busy too
 	prev := &runtime{Ports: render.LocalPorts{ProxyAPI: ps[0], HubAPI: taken, GatewayAPI: ps[1], GatewayProxy: ps[2]}}
-	got, err := choosePorts(prev, public)
+	got, err := choosePorts(prev, public, isFree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +117,7 @@ func TestChoosePortsNeverPublicOrDuplicate(t *testing.T) {
 		{},
 		nil,
 	} {
-		got, err := choosePorts(prev, public)
+		got, err := choosePorts(prev, public, isFree)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +132,7 @@ func TestChoosePortsDefaults(t *testing.T) {
 	// Without a previous run the internal ports follow the public one when
 	// they are free, else free ones are picked.
 	public := holdPort(t)
-	got, err := choosePorts(nil, public)
+	got, err := choosePorts(nil, public, isFree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,8 +457,16 @@ func TestDownRefusesWhileLocked(t *testing.T) {
 
 // upReady is a hub whose environment looks installed, so Up goes straight
 // to its own checks without installing anything.
+//
+// Up runs as for an unprivileged user, whoever runs the tests: its fake
+// programs run as this account, and the test interpreter may lie where
+// other accounts cannot go (pyenv under /root). What changes as root has
+// tests of its own.
 func upReady(t *testing.T) (*config.Hub, State) {
 	t.Helper()
+	was := isolatesUsers
+	t.Cleanup(func() { isolatesUsers = was })
+	isolatesUsers = func() bool { return false }
 	h, st := preparedHub(t)
 	h.Local.Python = "python3"
 	fakeVenv(t, st, h.Local.Python)

@@ -30,17 +30,28 @@ type proc struct {
 // startDetached starts a program in a session of its own, so closing the
 // terminal does not stop it, with its output appended to logFile.
 func startDetached(name string, argv, env []string, dir, logFile string) (proc, error) {
-	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return proc{}, err
 	}
 	defer log.Close()
+	// A log kept from before may be readable by others; logs can name
+	// users, tokens' owners and paths.
+	if err := log.Chmod(0o600); err != nil {
+		return proc{}, err
+	}
 	fmt.Fprintf(log, "\n==== dhub started %s at %s\n", name, time.Now().Format(time.RFC3339))
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env, cmd.Dir = env, dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	// The hub's processes and all they start (databases, users' files,
+	// Dask clusters' directories) create files only their owner reads.
+	// The umask is the process's, so it is set around the start alone.
+	umask := syscall.Umask(0o077)
+	err = cmd.Start()
+	syscall.Umask(umask)
+	if err != nil {
 		return proc{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := proc{Name: name, Pid: cmd.Process.Pid, Start: startTime(cmd.Process.Pid)}
@@ -51,7 +62,7 @@ func startDetached(name string, argv, env []string, dir, logFile string) (proc, 
 
 // writePidFile records p; readPidFile reads it back.
 func writePidFile(path string, p proc) error {
-	return os.WriteFile(path, []byte(fmt.Sprintf("%d %s\n", p.Pid, p.Start)), 0o644)
+	return writeFileAtomic(path, []byte(fmt.Sprintf("%d %s\n", p.Pid, p.Start)), 0o600)
 }
 
 func readPidFile(name, path string) (proc, error) {

@@ -5,6 +5,7 @@ package local
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -139,9 +141,14 @@ func openState(h *config.Hub) (State, bool, error) {
 }
 
 // defaultStateBase holds the state directories of hubs that set no
-// local.stateDir: $XDG_STATE_HOME/dhub, else ~/.local/state/dhub.
+// local.stateDir: $XDG_STATE_HOME/dhub, else /var/lib/dhub for root (whose
+// home users' accounts cannot cross to the environment), else
+// ~/.local/state/dhub.
 func defaultStateBase() (string, error) {
 	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" && isolatesUsers() {
+		return "/var/lib/dhub", nil
+	}
 	if base == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -254,15 +261,175 @@ func (s *State) prepare(hub string) error {
 		}
 		s.ID = id[:32]
 	}
-	for _, d := range []string{s.Dir, s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	modes := s.dirModes()
+	for _, d := range s.privateDirs() {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
+		// The secrets directory above all: its files' modes alone do
+		// not keep a secret's name or a new file from others.
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm() != modes[d] {
+			if err := os.Chmod(d, modes[d]); err != nil {
+				return err
+			}
+		}
 	}
-	if err := os.MkdirAll(s.Secrets(), 0o700); err != nil {
-		return err
+	return nil
+}
+
+// privateDirs are the directories dhub makes in the state directory, and
+// the state directory itself.
+func (s State) privateDirs() []string {
+	return []string{s.Dir, s.Secrets(), s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()}
+}
+
+// isolatesUsers reports whether each hub user's server runs as a system
+// account of its own: when dhub, and so the hub, runs as root. Otherwise
+// the hub is single-user (the rendered configuration lets only the admin
+// in). A variable, so tests see both cases whoever runs them.
+var isolatesUsers = func() bool { return os.Geteuid() == 0 }
+
+// checkReachable fails when users' accounts could not reach the state
+// directory: they run the environment's programs from it, so every
+// directory above it must let others through (o+x).
+func (s State) checkReachable() error {
+	if !isolatesUsers() {
+		return nil
 	}
-	return os.Chmod(s.Secrets(), 0o700)
+	if d, mode := closedAncestor(filepath.Dir(s.Dir)); d != "" {
+		return fmt.Errorf("local.stateDir: %s: %s (mode %04o) lets no other account through, and as root each user's server runs as an account of its own that runs the environment's programs from the state directory; use a state directory whose parents others may cross (the default for root is /var/lib/dhub/<name>), or chmod o+x %s", s.Dir, d, mode, d)
+	}
+	return nil
+}
+
+// closedAncestor returns the first of dir and the directories above it
+// that other accounts may not cross (no o+x), with its mode; "" if none.
+func closedAncestor(dir string) (string, fs.FileMode) {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && fi.Mode().Perm()&0o001 == 0 {
+			return d, fi.Mode().Perm()
+		}
+		if d == filepath.Dir(d) {
+			return "", 0
+		}
+	}
+}
+
+// systemPythons are the interpreters choosePython tries, as root, when
+// python3 on PATH cannot be run by users' accounts.
+var systemPythons = []string{"/usr/bin/python3", "/usr/local/bin/python3"}
+
+// choosePython returns the interpreter to build the environment from:
+// python, unless dhub runs as root and python is the plain "python3" of
+// PATH that users' accounts cannot run (pyenv's under /root); then the
+// first system Python that is new enough and that they can run, with a
+// note saying so. An explicit path is never replaced.
+func choosePython(ctx context.Context, python string) (chosen, note string, err error) {
+	err = checkPythonReachable(ctx, python)
+	if err == nil || python != "python3" {
+		return python, "", err
+	}
+	for _, candidate := range systemPythons {
+		if _, ferr := envFingerprint(ctx, candidate); ferr == nil && checkPythonReachable(ctx, candidate) == nil {
+			return candidate, fmt.Sprintf("python3 on PATH lies where users' accounts cannot run it: the environment is built from %s (set local.python to choose another)", candidate), nil
+		}
+	}
+	return python, "", err
+}
+
+// checkPythonReachable fails when, as root, the interpreter the
+// environment is built from lies where users' accounts cannot reach it:
+// the environment's python links to that interpreter and loads its
+// standard library, so users' servers could not start (Python under
+// /root, such as pyenv's, is the common case).
+func checkPythonReachable(ctx context.Context, python string) error {
+	if !isolatesUsers() {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, python, "-c", "import os, sys; print(os.path.dirname(os.path.realpath(sys.executable))); print(sys.base_prefix)").Output()
+	if err != nil {
+		return nil // envFingerprint says what is wrong with it
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		if d, mode := closedAncestor(dir); d != "" {
+			return fmt.Errorf("local.python: %s is installed in %s, which other accounts cannot reach (%s is %04o), and as root each user's server runs as an account of its own on that interpreter; set local.python to one they can run, such as /usr/bin/python3", python, dir, d, mode)
+		}
+	}
+	return nil
+}
+
+// dirModes are the modes of privateDirs: owner-only, since they hold
+// secrets, the hub's databases, its configuration and logs, and users'
+// files; but when users have accounts of their own, those accounts cross
+// the state directory to the environment's programs and to their Dask
+// clusters' directories: 0711 lets them through without listing.
+func (s State) dirModes() map[string]fs.FileMode {
+	m := map[string]fs.FileMode{}
+	for _, d := range s.privateDirs() {
+		m[d] = 0o700
+	}
+	if isolatesUsers() {
+		m[s.Dir], m[s.Clusters()] = 0o711, 0o711
+	}
+	return m
+}
+
+// modeFix is a file or directory of the state directory that other
+// accounts may read or enter, and the owner-only mode Up gives it.
+type modeFix struct {
+	path      string
+	have, fix fs.FileMode
+}
+
+// looseModes lists what other accounts may read in the state directory:
+// the directories dhub makes, the databases and its own files (configs,
+// logs, pid files, records). Secrets are planSecrets' part. Reads only.
+func (s State) looseModes() []modeFix {
+	var out []modeFix
+	checkAgainst := func(path string, want fs.FileMode) {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+			return
+		}
+		if perm := fi.Mode().Perm(); perm&^want != 0 {
+			out = append(out, modeFix{path: path, have: perm, fix: perm & want})
+		}
+	}
+	check := func(path string) { checkAgainst(path, 0o700) }
+	for d, want := range s.dirModes() {
+		checkAgainst(d, want)
+	}
+	slices.SortFunc(out, func(a, b modeFix) int { return strings.Compare(a.path, b.path) })
+	// Users' homes, where the servers of a hub that runs as one account
+	// keep notebooks.
+	check(filepath.Join(s.Dir, "home"))
+	for _, pattern := range []string{"*.sqlite", "*.sqlite-journal", stateRecordFile, "lock", "jupyterhub-proxy.pid"} {
+		files, _ := filepath.Glob(filepath.Join(s.Dir, pattern))
+		for _, f := range files {
+			check(f)
+		}
+	}
+	for _, d := range []string{s.ConfigDir(), s.Logs(), s.Run()} {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			check(filepath.Join(d, e.Name()))
+		}
+	}
+	return out
+}
+
+// fixModes makes what looseModes found owner-only.
+func fixModes(fixes []modeFix) error {
+	for _, f := range fixes {
+		if err := os.Chmod(f.path, f.fix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("make %s owner-only: %w", f.path, err)
+		}
+	}
+	return nil
 }
 
 // readBounded reads a file of at most limit bytes, refusing anything but a
@@ -296,6 +463,8 @@ type secretChange struct {
 	name   string
 	value  string
 	remove bool
+	// chmod repairs the file's mode (0600); its value stays.
+	chmod bool
 	// generated is true for a token dhub made now with crypto/rand.
 	generated bool
 	reason    string
@@ -356,10 +525,18 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(gen)) {
-		if have, err := s.readSecret(name); err == nil {
+		reason := "does not exist: generate it (crypto/rand)"
+		have, err := s.readSecret(name)
+		switch {
+		case err == nil && wholeSecret(name, have):
 			after[name] = have
 			continue
-		} else if _, statErr := os.Stat(s.Secret(name)); !errors.Is(statErr, os.ErrNotExist) {
+		case err == nil, name != SecretAdminPassword && isRegular(s.Secret(name)) && !errors.Is(err, fs.ErrNotExist):
+			// An empty or cut token is what a write stopped half way
+			// leaves; no person depends on a token's value. (A damaged
+			// admin password is refused below: people log in with it.)
+			reason = "is not a whole secret of its kind (a write was interrupted?): generate it again (crypto/rand)"
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, nil, err
 		}
 		v, err := gen[name]()
@@ -367,7 +544,19 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 			return nil, nil, fmt.Errorf("generate %s: %w", name, err)
 		}
 		after[name] = v
-		changes = append(changes, secretChange{name: name, value: v, generated: true, reason: "does not exist: generate it (crypto/rand)"})
+		changes = append(changes, secretChange{name: name, value: v, generated: true, reason: reason})
+	}
+	// A secret kept as it is must still be owner-only: modes drift (a
+	// restored backup, a chmod by hand).
+	rewritten := map[string]bool{}
+	for _, c := range changes {
+		rewritten[c.name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(after)) {
+		if fi, err := os.Lstat(s.Secret(name)); err == nil && !rewritten[name] && fi.Mode().Perm()&0o077 != 0 {
+			changes = append(changes, secretChange{name: name, chmod: true,
+				reason: fmt.Sprintf("mode %04o lets other accounts read it: make it owner-only (0600)", fi.Mode().Perm())})
+		}
 	}
 	if p := h.JupyterHub.Auth.Password; p != nil && p.AdminPassword.IsZero() && len(after[SecretAdminPassword]) < 32 {
 		// No field of dhub.yaml holds this password: one too short for
@@ -378,10 +567,48 @@ func (s State) planSecrets(h *config.Hub) (changes []secretChange, after map[str
 	return changes, after, nil
 }
 
+// wholeSecret reports whether a generated secret's file holds what dhub
+// generates: 64 hex digits for tokens, a 32-byte key for the gateway's
+// database (the admin password is checked apart).
+func wholeSecret(name, v string) bool {
+	switch name {
+	case SecretGatewayDBKey:
+		b, err := base64.URLEncoding.DecodeString(v)
+		return err == nil && len(b) == 32
+	case SecretAdminPassword:
+		// A short one is refused below, not replaced: people may
+		// already log in with it.
+		return true
+	default:
+		return tokenRE.MatchString(v)
+	}
+}
+
+var tokenRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// isRegular reports whether path is a regular file (not a link to one).
+func isRegular(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // writeSecrets makes the changes planSecrets decided, each file 0600 and
-// replaced atomically.
+// replaced atomically. A temporary file left by a write that was
+// interrupted is removed: half a secret is never kept.
 func (s State) writeSecrets(changes []secretChange) error {
+	leftovers, _ := filepath.Glob(filepath.Join(s.Secrets(), "*.tmp"))
+	for _, f := range leftovers {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("remove the unfinished secret %s: %w", f, err)
+		}
+	}
 	for _, c := range changes {
+		if c.chmod {
+			if err := os.Chmod(s.Secret(c.name), 0o600); err != nil {
+				return fmt.Errorf("make secret %s owner-only: %w", c.name, err)
+			}
+			continue
+		}
 		if c.remove {
 			if err := os.Remove(s.Secret(c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove secret %s: %w", c.name, err)
@@ -403,11 +630,39 @@ func hexToken() (string, error) {
 
 // writeSecret writes a secret owner-only, replacing the file atomically.
 func writeSecret(path, value string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(value+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write secret: %w", err)
+	if err := writeFileAtomic(path, []byte(value+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write secret %s: %w", filepath.Base(path), err)
 	}
-	return os.Rename(tmp, path)
+	return nil
+}
+
+// writeFileAtomic replaces path with data: written to path.tmp (made anew,
+// so a leftover of another mode is not reused), synced, then renamed over
+// path. An interrupted write leaves the old file or none, never half a
+// file under path's name.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // readSecret reads a secret written by writeSecrets.
@@ -427,7 +682,7 @@ func (s State) readSecret(name string) (string, error) {
 // lock takes an exclusive lock on the state directory, so two dhub
 // commands never start or stop the same hub at once.
 func (s State) lock() (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,10 @@ import (
 )
 
 func TestStateFor(t *testing.T) {
+	// As an unprivileged user; root's default is below.
+	was := isolatesUsers
+	t.Cleanup(func() { isolatesUsers = was })
+	isolatesUsers = func() bool { return false }
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_STATE_HOME", "")
@@ -59,6 +63,19 @@ func TestStateFor(t *testing.T) {
 			t.Errorf("StateFor(%q) = %v, want an error on local.stateDir that says it %s", c.stateDir, err, c.want)
 		}
 	}
+
+	t.Run("root", func(t *testing.T) {
+		isolatesUsers = func() bool { return true }
+		defer func() { isolatesUsers = func() bool { return false } }()
+		t.Setenv("XDG_STATE_HOME", "")
+		if st, err := StateFor(hub("")); err != nil || st.Dir != "/var/lib/dhub/myhub" {
+			t.Errorf("root's default: %s, %v; want /var/lib/dhub/myhub", st.Dir, err)
+		}
+		t.Setenv("XDG_STATE_HOME", "/xdg/state")
+		if st, err := StateFor(hub("")); err != nil || st.Dir != "/xdg/state/dhub/myhub" {
+			t.Errorf("root with XDG_STATE_HOME: %s, %v", st.Dir, err)
+		}
+	})
 
 	t.Run("no home", func(t *testing.T) {
 		t.Setenv("HOME", "")

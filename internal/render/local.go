@@ -71,13 +71,25 @@ var funcs = template.FuncMap{
 	"seconds": func(h *config.Hub) int { return int(h.JupyterHub.IdleCulling.Timeout.Seconds()) },
 }
 
-const secretsPrelude = `import os
+const secretsPrelude = `import hashlib
+import os
+import re
 import sys
 
 
 def _secret(name):
     with open(os.path.join(os.environ["DHUB_SECRETS_DIR"], name)) as f:
         return f.read().strip()
+
+
+def _account(user):
+    """The system account of a hub user when the hub runs as root:
+    dhub-<name>, or with a hash when the name is not a plain account name
+    (hub names are free text, account names short and plain)."""
+    plain = re.sub(r"[^a-z0-9_-]", "-", user.lower())
+    if plain == user and len(plain) <= 27:
+        return "dhub-" + plain
+    return "dhub-" + plain[:16] + "-" + hashlib.sha256(user.encode()).hexdigest()[:8]
 
 `
 
@@ -105,13 +117,55 @@ c.Authenticator.admin_users = set({{pylist .Admins}})
 c.Authenticator.allowed_users = set({{pylist .Allowed}})
 c.Authenticator.allow_all = {{if .Hub.JupyterHub.Auth.Password.AllowAll}}True{{else}}False{{end}}
 
-# Every user's server runs as this machine's user, in a home of its own.
-# jupyter-server refuses to run as root unless told: when the hub runs as
-# root, so do the servers ('dhub plan' warns of it).
-c.JupyterHub.spawner_class = "simple"
+# Who runs users' servers. As root (a machine people share), each hub
+# user's server runs as a system account of its own, made on the first
+# start with a home only it may enter, as The Littlest JupyterHub does: no
+# user reads the hub's secrets, databases or another user's files.
+# Otherwise one account runs every server and could read all of that, so
+# the hub is single-user: only the admin logs in ('dhub plan' says so).
 if os.geteuid() == 0:
-    c.Spawner.args = ["--allow-root"]
-c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(os.environ["DHUB_STATE_DIR"], "home", "{username}")
+    import pwd
+    import subprocess
+
+    from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+
+    class DhubUserSpawner(LocalProcessSpawner):
+        """LocalProcessSpawner, as the hub user's account (see _account)."""
+
+        def _account(self):
+            name = _account(self.user.name)
+            try:
+                pw = pwd.getpwnam(name)
+            except KeyError:
+                subprocess.run(
+                    ["useradd", "--create-home", "--user-group", "--shell", "/bin/bash",
+                     "--comment", "DaskHub user (dhub)", name],
+                    check=True, capture_output=True,
+                )
+                pw = pwd.getpwnam(name)
+            # Made now or long ago: others never enter it.
+            os.chmod(pw.pw_dir, 0o700)
+            return pw
+
+        async def start(self):
+            self._account()
+            return await super().start()
+
+        def make_preexec_fn(self, name):
+            return set_user_setuid(_account(name))
+
+        def user_env(self, env):
+            pw = pwd.getpwnam(_account(self.user.name))
+            env.update(USER=pw.pw_name, HOME=pw.pw_dir, SHELL=pw.pw_shell or "/bin/bash")
+            return env
+
+    c.JupyterHub.spawner_class = DhubUserSpawner
+else:
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(os.environ["DHUB_STATE_DIR"], "home", "{username}")
+    c.Authenticator.admin_users = {{"{"}}{{py .Hub.JupyterHub.Auth.Password.AdminUser}}{{"}"}}
+    c.Authenticator.allowed_users = {{"{"}}{{py .Hub.JupyterHub.Auth.Password.AdminUser}}{{"}"}}
+    c.Authenticator.allow_all = False
 c.Spawner.default_url = {{py .Hub.JupyterHub.DefaultURL}}
 c.Spawner.environment = {
     "DASK_GATEWAY__ADDRESS": "http://{{.Hub.Local.Host}}:{{.Hub.Local.Port}}{{.Prefix}}",
@@ -180,12 +234,62 @@ c.Proxy.prefix = {{py .Prefix}}
 c.DBBackendBase.db_url = "sqlite:///" + os.path.join(os.environ["DHUB_STATE_DIR"], "dask_gateway.sqlite")
 c.DBBackendBase.db_encrypt_keys = [_secret("gateway-db-key")]
 
-# Schedulers and workers run as local processes of this user, each cluster
-# in a directory of the state directory.
-c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
-c.UnsafeLocalBackend.clusters_directory = os.path.join(os.environ["DHUB_STATE_DIR"], "dask-clusters")
+# Schedulers and workers run as local processes, each cluster in a
+# directory of the state directory. As root, they run as the account of the
+# user who asked for them (the one their server runs as); otherwise as
+# this machine's user, whose hub is single-user.
+if os.geteuid() == 0:
+    import pwd
+
+    from dask_gateway_server.backends.local import LocalBackend
+
+    class DhubLocalBackend(LocalBackend):
+        """LocalBackend, as the hub user's account (see _account)."""
+
+        def setup_working_directory(self, cluster):
+            # LocalBackend's own (2026.3.0) adds the certificate's and the
+            # key's paths one character at a time (paths.extend(path)) to
+            # what it then chowns to the user: "/" first. This is it with
+            # whole paths, for the user's account.
+            pw = pwd.getpwnam(_account(cluster.username))
+            workdir = os.path.join(self.clusters_directory, cluster.name)
+            paths = [workdir, self.get_certs_directory(workdir), self.get_logs_directory(workdir)]
+            for path in paths:
+                os.makedirs(path, 0o700, exist_ok=True)
+            cert_path, key_path = self._get_tls_paths(workdir)
+            for path, data in [(cert_path, cluster.tls_cert), (key_path, cluster.tls_key)]:
+                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+                    f.write(data)
+                paths.append(path)
+            for path in paths:
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            return workdir
+
+        def make_preexec_fn(self, cluster):
+            pw = pwd.getpwnam(_account(cluster.username))
+            groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+            workdir = cluster.state["workdir"]
+
+            def preexec():
+                os.setgid(pw.pw_gid)
+                os.setgroups(groups)
+                os.setuid(pw.pw_uid)
+                os.chdir(workdir)
+
+            return preexec
+
+        def get_env(self, cluster):
+            env = super().get_env(cluster)
+            pw = pwd.getpwnam(_account(cluster.username))
+            env.update(USER=pw.pw_name, HOME=pw.pw_dir)
+            return env
+
+    c.DaskGateway.backend_class = DhubLocalBackend
+else:
+    c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
+c.LocalBackend.clusters_directory = os.path.join(os.environ["DHUB_STATE_DIR"], "dask-clusters")
 # Schedulers and workers carry the hub's marker too: 'dhub down' stops them.
-c.UnsafeLocalBackend.inherited_environment = ["PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "DHUB_HUB_ID"]
+c.LocalBackend.inherited_environment = ["PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "DHUB_HUB_ID"]
 c.LocalClusterConfig.cluster_start_timeout = 120
 c.LocalClusterConfig.worker_start_timeout = 120
 

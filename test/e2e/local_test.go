@@ -8,13 +8,19 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // hub is one dhub.yaml in its own state directory, driven through the binary.
@@ -37,6 +45,13 @@ type hub struct {
 func newHub(t *testing.T) *hub {
 	t.Helper()
 	dir := t.TempDir()
+	// As root, users' accounts run the environment's programs from the
+	// state directory: its parents must let them through (the testing
+	// package makes the temporary directory's parent 0700).
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	accounts := hubAccounts()
 	bin := filepath.Join(dir, "dhub")
 	build := exec.Command("go", "build", "-o", bin, "dhub/cmd/dhub")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -45,14 +60,40 @@ func newHub(t *testing.T) *hub {
 	h := &hub{t: t, bin: bin, dir: dir, state: filepath.Join(dir, "state"), port: freePort(t)}
 	h.config = filepath.Join(dir, "dhub.yaml")
 	cfg := fmt.Sprintf("apiVersion: dhub/v1alpha1\nkind: Hub\nname: e2e-hub\ntarget: local\nlocal:\n  port: %d\n  stateDir: %s\n", h.port, h.state)
+	if os.Geteuid() == 0 {
+		// As root, users' accounts run the environment's interpreter: a
+		// system one (dhub refuses one under /root, such as pyenv's).
+		cfg += "  python: /usr/bin/python3\n"
+	}
 	if err := os.WriteFile(h.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// Whatever happened, leave no process behind.
+		// Whatever happened, leave no process behind, and no account the
+		// hub made for its users (as root): down keeps them, with users'
+		// files, but these are the test's.
 		h.run("down", "--yes")
+		for _, a := range hubAccounts() {
+			if !slices.Contains(accounts, a) {
+				if out, err := exec.Command("userdel", "--remove", a).CombinedOutput(); err != nil {
+					t.Errorf("userdel %s: %v\n%s", a, err, out)
+				}
+			}
+		}
 	})
 	return h
+}
+
+// hubAccounts lists the system accounts a local hub makes for its users.
+func hubAccounts() []string {
+	b, _ := os.ReadFile("/etc/passwd")
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, _, _ := strings.Cut(line, ":"); strings.HasPrefix(name, "dhub-") {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // run runs dhub with the hub's config and returns exit code, stdout, stderr.
@@ -313,6 +354,16 @@ func TestLocalLifecycle(t *testing.T) {
 	os.Remove(filepath.Join(h.state, "secrets", "cookie-secret"))
 	h.planThenUp("secret cookie-secret", "process dask-gateway", "process jupyterhub")
 
+	// A configuration the gateway fails on at start (here its program
+	// refuses a marker in the rendered file): up brings the previous
+	// configuration back, says so and fails; the hub serves on.
+	h.rollback(cfg)
+
+	// Who runs users' servers: as root, accounts of their own that cannot
+	// read the hub's secrets or each other's files; otherwise only the
+	// admin logs in.
+	h.isolation()
+
 	// Processes a person runs in the state directory are not the hub's:
 	// down leaves them alone.
 	var foreign []*exec.Cmd
@@ -340,6 +391,230 @@ func TestLocalLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.state, "venv", "bin", "python")); err != nil {
 		t.Errorf("down removed the Python environment: %v", err)
 	}
+}
+
+// rollback checks that up starts the previous configuration again when
+// the new one fails at start. cfg is the hub's dhub.yaml before the last
+// change the hub runs with is appended.
+func (h *hub) rollback(cfg []byte) {
+	t := h.t
+	t.Helper()
+	bin := filepath.Join(h.state, "venv", "bin", "dask-gateway-server")
+	orig, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin+".real", orig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := "#!/bin/sh\nif grep -q E2E_FAIL_AT_START \"$2\"; then echo 'e2e: this gateway configuration fails at start' >&2; exit 3; fi\nexec \"$0.real\" \"$@\"\n"
+	if err := os.WriteFile(bin, []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		os.WriteFile(bin, orig, 0o755)
+		os.Remove(bin + ".real")
+	}()
+	running, _ := os.ReadFile(h.config)
+	os.WriteFile(h.config, append(cfg, "dask:\n  workerCores: {max: 2}\n  environment: {E2E_FAIL_AT_START: \"yes\"}\n"...), 0o644)
+	start := time.Now()
+	code, _, errb := h.run("up")
+	t.Logf("dhub up with a rollback: %.1fs", time.Since(start).Seconds())
+	if code != 1 || !strings.Contains(errb, "error: the new configuration failed: dask-gateway exited during start; the previous one runs again") ||
+		!strings.Contains(errb, "e2e: this gateway configuration fails at start") {
+		t.Errorf("up of a configuration that fails at start: exit %d, stderr:\n%s", code, errb)
+	}
+	out, _ := h.must("status", "-o", "json")
+	var st status
+	if err := json.Unmarshal([]byte(out), &st); err != nil || !st.Up {
+		t.Errorf("status after the rollback: %v\n%s", err, out)
+	}
+	// Back to the configuration that runs: nothing left to do.
+	os.WriteFile(h.config, running, 0o644)
+	if out := h.planThenUp(); !strings.Contains(out, "(no change)") {
+		t.Errorf("up after the rollback did something:\n%s", out)
+	}
+}
+
+// isolation lets alice and bob log in with a shared password. As root,
+// alice logs in, her server runs as her own account, and from her terminal
+// she cannot read the admin's password, the hub's database, configuration
+// or log, the admin's home or bob's notebook, but reads her own files.
+// Not as root, the hub is single-user: alice cannot log in.
+func (h *hub) isolation() {
+	t := h.t
+	t.Helper()
+	const userPassword = "e2e-shared-user-password"
+	t.Setenv("DHUB_E2E_USER_PASSWORD", userPassword)
+	running, _ := os.ReadFile(h.config)
+	os.WriteFile(h.config, append(running, "hub:\n  auth:\n    password:\n      userPassword: {fromEnv: DHUB_E2E_USER_PASSWORD}\n      allowedUsers: [alice, bob]\n"...), 0o644)
+	up := h.planThenUp("secret user-password", "process dask-gateway", "process jupyterhub")
+	adminPassword, _ := os.ReadFile(filepath.Join(h.state, "secrets", "admin-password"))
+	if !h.login("admin", strings.TrimSpace(string(adminPassword))) {
+		t.Fatal("the admin cannot log in")
+	}
+	if os.Geteuid() != 0 {
+		if h.login("alice", userPassword) {
+			t.Error("alice logged in to a hub that is not run by root, where her server would run as the hub's account")
+		}
+		if !strings.Contains(up, "single-user: only admin logs in") {
+			t.Errorf("up does not say the hub is single-user:\n%s", up)
+		}
+		return
+	}
+	if !strings.Contains(up, "each user's server runs as a system account of its own") {
+		t.Errorf("up does not say users have accounts of their own:\n%s", up)
+	}
+	if !h.login("alice", userPassword) {
+		t.Fatal("alice cannot log in with the user password")
+	}
+	tokens := map[string]string{}
+	for _, user := range []string{"alice", "bob"} {
+		tokens[user] = h.userToken(user)
+		h.startServer(user, tokens[user])
+	}
+	// bob's notebook, readable by anyone who reaches it: only his home's
+	// mode keeps it from others.
+	out := h.terminal("bob", tokens["bob"], `echo '{"cells": []}' > ~/notes.ipynb && chmod 644 ~/notes.ipynb; echo "WHO=$(id -un) HOME=$HOME"; echo E""ND`, "END\r")
+	if !strings.Contains(out, "WHO=dhub-bob HOME=/home/dhub-bob") {
+		t.Fatalf("bob's server does not run as his account:\n%s", out)
+	}
+	targets := []string{
+		filepath.Join(h.state, "secrets", "admin-password"),
+		filepath.Join(h.state, "jupyterhub.sqlite"),
+		filepath.Join(h.state, "config", "jupyterhub_config.py"),
+		filepath.Join(h.state, "logs", "jupyterhub.log"),
+		"/home/dhub-bob/notes.ipynb",
+	}
+	for _, f := range targets {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%s: %v (the check below would pass for nothing)", f, err)
+		}
+	}
+	script := `echo mine > ~/mine.txt; for f in ~/mine.txt ` + strings.Join(targets, " ") + `; do if cat "$f" >/dev/null 2>&1; then echo "READ $f"; else echo "DENIED $f"; fi; done; ` +
+		`for d in ` + h.state + ` /home/dhub-admin /home/dhub-bob; do if ls "$d" >/dev/null 2>&1; then echo "LISTED $d"; else echo "DENIED $d"; fi; done; echo "WHO=$(id -un)"; echo E""ND`
+	out = h.terminal("alice", tokens["alice"], script, "END\r")
+	want := []string{"WHO=dhub-alice", "READ /home/dhub-alice/mine.txt"}
+	for _, f := range targets {
+		want = append(want, "DENIED "+f)
+	}
+	for _, d := range []string{h.state, "/home/dhub-admin", "/home/dhub-bob"} {
+		want = append(want, "DENIED "+d)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w+"\r") {
+			t.Errorf("alice's terminal lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, strings.TrimSpace(string(adminPassword))) {
+		t.Error("the admin password reached alice's terminal")
+	}
+	for _, user := range []string{"alice", "bob"} {
+		h.api(http.MethodDelete, "/hub/api/users/"+user+"/server", tokens[user], "", nil)
+	}
+}
+
+// login signs in on the hub's login form as a person does and reports
+// whether the hub let the user in (it redirects; a refusal shows the
+// form again).
+func (h *hub) login(user, password string) bool {
+	h.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := fmt.Sprintf("http://127.0.0.1:%d", h.port)
+	resp, err := c.Get(base + "/hub/login")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="_xsrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		h.t.Fatalf("no _xsrf field on the login page:\n%s", page)
+	}
+	resp, err = c.PostForm(base+"/hub/login", url.Values{"username": {user}, "password": {password}, "_xsrf": {string(m[1])}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusSeeOther
+}
+
+// userToken gets a token of user from the hub, with dhub's service token.
+func (h *hub) userToken(user string) string {
+	h.t.Helper()
+	service, err := os.ReadFile(filepath.Join(h.state, "secrets", "dhub-api-token"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var tok struct{ Token string }
+	h.api(http.MethodPost, "/hub/api/users/"+user+"/tokens", strings.TrimSpace(string(service)), `{"note": "e2e", "expires_in": 3600}`, &tok)
+	return tok.Token
+}
+
+// startServer starts user's server and waits until the hub says it is ready.
+func (h *hub) startServer(user, token string) {
+	h.t.Helper()
+	h.api(http.MethodPost, "/hub/api/users/"+user+"/server", token, "", nil)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var u struct {
+			Servers map[string]struct{ Ready bool }
+		}
+		h.api(http.MethodGet, "/hub/api/users/"+user, token, "", &u)
+		if u.Servers[""].Ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(h.state, "logs", "jupyterhub.log"))
+			h.t.Fatalf("the server of %s is not ready after 90s; the hub's log ends:\n%s", user, lastLines(string(log), 30))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// terminal runs a shell command line in a JupyterLab terminal of user's
+// server, as the Lab's terminal does, and returns what it printed up to
+// and including until.
+func (h *hub) terminal(user, token, cmd, until string) string {
+	h.t.Helper()
+	var term struct{ Name string }
+	h.api(http.MethodPost, "/user/"+user+"/api/terminals", token, "", &term)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/user/%s/terminals/websocket/%s", h.port, user, term.Name),
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"token " + token}}})
+	if err != nil {
+		h.t.Fatalf("terminal websocket of %s: %v", user, err)
+	}
+	defer conn.CloseNow()
+	msg, _ := json.Marshal([]string{"stdin", cmd + "\r"})
+	if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+		h.t.Fatal(err)
+	}
+	var out bytes.Buffer
+	// The terminal echoes the command line first: until must be what the
+	// command prints, not what it says (echo E""ND prints END).
+	for !strings.Contains(out.String(), until) {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			h.t.Fatalf("terminal of %s: %v; it printed:\n%s", user, err, out.String())
+		}
+		var m []any
+		if json.Unmarshal(data, &m) == nil && len(m) == 2 && m[0] == "stdout" {
+			out.WriteString(fmt.Sprint(m[1]))
+		}
+	}
+	return out.String()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func TestLocalFailures(t *testing.T) {
