@@ -109,7 +109,10 @@ func (c *Client) claimNeverBinds(ctx context.Context, name string) string {
 		return ""
 	}
 	for _, pv := range pvs.Items {
-		if pv.Status.Phase == corev1.VolumeAvailable && pv.Spec.StorageClassName == class && fits(&pv, pvc) {
+		// A volume just made is Pending until the volume controller sees
+		// it: free is no claim on it, and not released or failed.
+		free := pv.Spec.ClaimRef == nil && pv.Status.Phase != corev1.VolumeReleased && pv.Status.Phase != corev1.VolumeFailed
+		if free && pv.Spec.StorageClassName == class && fits(&pv, pvc) {
 			return ""
 		}
 	}
