@@ -28,6 +28,9 @@ type File struct {
 	// lines maps each field path the file holds to the line of its key
 	// (of its item, in a list).
 	lines map[string]int
+	// set holds the field paths the file gives a value (not null), which
+	// keep an explicit 0 when defaults are applied.
+	set map[string]bool
 }
 
 // LoadFile reads, strictly decodes and defaults a dhub.yaml. It does not
@@ -95,9 +98,13 @@ func load(path string, data []byte, target Target) (*File, error) {
 		return nil, fmt.Errorf("%s is for target %s, not %s: drop --target or pass another file with -f", path, h.Target, target)
 	}
 	h.expandPaths()
-	h.setDefaults(func(p string) bool { return d.set[p] })
-	return &File{Path: path, Hub: &h, lines: d.lines}, nil
+	f := &File{Path: path, Hub: &h, lines: d.lines, set: d.set}
+	h.setDefaults(f.isSet)
+	return f, nil
 }
+
+// isSet reports whether the file gives the field at path a value.
+func (f *File) isSet(path string) bool { return f.set[path] }
 
 var lineRE = regexp.MustCompile(`^line (\d+):`)
 
