@@ -99,6 +99,7 @@ azure:
   # The public address is https://<dnsLabel>.<location>.cloudapp.azure.com; a label is
   # unique per region across all of Azure, so this one carries a random suffix.
   dnsLabel: {{.Hub.Azure.DNSLabel}}
+  # currency: USD                     # of the plan's monthly cost estimate (Azure retail prices): USD, EUR, GBP, ...
   # Roles: core (hub, proxy, gateway, system pods), user (notebooks, Dask schedulers),
   # worker (Dask workers), all (everything). Labels follow from the role.
   nodePools:

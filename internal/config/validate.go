@@ -173,6 +173,7 @@ func (v *validator) azure(a *Azure) {
 		v.errf("azure.dnsLabel", "%q is not an Azure DNS label: 3 to 63 lowercase letters, digits and '-', starting with a letter", a.DNSLabel)
 	}
 	oneOf(v, "azure.networkPolicy", a.NetworkPolicy, networkPols...)
+	oneOf(v, "azure.currency", a.Currency, Currencies...)
 	if a.NetworkPolicy == "none" {
 		v.warnf("azure.networkPolicy", "without a network policy engine AKS does not enforce the charts' NetworkPolicies: user pods can reach everything in the cluster")
 	}

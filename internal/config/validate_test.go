@@ -116,6 +116,7 @@ func validateRules() []ruleCase {
 		{"kubernetes version", az, func(h *Hub) { h.Azure.KubernetesVersion = "v1.33" }, "azure.kubernetesVersion", `"v1.33" is not a Kubernetes version`, false, false},
 		{"network policy", az, func(h *Hub) { h.Azure.NetworkPolicy = "weave" }, "azure.networkPolicy", `"weave" is not one of azure, calico, cilium, none`, false, true},
 		{"network policy none", az, func(h *Hub) { h.Azure.NetworkPolicy = "none" }, "azure.networkPolicy", "does not enforce the charts' NetworkPolicies", true, false},
+		{"currency", az, func(h *Hub) { h.Azure.Currency = "eur" }, "azure.currency", `"eur" is not one of USD, AUD, BRL, CAD, CHF, CNY, DKK, EUR, GBP, INR, JPY, KRW, NOK, NZD, RUB, SEK, TWD`, false, true},
 		{"no node pools", az, func(h *Hub) { h.Azure.NodePools = nil }, "azure.nodePools", "at least one node pool is required", false, true},
 		{"no system pool", az, pool(0, func(p *NodePool) { p.Role = RoleUser }), "azure.nodePools", "AKS needs a system pool", false, false},
 		{"duplicate pool name", az, pool(2, func(p *NodePool) { p.Name = "users" }), "azure.nodePools[2].name", `"users" is used by another pool`, false, true},
