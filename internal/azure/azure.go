@@ -23,6 +23,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
+
+	"dhub/internal/azure/prices"
 )
 
 // The tags dhub puts on what it creates. Down deletes nothing without them.
@@ -69,6 +71,10 @@ type Options struct {
 	Progress io.Writer
 	// Now is the clock for elapsed times; nil means time.Now.
 	Now func() time.Time
+	// Prices reads the Azure Retail Prices API for the plan's monthly
+	// cost estimate; nil means no estimate (DefaultOptions sets the real
+	// API with a day's cache; tests a local server).
+	Prices *prices.Client
 }
 
 // DefaultRetry is the retry policy for every request: 408, 429 and 5xx

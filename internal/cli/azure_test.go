@@ -7,9 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"dhub/internal/azure"
 	"dhub/internal/azure/azurefake"
+	"dhub/internal/azure/prices"
+	"dhub/internal/azure/prices/pricesfake"
 	"dhub/internal/config"
 	"dhub/internal/deploy"
 	"dhub/internal/golden"
@@ -36,7 +39,15 @@ func fakeAzure(t *testing.T) (*azurefake.World, deploy.Options, string) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := deploy.Options{Azure: func(*config.Hub) (azure.Options, error) { return w.Options(nil), nil }}
+	// A local Retail Prices API with the test's prices: the plan carries
+	// its cost estimate.
+	srv := pricesfake.New(t)
+	pc := &prices.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Now: func() time.Time { return time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC) }}
+	o := deploy.Options{Azure: func(*config.Hub) (azure.Options, error) {
+		ao := w.Options(nil)
+		ao.Prices = pc
+		return ao, nil
+	}}
 	return w, o, path
 }
 
