@@ -75,6 +75,13 @@ type Options struct {
 	// cost estimate; nil means no estimate (DefaultOptions sets the real
 	// API with a day's cache; tests a local server).
 	Prices *prices.Client
+	// GraphEndpoint is Microsoft Graph's address; default GraphEndpoint
+	// (tests: a local fake Graph).
+	GraphEndpoint string
+	// GraphTransport sends Graph's requests; nil means
+	// ClientOptions.Transport (tests: the fake Graph's HTTPS client, while
+	// ARM goes to the SDK's fake servers).
+	GraphTransport policy.Transporter
 }
 
 // DefaultRetry is the retry policy for every request: 408, 429 and 5xx
@@ -97,6 +104,7 @@ type Client struct {
 	usages    *armcompute.UsageClient
 	dns       *armnetwork.ManagementClient
 	publicIPs *armnetwork.PublicIPAddressesClient
+	graph     *graph
 }
 
 // New returns a Client; it makes no request.
@@ -161,5 +169,6 @@ func New(o Options) (*Client, error) {
 	if c.publicIPs, err = armnetwork.NewPublicIPAddressesClient(o.Subscription, o.Credential, &co); err != nil {
 		return nil, err
 	}
+	c.graph = newGraph(o)
 	return c, nil
 }

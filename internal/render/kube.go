@@ -279,7 +279,7 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		c := map[string]any{
 			"tenant_id":          ad.TenantID,
 			"client_id":          ad.ClientID,
-			"oauth_callback_url": hubURL(h) + "/hub/oauth_callback",
+			"oauth_callback_url": OAuthCallbackURL(h),
 			"allow_all":          ad.AllowAll,
 		}
 		accessConfig(c, ad.Access)
@@ -467,6 +467,10 @@ func toleration(key, value string) map[string]any {
 }
 
 // hubURL is the public URL of the hub, without a trailing slash.
+// OAuthCallbackURL is where Azure AD sends users back to the hub: the
+// redirect URI its application registration must list.
+func OAuthCallbackURL(h *config.Hub) string { return hubURL(h) + "/hub/oauth_callback" }
+
 func hubURL(h *config.Hub) string {
 	scheme := "http"
 	if h.HTTPSEnabled() {
