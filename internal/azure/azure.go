@@ -23,6 +23,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
+
+	"dhub/internal/azure/prices"
 )
 
 // The tags dhub puts on what it creates. Down deletes nothing without them.
@@ -69,6 +71,17 @@ type Options struct {
 	Progress io.Writer
 	// Now is the clock for elapsed times; nil means time.Now.
 	Now func() time.Time
+	// Prices reads the Azure Retail Prices API for the plan's monthly
+	// cost estimate; nil means no estimate (DefaultOptions sets the real
+	// API with a day's cache; tests a local server).
+	Prices *prices.Client
+	// GraphEndpoint is Microsoft Graph's address; default GraphEndpoint
+	// (tests: a local fake Graph).
+	GraphEndpoint string
+	// GraphTransport sends Graph's requests; nil means
+	// ClientOptions.Transport (tests: the fake Graph's HTTPS client, while
+	// ARM goes to the SDK's fake servers).
+	GraphTransport policy.Transporter
 }
 
 // DefaultRetry is the retry policy for every request: 408, 429 and 5xx
@@ -91,6 +104,7 @@ type Client struct {
 	usages    *armcompute.UsageClient
 	dns       *armnetwork.ManagementClient
 	publicIPs *armnetwork.PublicIPAddressesClient
+	graph     *graph
 }
 
 // New returns a Client; it makes no request.
@@ -155,5 +169,6 @@ func New(o Options) (*Client, error) {
 	if c.publicIPs, err = armnetwork.NewPublicIPAddressesClient(o.Subscription, o.Credential, &co); err != nil {
 		return nil, err
 	}
+	c.graph = newGraph(o)
 	return c, nil
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"dhub/internal/azure/prices"
 )
 
 // SubscriptionSource says where a subscription id came from.
@@ -87,5 +89,6 @@ func DefaultOptions(subscription string) (Options, error) {
 	if err != nil {
 		return Options{}, fmt.Errorf("azure credential: %w", err)
 	}
-	return Options{Credential: cred, Subscription: subscription}, nil
+	return Options{Credential: cred, Subscription: subscription,
+		Prices: &prices.Client{Endpoint: prices.Endpoint, CacheDir: prices.DefaultCacheDir()}}, nil
 }

@@ -156,6 +156,14 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	if err := pf.err(); err != nil {
 		return nil, err
 	}
+	// The prices are read while the plan reads Azure; cancelled if the
+	// plan fails.
+	var cost func() *plan.Cost
+	if c.o.Prices != nil {
+		ectx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		cost = c.estimate(ectx, h, clusterTier(cluster))
+	}
 
 	p.planGroup(group)
 	switch {
@@ -181,6 +189,9 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		return nil, err
 	}
 	p.PreflightGets = pf.gets
+	if cost != nil {
+		p.View.Cost = cost()
+	}
 	return p, nil
 }
 

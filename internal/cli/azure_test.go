@@ -7,9 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"dhub/internal/azure"
 	"dhub/internal/azure/azurefake"
+	"dhub/internal/azure/graphfake"
+	"dhub/internal/azure/prices"
+	"dhub/internal/azure/prices/pricesfake"
 	"dhub/internal/config"
 	"dhub/internal/deploy"
 	"dhub/internal/golden"
@@ -36,7 +40,15 @@ func fakeAzure(t *testing.T) (*azurefake.World, deploy.Options, string) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := deploy.Options{Azure: func(*config.Hub) (azure.Options, error) { return w.Options(nil), nil }}
+	// A local Retail Prices API with the test's prices: the plan carries
+	// its cost estimate.
+	srv := pricesfake.New(t)
+	pc := &prices.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Now: func() time.Time { return time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC) }}
+	o := deploy.Options{Azure: func(*config.Hub) (azure.Options, error) {
+		ao := w.Options(nil)
+		ao.Prices = pc
+		return ao, nil
+	}}
 	return w, o, path
 }
 
@@ -92,5 +104,39 @@ func TestAzureNoSubscriptionListsTheThreePlaces(t *testing.T) {
 	code, _, stderr := run(t, "plan", "-f", filepath.Join(dir, "dhub.yaml"))
 	if code != 1 || !strings.Contains(stderr, "azure.subscription in dhub.yaml, or AZURE_SUBSCRIPTION_ID, or pick a default with 'az login'") {
 		t.Errorf("exit %d, stderr %s", code, stderr)
+	}
+}
+
+// TestAzureManagedAppPlan: without a clientId the plan shows the Azure AD
+// application dhub registers, after Graph GETs only.
+func TestAzureManagedAppPlan(t *testing.T) {
+	t.Parallel()
+	w, _, file := fakeAzure(t)
+	b, _ := os.ReadFile(file)
+	var kept []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if s := strings.TrimSpace(l); strings.HasPrefix(s, "tenantId:") || strings.HasPrefix(s, "clientId:") || strings.HasPrefix(s, "clientSecret:") {
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := graphfake.New(t)
+	o := deploy.Options{Azure: func(*config.Hub) (azure.Options, error) {
+		ao := w.Options(nil)
+		ao.Credential = &graphfake.Credential{}
+		ao.GraphEndpoint, ao.GraphTransport = g.URL, g.Client
+		return ao, nil
+	}}
+	code, stdout, stderr := runWith(t, o, "plan", "-f", file)
+	if code != 0 || !strings.Contains(stdout, "+ create   Azure AD application dhub pangeo-hub: dhub.yaml names no clientId: up registers the hub's application in tenant "+graphfake.Tenant) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, r := range g.Requests() {
+		if r.Method != http.MethodGet {
+			t.Errorf("plan sent %s %s to Graph", r.Method, r.Path)
+		}
 	}
 }

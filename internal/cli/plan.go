@@ -30,7 +30,9 @@ Target local: the Python environment, the secrets and the two processes.
 Target kubernetes: the namespace, the dhub-auth Secret (key names only,
 never values) and both Helm releases with a diff of their values.
 Target azure: the resource group, the managed cluster and each node pool,
-then the hub on the cluster as for kubernetes.
+then the hub on the cluster as for kubernetes; and the hub's monthly cost
+at Azure's list prices (azure.currency), idle and at the pools' maximum,
+or "cost unknown" when the prices cannot be read.
 
 Referenced secrets (fromEnv, fromFile) are read, to tell whether they
 changed, and never shown.

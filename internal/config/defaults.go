@@ -16,6 +16,9 @@ const (
 	DefaultLocation      = "westeurope"
 	DefaultClusterName   = "pangeoCluster"
 	DefaultNetworkPolicy = "azure"
+	// DefaultCurrency is the currency Azure sets its prices in; the
+	// others are the API's conversions, for reference.
+	DefaultCurrency = "USD"
 	// DefaultImage is pinned: "latest" would change under a running hub.
 	DefaultImage       = "pangeo/pangeo-notebook:2025.08.14"
 	DefaultDefaultURL  = "/lab"
@@ -113,6 +116,7 @@ func (h *Hub) setDefaults(set func(path string) bool) {
 		def(&a.Location, DefaultLocation)
 		def(&a.ClusterName, DefaultClusterName)
 		def(&a.NetworkPolicy, DefaultNetworkPolicy)
+		def(&a.Currency, DefaultCurrency)
 		if a.NodePools == nil {
 			a.NodePools = ProfilePools(h.Profile)
 		}

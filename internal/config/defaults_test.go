@@ -42,6 +42,7 @@ func TestDefaultsRecommendedAzure(t *testing.T) {
 		ClusterName:   "pangeoCluster",
 		NetworkPolicy: "azure",
 		DNSLabel:      "pangeo-hub-r2crrr",
+		Currency:      "USD",
 		NodePools: []NodePool{
 			{Name: "core", Role: RoleCore, Count: ptr(1)},
 			{Name: "users", Role: RoleUser, Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 10}},
@@ -164,7 +165,7 @@ func userHub() *Hub {
 		APIVersion: "dhub/v0", Kind: "Other", Name: "mine", Target: TargetAzure, Profile: ProfileRecommended,
 		Namespace: "science",
 		Azure: Azure{
-			ResourceGroup: "rg", Location: "eastus", ClusterName: "c1", NetworkPolicy: "calico", DNSLabel: "my-hub",
+			ResourceGroup: "rg", Location: "eastus", ClusterName: "c1", NetworkPolicy: "calico", DNSLabel: "my-hub", Currency: "EUR",
 			NodePools: []NodePool{
 				{Name: "big", Role: RoleCore, VMSize: "Standard_E8s_v5", Count: ptr(0)},
 				{Name: "spot", Role: RoleWorker, VMSize: "Standard_F4s_v2", Count: ptr(2), Autoscale: &Autoscale{Min: 3, Max: 4},

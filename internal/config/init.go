@@ -201,6 +201,7 @@ azure:
   # unique per region across all of Azure, so this one carries a random suffix
   # (docs/guide-parity.md#address).
   dnsLabel: {{.Hub.Azure.DNSLabel}}
+  # currency: USD                     # of the plan's monthly cost estimate (Azure retail prices): USD, EUR, GBP, ...
   # Roles: core (hub, proxy, gateway, system pods), user (notebooks, Dask schedulers),
   # worker (Dask workers), all (everything). Labels follow from the role. A pool
   # without vmSize gets a size this subscription may use: docs/guide-parity.md#vm-size

@@ -28,7 +28,14 @@ type SecretRef struct {
 	// most MaxSecretSize bytes holding the secret; trailing newlines are
 	// dropped.
 	FromFile string `yaml:"fromFile,omitempty"`
+	// mem is a secret dhub made itself and holds in memory only (the
+	// client secret of the application it registers); never in a file.
+	mem *[]byte
 }
+
+// InMemory returns a reference to a secret dhub holds in memory: it
+// resolves to v and is never written or shown.
+func InMemory(v []byte) SecretRef { return SecretRef{mem: &v} }
 
 // MaxSecretSize is the largest secret file dhub reads. Passwords, tokens
 // and client secrets are short; the bound keeps a reference to a device or
@@ -51,7 +58,7 @@ func (s *SecretRef) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // IsZero reports whether no reference is set.
-func (s SecretRef) IsZero() bool { return s.FromEnv == "" && s.FromFile == "" }
+func (s SecretRef) IsZero() bool { return s.FromEnv == "" && s.FromFile == "" && s.mem == nil }
 
 // String describes the reference, never the secret: a variable's name or a
 // file's absolute path. A reference that cannot be a name or a path (a
@@ -60,6 +67,8 @@ func (s SecretRef) IsZero() bool { return s.FromEnv == "" && s.FromFile == "" }
 // reference that names no variable or file.
 func (s SecretRef) String() string {
 	switch {
+	case s.mem != nil:
+		return "in memory"
 	case s.FromEnv != "" && envNameRE.MatchString(s.FromEnv):
 		return "env:" + s.FromEnv
 	case s.FromEnv != "":
@@ -91,6 +100,9 @@ func (s SecretRef) shapeErr() (field string, err error) {
 // with the field at fault ("fromEnv: ..." or "fromFile: ...") and never
 // holds the reference or the secret.
 func (s SecretRef) Resolve() (string, error) {
+	if s.mem != nil {
+		return string(*s.mem), nil
+	}
 	v, _, err := s.read()
 	return v, err
 }

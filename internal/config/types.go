@@ -73,9 +73,15 @@ type Azure struct {
 	// all of Azure. Default: the hub's name and a suffix derived from the
 	// subscription, resource group, cluster and region (DefaultDNSLabel),
 	// so that two hubs that keep the guide's names do not collide.
-	DNSLabel  string     `yaml:"dnsLabel"`
+	DNSLabel string `yaml:"dnsLabel"`
+	// Currency is the ISO 4217 code the plan's cost estimate is shown in
+	// (one of Currencies); default USD, the currency Azure prices in.
+	Currency  string     `yaml:"currency"`
 	NodePools []NodePool `yaml:"nodePools"`
 }
+
+// Currencies are the currencies the Azure Retail Prices API answers in.
+var Currencies = []string{"USD", "AUD", "BRL", "CAD", "CHF", "CNY", "DKK", "EUR", "GBP", "INR", "JPY", "KRW", "NOK", "NZD", "RUB", "SEK", "TWD"}
 
 // PoolRole says which pods a node pool is for; it decides the pool's labels,
 // its AKS mode and where the charts schedule their pods.

@@ -173,6 +173,7 @@ func (v *validator) azure(a *Azure) {
 		v.errf("azure.dnsLabel", "%q is not an Azure DNS label: 3 to 63 lowercase letters, digits and '-', starting with a letter", a.DNSLabel)
 	}
 	oneOf(v, "azure.networkPolicy", a.NetworkPolicy, networkPols...)
+	oneOf(v, "azure.currency", a.Currency, Currencies...)
 	if a.NetworkPolicy == "none" {
 		v.warnf("azure.networkPolicy", "without a network policy engine AKS does not enforce the charts' NetworkPolicies: user pods can reach everything in the cluster")
 	}
@@ -446,13 +447,29 @@ func (v *validator) azureAD(h *Hub, ad *AzureAD) {
 		v.errf(path, "required with type azuread: tenantId, clientId, clientSecret and who may log in")
 		return
 	}
-	if !guidRE.MatchString(ad.TenantID) {
-		v.errf(path+".tenantId", "required: the app registration's Directory (tenant) ID, a GUID")
+	switch {
+	case ad.ClientID == "" && h.Target == TargetAzure:
+		// dhub registers the application and keeps its secret in the
+		// cluster; the tenant is the credential's unless given.
+		if ad.TenantID != "" && !guidRE.MatchString(ad.TenantID) {
+			v.errf(path+".tenantId", "%q is not a Directory (tenant) ID, a GUID; leave it empty for your Azure credential's tenant", ad.TenantID)
+		}
+		if !ad.ClientSecret.IsZero() {
+			v.errf(path+".clientSecret", "only with clientId: without one, dhub registers the application and makes its secret")
+		}
+	default:
+		if !guidRE.MatchString(ad.TenantID) {
+			v.errf(path+".tenantId", "required: the app registration's Directory (tenant) ID, a GUID")
+		}
+		if !guidRE.MatchString(ad.ClientID) {
+			msg := "required: the app registration's Application (client) ID, a GUID"
+			if h.Target == TargetAzure {
+				msg += "; leave it empty (with tenantId and clientSecret) and dhub registers the application itself"
+			}
+			v.errf(path+".clientId", "%s", msg)
+		}
+		v.secretRef(path+".clientSecret", ad.ClientSecret, true)
 	}
-	if !guidRE.MatchString(ad.ClientID) {
-		v.errf(path+".clientId", "required: the app registration's Application (client) ID, a GUID")
-	}
-	v.secretRef(path+".clientSecret", ad.ClientSecret, true)
 	if len(ad.AllowedUsers) == 0 && len(ad.AllowedGroups) == 0 && len(ad.Admins) == 0 && !ad.AllowAll {
 		v.errf(path, "no one is allowed to log in; set allowedUsers, allowedGroups, admins or allowAll")
 	}

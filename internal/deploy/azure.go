@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"dhub/internal/azure"
 	"dhub/internal/config"
 	"dhub/internal/kube"
 	"dhub/internal/plan"
+	"dhub/internal/render"
 	"dhub/internal/smoke"
 )
 
@@ -86,6 +88,16 @@ func (t *azureTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 	if err != nil {
 		return nil, t.explain(err)
 	}
+	// Without a clientId, dhub manages the hub's application: the hub is
+	// planned with its ids (none yet when up creates it).
+	hubCfg := t.h
+	var app *azure.AppPlan
+	if azure.Managed(t.h) {
+		if app, err = t.client.PlanApp(ctx, t.h); err != nil {
+			return nil, err
+		}
+		hubCfg = withApp(t.h, app.TenantID, app.ClientID, nil)
+	}
 	view := *ap.View
 	view.Changes = append([]plan.Change(nil), ap.View.Changes...)
 	var hub *kube.Plan
@@ -95,29 +107,37 @@ func (t *azureTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 		view.Add(plan.Change{Kind: "helm releases", Name: "of hub " + t.h.Name, Action: plan.Update,
 			Reason: fmt.Sprintf("planned once managed cluster %s runs (it is stopped: up starts it first)", t.h.Azure.ClusterName)})
 	case state == "":
-		if hub, err = kube.PlanNew(t.h); err != nil {
+		if hub, err = kube.PlanNew(hubCfg); err != nil {
 			return nil, err
 		}
 	case state == "Succeeded":
 		if onCluster, err = t.cluster(ctx); err != nil {
 			return nil, err
 		}
-		if hub, err = onCluster.c.Plan(ctx, t.h); err != nil {
+		if hub, err = onCluster.c.Plan(ctx, hubCfg); err != nil {
 			return nil, err
 		}
 	default:
 		view.Add(plan.Change{Kind: "helm releases", Name: "of hub " + t.h.Name, Action: plan.Update,
 			Reason: fmt.Sprintf("planned once managed cluster %s is ready (it is %s)", t.h.Azure.ClusterName, state)})
 	}
+	if app != nil {
+		if hub != nil && slices.Contains(hub.MissingSecretKeys(), render.AzureADSecretKey) {
+			app.NeedsSecret("the cluster's Secret " + render.AuthSecretName + " has no client secret of it")
+		}
+		// Before the hub's changes, which use it.
+		at := len(ap.View.Changes)
+		view.Changes = slices.Insert(view.Changes, at, app.Change)
+	}
 	if hub != nil {
 		view.Changes = append(view.Changes, hub.View.Changes...)
 		view.Warnings = append(view.Warnings, hub.View.Warnings...)
 	}
 	p := &Plan[*UpResult]{View: &view, apply: func(ctx context.Context) (*UpResult, error) {
-		return t.apply(ctx, ap, &view, hub, onCluster)
+		return t.apply(ctx, ap, app, &view, hub, onCluster)
 	}}
 	// Only changes to Azure resources are confirmed; Helm upgrades are not.
-	if ap.View.HasChanges() {
+	if ap.View.HasChanges() || (app != nil && app.Change.Action != plan.NoOp) {
 		p.Confirm = "Apply these changes to Azure?"
 	}
 	return p, nil
@@ -125,10 +145,25 @@ func (t *azureTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 
 // apply makes Azure match, then applies the hub's plan on the cluster (or
 // plans it there first, when the cluster was not ready to plan on).
-func (t *azureTarget) apply(ctx context.Context, ap *azure.Plan, view *plan.Plan, hub *kube.Plan, onCluster *kubeTarget) (*UpResult, error) {
+func (t *azureTarget) apply(ctx context.Context, ap *azure.Plan, app *azure.AppPlan, view *plan.Plan, hub *kube.Plan, onCluster *kubeTarget) (*UpResult, error) {
 	res, err := t.client.Apply(ctx, ap)
 	if err != nil {
 		return nil, t.explain(err)
+	}
+	hubCfg := t.h
+	if app != nil {
+		created := app.ClientID == ""
+		ar, err := t.client.ApplyApp(ctx, app)
+		if err != nil {
+			return nil, err
+		}
+		hubCfg = withApp(t.h, ar.TenantID, ar.ClientID, ar.Secret)
+		switch {
+		case created:
+			hub = nil // planned again below, with the new application's ids
+		case ar.Secret != nil && hub != nil:
+			hub.SetSecret(render.AzureADSecretKey, ar.Secret)
+		}
 	}
 	if len(res.NotApplied) > 0 {
 		var names []string
@@ -143,7 +178,7 @@ func (t *azureTarget) apply(ctx context.Context, ap *azure.Plan, view *plan.Plan
 		}
 	}
 	if hub == nil {
-		if hub, err = onCluster.c.Plan(ctx, t.h); err != nil {
+		if hub, err = onCluster.c.Plan(ctx, hubCfg); err != nil {
 			return nil, err
 		}
 		fmt.Fprintln(t.o.Progress, "the hub's plan on the ready cluster:")
@@ -154,6 +189,12 @@ func (t *azureTarget) apply(ctx context.Context, ap *azure.Plan, view *plan.Plan
 	r, err := onCluster.apply(ctx, hub)
 	if err != nil {
 		return nil, err
+	}
+	if app != nil {
+		// The hub runs with the new client secret: the old ones go.
+		if err := t.client.RetireSecrets(ctx, app); err != nil {
+			return nil, err
+		}
 	}
 	r.Azure, r.Changed = res, r.Changed || res.Writes() > 0
 	r.Plan = view
@@ -173,6 +214,11 @@ func (t *azureTarget) Status(ctx context.Context) (*Status, error) {
 		return nil, t.explain(err)
 	}
 	s := &Status{Hub: t.h.Name, Target: string(t.h.Target), Azure: st}
+	if azure.Managed(t.h) {
+		if s.Application, err = t.client.App(ctx, t.h); err != nil {
+			return nil, err
+		}
+	}
 	if !st.Ready() {
 		return s, nil
 	}
@@ -186,6 +232,19 @@ func (t *azureTarget) Status(ctx context.Context) (*Status, error) {
 	}
 	s.Kubernetes, s.Up, s.URL = hub, hub.Up, hub.URL
 	return s, nil
+}
+
+// withApp is h with the ids of the application dhub manages and, when up
+// just made one, its client secret (in memory only).
+func withApp(h *config.Hub, tenant, client string, secret []byte) *config.Hub {
+	c := *h
+	c.JupyterHub.Auth.AzureAD = new(*h.JupyterHub.Auth.AzureAD)
+	ad := c.JupyterHub.Auth.AzureAD
+	ad.TenantID, ad.ClientID = tenant, client
+	if secret != nil {
+		ad.ClientSecret = config.InMemory(secret)
+	}
+	return &c
 }
 
 func (t *azureTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result, error) {
@@ -214,6 +273,16 @@ func (t *azureTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownR
 		view.Add(plan.Change{Kind: azure.KindCluster, Name: d.Cluster, Action: plan.Delete,
 			Reason: fmt.Sprintf("in resource group %s; users' home volumes go with it", t.h.Azure.ResourceGroup)})
 	}
+	var app *azure.AppStatus
+	if azure.Managed(t.h) {
+		if app, err = t.client.App(ctx, t.h); err != nil {
+			return nil, err
+		}
+		if app.Exists {
+			view.Add(plan.Change{Kind: azure.KindApp, Name: fmt.Sprintf("%s (%s)", app.Name, app.ClientID), Action: plan.Delete,
+				Reason: "registered by dhub for this hub (its tags say so); its service principal and client secrets go with it"})
+		}
+	}
 	for _, k := range d.Kept {
 		view.Add(plan.Change{Kind: "kept", Name: k, Action: plan.NoOp})
 	}
@@ -223,6 +292,15 @@ func (t *azureTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownR
 			return nil, t.explain(err)
 		}
 		r := &DownResult{Hub: t.h.Name, Target: string(t.h.Target), Azure: res}
+		if app != nil && app.Exists {
+			gone, err := t.client.DeleteApp(ctx, t.h)
+			if err != nil {
+				return r, err
+			}
+			if gone != "" {
+				r.lines = append(r.lines, "deleted "+gone)
+			}
+		}
 		for _, x := range res.Deleted {
 			r.lines = append(r.lines, "deleted "+x)
 		}
@@ -236,7 +314,7 @@ func (t *azureTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownR
 		r.lines = append(r.lines, fmt.Sprintf("nothing tagged %s=%s is left in the subscription", azure.TagHub, t.h.Name))
 		return r, nil
 	}}
-	if !d.Empty() {
+	if !d.Empty() || (app != nil && app.Exists) {
 		p.Confirm = "Delete?"
 	}
 	return p, nil

@@ -24,6 +24,9 @@ type Status struct {
 	Local      *local.Status `json:"local,omitempty"`
 	Azure      *azure.Status `json:"azure,omitempty"`
 	Kubernetes *kube.Status  `json:"kubernetes,omitempty"`
+	// Application is the Azure AD application dhub registered for the
+	// hub (azure, when dhub.yaml names no clientId).
+	Application *azure.AppStatus `json:"application,omitempty"`
 }
 
 // WriteText writes the human view: a table per part of the hub.
@@ -31,6 +34,13 @@ func (s *Status) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if s.Azure != nil {
 		writeAzureStatus(&b, s.Azure)
+	}
+	if a := s.Application; a != nil && a.Exists {
+		fmt.Fprintf(&b, "%s %s: client id %s, client secret valid until %s\n", azure.KindApp, a.Name, a.ClientID, a.SecretExpires.Format("2006-01-02"))
+	} else if a != nil {
+		fmt.Fprintf(&b, "%s %s: not registered ('dhub up' registers it)\n", azure.KindApp, a.Name)
+	}
+	if s.Azure != nil {
 	}
 	if s.Kubernetes != nil {
 		if s.Azure != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +33,8 @@ type secretPlan struct {
 	restartHub bool
 	// newAdminPassword is the admin's password when this plan generates it.
 	newAdminPassword string
+	// missing are Keep keys the cluster's Secret does not have.
+	missing []string
 }
 
 // planSecret decides the dhub-auth Secret: referenced secrets resolved
@@ -47,6 +50,10 @@ func (p *Plan) planSecret(existing *corev1.Secret) error {
 		switch {
 		case src.Generate && existing != nil && len(existing.Data[key]) > 0:
 			sp.data[key] = existing.Data[key]
+		case src.Keep && existing != nil && len(existing.Data[key]) > 0:
+			sp.data[key] = existing.Data[key]
+		case src.Keep:
+			sp.missing = append(sp.missing, key)
 		case src.Generate:
 			b := make([]byte, 32)
 			if _, err := rand.Read(b); err != nil {
@@ -85,6 +92,34 @@ func (p *Plan) planSecret(existing *corev1.Secret) error {
 	p.secret = sp
 	p.View.Add(ch)
 	return nil
+}
+
+// MissingSecretKeys lists the keys the plan must keep from the cluster's
+// Secret but that it does not have: whoever holds them must SetSecret
+// before Apply.
+func (p *Plan) MissingSecretKeys() []string {
+	if p.secret == nil {
+		return nil
+	}
+	return p.secret.missing
+}
+
+// SetSecret gives the plan a secret value held in memory (the client
+// secret of the application dhub registers) for key: written with the
+// Secret, the hub restarted to read it when it runs. Never shown.
+func (p *Plan) SetSecret(key string, value []byte) {
+	sp := p.secret
+	if sp == nil {
+		return
+	}
+	if string(sp.data[key]) == string(value) {
+		return
+	}
+	sp.data[key] = value
+	sp.missing = slices.DeleteFunc(sp.missing, func(k string) bool { return k == key })
+	if sp.existing != nil {
+		sp.action, sp.restartHub = plan.Update, true
+	}
 }
 
 // NewAdminPassword returns the admin's password when applying p generates

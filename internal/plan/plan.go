@@ -66,6 +66,9 @@ type Plan struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Notes are facts about where the hub runs, worth knowing.
 	Notes []string `json:"notes,omitempty"`
+	// Cost is what the hub costs a month once the plan is applied, when
+	// the target can tell (azure).
+	Cost *Cost `json:"cost,omitempty"`
 	// Removal marks the plan of 'dhub down': what removing the hub
 	// deletes and keeps.
 	Removal bool `json:"removal,omitempty"`
@@ -126,6 +129,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
+	if p.Cost != nil {
+		p.Cost.writeText(&b)
 	}
 	n := p.Counts()
 	switch {

@@ -85,6 +85,9 @@ type Release struct {
 type SecretSource struct {
 	Ref      config.SecretRef
 	Generate bool
+	// Keep takes the value the cluster's Secret has (a secret dhub made
+	// and holds nowhere else, such as its application's client secret).
+	Keep bool
 }
 
 // Secret is a Kubernetes Secret dhub creates next to the releases. Values
@@ -279,7 +282,7 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		c := map[string]any{
 			"tenant_id":          ad.TenantID,
 			"client_id":          ad.ClientID,
-			"oauth_callback_url": hubURL(h) + "/hub/oauth_callback",
+			"oauth_callback_url": OAuthCallbackURL(h),
 			"allow_all":          ad.AllowAll,
 		}
 		accessConfig(c, ad.Access)
@@ -297,7 +300,9 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		// and are named by their email address.
 		hub["extraConfig"] = map[string]any{"dhub-azuread-username": azureADUsername}
 		// OAuthenticator reads its client secret from this variable.
-		secretEnv("OAUTH_CLIENT_SECRET", "azuread-client-secret", SecretSource{Ref: ad.ClientSecret})
+		// With no reference, the secret is the one of the application dhub
+		// registers, which only the cluster's Secret keeps.
+		secretEnv("OAUTH_CLIENT_SECRET", AzureADSecretKey, SecretSource{Ref: ad.ClientSecret, Keep: ad.ClientSecret.IsZero()})
 	case config.AuthPassword:
 		p := a.Password
 		hubConfig["JupyterHub"] = map[string]any{"authenticator_class": "shared-password"}
@@ -317,6 +322,10 @@ func addHubAuth(hub map[string]any, h *config.Hub, secret *Secret) {
 		hub["extraEnv"] = hubEnv
 	}
 }
+
+// AzureADSecretKey is the key of the Azure AD client secret in the hub's
+// Secret.
+const AzureADSecretKey = "azuread-client-secret"
 
 // AdminPasswordKey is the key of the admin's password in the hub's Secret
 // with password authentication.
@@ -467,6 +476,10 @@ func toleration(key, value string) map[string]any {
 }
 
 // hubURL is the public URL of the hub, without a trailing slash.
+// OAuthCallbackURL is where Azure AD sends users back to the hub: the
+// redirect URI its application registration must list.
+func OAuthCallbackURL(h *config.Hub) string { return hubURL(h) + "/hub/oauth_callback" }
+
 func hubURL(h *config.Hub) string {
 	scheme := "http"
 	if h.HTTPSEnabled() {

@@ -1,0 +1,234 @@
+package azure_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"dhub/internal/azure"
+	"dhub/internal/azure/azurefake"
+	"dhub/internal/azure/prices"
+	"dhub/internal/azure/prices/pricesfake"
+	"dhub/internal/config"
+	"dhub/internal/golden"
+	"dhub/internal/plan"
+)
+
+// pricesDay is the test's today: the date the plan's prices are of.
+var pricesDay = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+
+// costEnv is a fake Azure and a local Retail Prices API with a cache of
+// the test's own.
+func costEnv(t testing.TB) (*env, *pricesfake.Server, *prices.Client) {
+	t.Helper()
+	srv := pricesfake.New(t)
+	pc := &prices.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Now: func() time.Time { return pricesDay }}
+	w := azurefake.New()
+	var progress bytes.Buffer
+	o := w.Options(&progress)
+	o.Prices = pc
+	c, err := azure.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{w: w, c: c, progress: &progress}, srv, pc
+}
+
+func costOf(t testing.TB, e *env, h *config.Hub) *plan.Cost {
+	t.Helper()
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if p.View.Cost == nil {
+		t.Fatal("plan has no cost")
+	}
+	return p.View.Cost
+}
+
+func TestCostRecommended(t *testing.T) {
+	e, srv, pc := costEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.View.Cost
+	if c.Unknown != "" {
+		t.Fatalf("cost unknown: %s", c.Unknown)
+	}
+	// The test server's prices: D2s_v3 0.115/h, Spot 0.023/h, LB 0.025/h,
+	// IP 0.005/h, E1 0.30 and E3 1.20 a month.
+	want := map[string][2]float64{
+		"node pool core":      {0.115 * 730, 0.115 * 730},
+		"node pool users":     {0, 10 * 0.115 * 730},
+		"node pool workers":   {0, 50 * 0.023 * 730},
+		"load balancer":       {0.025 * 730, 0.025 * 730},
+		"public IPs":          {2 * 0.005 * 730, 2 * 0.005 * 730},
+		"cluster tier":        {0, 0},
+		"hub database volume": {0.30, 0.30},
+	}
+	var idle, top float64
+	for _, l := range c.Lines {
+		w, ok := want[l.Name]
+		if !ok || !near(l.IdleMonthly, w[0]) || !near(l.MaxMonthly, w[1]) {
+			t.Errorf("%s: idle %.4f max %.4f, want %v", l.Name, l.IdleMonthly, l.MaxMonthly, w)
+		}
+		idle, top = idle+w[0], top+w[1]
+	}
+	if len(c.Lines) != len(want) || !near(c.IdleMonthly, idle) || !near(c.MaxMonthly, top) {
+		t.Errorf("totals %.2f / %.2f over %d lines, want %.2f / %.2f over %d", c.IdleMonthly, c.MaxMonthly, len(c.Lines), idle, top, len(want))
+	}
+	if c.PerUser == nil || !near(c.PerUser.IdleMonthly, 1.20) || !strings.HasPrefix(c.PerUser.What, "E3 ") {
+		t.Errorf("per user: %+v, want an E3 disk at 1.20", c.PerUser)
+	}
+	if c.Currency != "USD" || c.PricesOf != "2026-05-04" || c.Region != "westeurope" {
+		t.Errorf("currency %s, date %s, region %s", c.Currency, c.PricesOf, c.Region)
+	}
+	// The VM answer has 6 items, 3 a page: the client followed NextPageLink.
+	paged := false
+	for _, r := range srv.Requests() {
+		paged = paged || strings.Contains(r, "%24skip=")
+	}
+	if !paged {
+		t.Errorf("no request followed NextPageLink: %v", srv.Requests())
+	}
+	var text bytes.Buffer
+	if err := p.View.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/golden/plan-cost-recommended.txt", text.Bytes())
+
+	// A second plan reads the cache: no request.
+	before := pc.Requests()
+	costOf(t, e, h)
+	if n := pc.Requests() - before; n != 0 {
+		t.Errorf("a plan with a warm cache sent %d price requests", n)
+	}
+	// A day later the prices are read again.
+	pc.Now = func() time.Time { return pricesDay.Add(prices.MaxAge + time.Minute) }
+	if c := costOf(t, e, h); c.PricesOf != "2026-05-05" || pc.Requests() == before {
+		t.Errorf("after a day: prices of %s, %d requests", c.PricesOf, pc.Requests()-before)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-6 && b-a < 1e-6 }
+
+// TestCostPickedSize prices the VM size the preflight picks for a pool
+// that names none, and the currency dhub.yaml asks for.
+func TestCostPickedSize(t *testing.T) {
+	e, _, _ := costEnv(t)
+	h := hub(t, "azure-simple.yaml")
+	h.Azure.NodePools[0].VMSize = ""
+	h.Azure.Currency = "EUR"
+	c := costOf(t, e, h)
+	if c.Unknown != "" {
+		t.Fatal(c.Unknown)
+	}
+	l := c.Lines[0]
+	if l.What != config.VMSizePreference[0] || !near(l.Unit, 0.115*pricesfake.Rates["EUR"]) || c.Currency != "EUR" {
+		t.Errorf("pool priced as %s at %g %s, want %s at %g EUR", l.What, l.Unit, c.Currency, config.VMSizePreference[0], 0.115*pricesfake.Rates["EUR"])
+	}
+	if h.Azure.NodePools[0].VMSize != "" {
+		t.Error("the plan's pick leaked into the hub")
+	}
+}
+
+// TestCostUnknown: without the API the plan says so and goes on.
+func TestCostUnknown(t *testing.T) {
+	e, srv, _ := costEnv(t)
+	srv.SetDown(true)
+	h := hub(t, "azure-recommended.yaml")
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatalf("plan failed with the prices API down: %v", err)
+	}
+	var text bytes.Buffer
+	p.View.WriteText(&text)
+	if !strings.Contains(text.String(), "cost unknown: the Azure Retail Prices API did not answer (retail prices: 503 Service Unavailable)") {
+		t.Errorf("plan text:\n%s", text.String())
+	}
+	// No network at all: the same, quickly.
+	e2, _, pc := costEnv(t)
+	pc.Endpoint = "http://127.0.0.1:1/api/retail/prices"
+	start := time.Now()
+	if c := costOf(t, e2, h); !strings.HasPrefix(c.Unknown, "the Azure Retail Prices API did not answer") {
+		t.Errorf("unknown: %q", c.Unknown)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a refused connection cost the plan %v", d)
+	}
+}
+
+// TestCostWallTime measures what the estimate adds to a converged plan
+// against the local servers: cold cache (the API is read) and warm.
+func TestCostWallTime(t *testing.T) {
+	e, _, pc := costEnv(t)
+	h := hub(t, "azure-recommended.yaml")
+	e.up(t, h)
+	plain, err := azure.New(e.w.Options(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	timeIt := func(c *azure.Client, before func()) time.Duration {
+		var total time.Duration
+		for range n {
+			if before != nil {
+				before()
+			}
+			start := time.Now()
+			if _, err := c.Plan(context.Background(), h); err != nil {
+				t.Fatal(err)
+			}
+			total += time.Since(start)
+		}
+		return total / n
+	}
+	none := timeIt(plain, nil)
+	cold := timeIt(e.c, func() { pc.CacheDir = t.TempDir() })
+	warm := timeIt(e.c, nil)
+	t.Logf("converged plan, mean of %d: without prices %v; cold price cache %v (+%v); warm %v (+%v)", n, none, cold, cold-none, warm, warm-none)
+}
+
+// TestCostProfiles prints the estimate of both guide profiles side by
+// side (go test -v -run CostProfiles), at the test server's prices.
+func TestCostProfiles(t *testing.T) {
+	var out strings.Builder
+	costs := map[string]*plan.Cost{}
+	for _, ex := range []string{"azure-simple.yaml", "azure-recommended.yaml"} {
+		e, _, _ := costEnv(t)
+		costs[ex] = costOf(t, e, hub(t, ex))
+	}
+	s, r := costs["azure-simple.yaml"], costs["azure-recommended.yaml"]
+	fmt.Fprintf(&out, "%-22s %10s %10s   %10s %10s\n", "", "simple", "", "recommended", "")
+	fmt.Fprintf(&out, "%-22s %10s %10s   %10s %10s\n", "", "idle", "max", "idle", "max")
+	row := func(name string, a, b *plan.CostLine) {
+		f := func(l *plan.CostLine) (string, string) {
+			if l == nil {
+				return "-", "-"
+			}
+			return fmt.Sprintf("%.2f", l.IdleMonthly), fmt.Sprintf("%.2f", l.MaxMonthly)
+		}
+		ai, am := f(a)
+		bi, bm := f(b)
+		fmt.Fprintf(&out, "%-22s %10s %10s   %10s %10s\n", name, ai, am, bi, bm)
+	}
+	line := func(c *plan.Cost, name string) *plan.CostLine {
+		for i := range c.Lines {
+			if c.Lines[i].Name == name {
+				return &c.Lines[i]
+			}
+		}
+		return nil
+	}
+	for _, name := range []string{"node pool nodepool1", "node pool core", "node pool users", "node pool workers", "load balancer", "public IPs", "cluster tier", "hub database volume"} {
+		row(name, line(s, name), line(r, name))
+	}
+	row("total", &plan.CostLine{IdleMonthly: s.IdleMonthly, MaxMonthly: s.MaxMonthly}, &plan.CostLine{IdleMonthly: r.IdleMonthly, MaxMonthly: r.MaxMonthly})
+	row("per user (home)", s.PerUser, r.PerUser)
+	t.Logf("monthly cost in %s, westeurope, the test server's prices:\n%s", s.Currency, out.String())
+}
