@@ -6,11 +6,18 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"dhub/internal/azure"
+	"dhub/internal/azure/graphfake"
+	"dhub/internal/config"
 	"dhub/internal/deploy"
 	"dhub/internal/kube"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
@@ -157,5 +164,75 @@ func TestKubernetesVerbsEndToEnd(t *testing.T) {
 	code, stdout, stderr = run(t, o, "down", "-f", file, "--yes")
 	if code != 0 || !strings.Contains(stdout, "uninstalled: "+ns+"-dask-gateway, "+ns+"-jupyterhub") || !strings.Contains(stdout, "namespace "+ns) {
 		t.Errorf("down --yes: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestAzureManagedApplicationEndToEnd: with no clientId in dhub.yaml, up
+// registers the hub's application in (a fake) Microsoft Graph and puts its
+// client secret straight into the cluster's dhub-auth Secret, never into
+// the output; a converged up reads Graph only; down deletes the
+// application dhub made.
+func TestAzureManagedApplicationEndToEnd(t *testing.T) {
+	t.Parallel()
+	const ns = "cli-azure-app"
+	w, o := fakeAzure(t, ns)
+	g := graphfake.New(t)
+	o.Azure = func(*config.Hub) (azure.Options, error) {
+		ao := w.Options(nil)
+		ao.Credential = &graphfake.Credential{}
+		ao.GraphEndpoint, ao.GraphTransport = g.URL, g.Client
+		return ao, nil
+	}
+	file := azureHub(t, ns)
+	doc := string(mustRead(t, file))
+	for _, line := range []string{"      tenantId: 00000000-0000-0000-0000-00000000a11d\n", "      clientId: 00000000-0000-0000-0000-0000000c11e7\n"} {
+		if !strings.Contains(doc, line) {
+			t.Fatalf("the example lacks %q", line)
+		}
+		doc = strings.Replace(doc, line, "", 1)
+	}
+	doc = regexp.MustCompile(`(?m)^      clientSecret: .*\n`).ReplaceAllString(doc, "")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanNamespace(t, ns) })
+
+	code, stdout, stderr := run(t, o, "up", "-f", file, "--yes")
+	if code != 0 {
+		t.Fatalf("up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if g.Apps() != 1 {
+		t.Fatalf("applications in Graph after up: %d, want 1", g.Apps())
+	}
+	s, err := cluster.Client().CoreV1().Secrets(ns).Get(context.Background(), "dhub-auth", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCluster := string(s.Data["azuread-client-secret"])
+	if inCluster == "" || !slices.Contains(g.Secrets(), inCluster) {
+		t.Errorf("the cluster's client secret (%d characters) is not one Graph issued", len(inCluster))
+	}
+	for _, secret := range g.Secrets() {
+		if strings.Contains(stdout+stderr, secret) {
+			t.Error("up's output shows the application's client secret")
+		}
+	}
+
+	before := len(g.Requests())
+	if code, stdout, stderr := run(t, o, "up", "-f", file, "--yes"); code != 0 {
+		t.Fatalf("second up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, r := range g.Requests()[before:] {
+		if r.Method != "GET" {
+			t.Errorf("a converged up sent Graph %s %s", r.Method, r.Path)
+		}
+	}
+	t.Logf("Graph requests of a converged up: %d", len(g.Requests())-before)
+
+	if code, stdout, stderr := run(t, o, "down", "-f", file, "--yes"); code != 0 {
+		t.Fatalf("down: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if g.Apps() != 0 {
+		t.Errorf("applications in Graph after down: %d, want 0 (dhub made it)", g.Apps())
 	}
 }
