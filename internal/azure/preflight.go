@@ -2,7 +2,6 @@ package azure
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -429,5 +428,3 @@ func (f *preflight) err() error {
 	}
 	return &PreflightError{Problems: f.problems}
 }
-
-var _ = errors.New
