@@ -511,25 +511,7 @@ func (c *Cluster) SetLoadBalancerIP(ctx context.Context, namespace, service, ip 
 // with no storageClassName binds to (kwok clusters have no provisioner and no
 // default StorageClass). The volume is never really mounted.
 func (c *Cluster) AddPersistentVolume(ctx context.Context, name, capacity string) error {
-	q, err := resource.ParseQuantity(capacity)
-	if err != nil {
-		return fmt.Errorf("kubetest: capacity %q: %w", capacity, err)
-	}
-	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PersistentVolumeSpec{
-			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: q},
-			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-			PersistentVolumeSource: corev1.PersistentVolumeSource{
-				HostPath: &corev1.HostPathVolumeSource{Path: "/kubetest/" + name},
-			},
-		},
-	}
-	if _, err := c.client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("kubetest: create persistent volume %s: %w", name, err)
-	}
-	return nil
+	return c.AddStaticVolume(ctx, name, capacity, "")
 }
 
 // Main runs a test package's tests against one cluster: it starts a cluster
