@@ -47,11 +47,7 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub, deleteData bool) (
 	if err != nil {
 		return nil, c.apiError("read namespace "+c.namespace, err)
 	}
-	cfg, err := c.actionConfig()
-	if err != nil {
-		return nil, err
-	}
-	names, err := c.releaseNames(cfg)
+	cfg, names, err := c.releases()
 	if err != nil {
 		return nil, err
 	}

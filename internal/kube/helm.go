@@ -39,21 +39,25 @@ func deployed(cfg *action.Configuration, name string) (*releasev1.Release, error
 	return rel, nil
 }
 
-// releaseNames are the release names of the hub in the client's
-// namespace: the legacy ones when a hub installed under them is there (it
-// is upgraded in place, keeping its users' volumes), else a new hub's,
-// unique on the cluster.
-func (c *Client) releaseNames(cfg *action.Configuration) (render.ReleaseNames, error) {
+// releases returns Helm's configuration for the client's namespace and the
+// release names of the hub there: the legacy ones when a hub installed
+// under them is there (it is upgraded in place, keeping its users'
+// volumes), else a new hub's, unique on the cluster.
+func (c *Client) releases() (*action.Configuration, render.ReleaseNames, error) {
+	cfg, err := c.actionConfig()
+	if err != nil {
+		return nil, render.ReleaseNames{}, err
+	}
 	for _, name := range []string{render.LegacyReleaseNames.JupyterHub, render.LegacyReleaseNames.DaskGateway} {
 		rel, err := deployed(cfg, name)
 		if err != nil {
-			return render.ReleaseNames{}, c.apiError("read release "+name, err)
+			return nil, render.ReleaseNames{}, c.apiError("read release "+name, err)
 		}
 		if rel != nil {
-			return render.LegacyReleaseNames, nil
+			return cfg, render.LegacyReleaseNames, nil
 		}
 	}
-	return render.ReleaseNamesFor(c.namespace), nil
+	return cfg, render.ReleaseNamesFor(c.namespace), nil
 }
 
 // releaseChange compares a rendered release with the deployed one.

@@ -42,11 +42,7 @@ type Plan struct {
 // holds. It reads only (referenced secrets are resolved, nothing is
 // written), and fails when a referenced secret cannot be read.
 func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
-	cfg, err := c.actionConfig()
-	if err != nil {
-		return nil, err
-	}
-	names, err := c.releaseNames(cfg)
+	cfg, names, err := c.releases()
 	if err != nil {
 		return nil, err
 	}

@@ -179,11 +179,7 @@ func down(t *testing.T, c *Client, h *config.Hub) {
 
 func revisions(t *testing.T, c *Client) map[string]int {
 	t.Helper()
-	cfg, err := c.actionConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, err := c.releaseNames(cfg)
+	cfg, names, err := c.releases()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,11 +47,7 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // GetStatus reports releases, each component's readiness (or why not), the
 // URL, the gateway API and the running Dask clusters. It changes nothing.
 func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
-	cfg, err := c.actionConfig()
-	if err != nil {
-		return nil, err
-	}
-	names, err := c.releaseNames(cfg)
+	cfg, names, err := c.releases()
 	if err != nil {
 		return nil, err
 	}
