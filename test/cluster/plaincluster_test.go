@@ -32,26 +32,7 @@ import (
 // dhub.yaml.
 func plainHub(t *testing.T, ns, url, hub string) string {
 	t.Helper()
-	dir := t.TempDir()
-	password := writeFile(t, dir, "admin-password", []byte(strings.Repeat("p", 40)+"\n"))
-	return writeFile(t, dir, "dhub.yaml", []byte(fmt.Sprintf(`name: %s
-target: kubernetes
-namespace: %s
-hub:
-  auth:
-    type: password
-    password:
-      adminPassword: {fromFile: %s}
-%s
-dask:
-  workerCores: {max: 8}
-kubernetes:
-  kubeconfig: %s
-  nodeRoles: [core, user, worker]
-charts:
-  jupyterhub: {repository: %q, values: {hub: {db: {type: sqlite-memory}}}}
-  daskGateway: {repository: %q}
-`, ns, ns, password, hub, cluster.Kubeconfig(), url, url)))
+	return chartsHubFile(t, ns, url, hub, "{hub: {db: {type: sqlite-memory}}}")
 }
 
 // recordingProber answers like a hub and records the URLs it was asked.

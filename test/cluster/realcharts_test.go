@@ -50,35 +50,45 @@ func chartRepository(t *testing.T) string {
 	return srv.URL
 }
 
-// realHub writes the dhub.yaml of a kubernetes-target hub in namespace ns
-// with the real charts from the chart repository at url, and stands in
-// for what kwok lacks: a volume for its database claim, of a StorageClass
-// without a provisioner as local volumes on bare metal are, and its load
-// balancer's address ip.
-func realHub(t *testing.T, ns, url, ip string) string {
+// chartsHubFile writes the dhub.yaml of a kubernetes-target hub in
+// namespace ns with the real charts from the chart repository at url,
+// password login, hub holding more lines under "hub:" (indented two
+// spaces) and jupyterhubValues, when not empty, as charts.jupyterhub.values.
+func chartsHubFile(t *testing.T, ns, url, hub, jupyterhubValues string) string {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	password := writeFile(t, dir, "admin-password", []byte(strings.Repeat("r", 40)+"\n"))
-	file := writeFile(t, dir, "dhub.yaml", []byte(fmt.Sprintf(`name: %s
+	password := writeFile(t, dir, "admin-password", []byte(strings.Repeat("p", 40)+"\n"))
+	if jupyterhubValues != "" {
+		jupyterhubValues = "values: " + jupyterhubValues + ", "
+	}
+	return writeFile(t, dir, "dhub.yaml", []byte(fmt.Sprintf(`name: %s
 target: kubernetes
 namespace: %s
 hub:
-  https: {enabled: false}
   auth:
     type: password
     password:
       adminPassword: {fromFile: %s}
-  storage: {class: %s}
+%s
 dask:
   workerCores: {max: 8}
 kubernetes:
   kubeconfig: %s
   nodeRoles: [core, user, worker]
 charts:
-  jupyterhub: {repository: %q}
+  jupyterhub: {%srepository: %q}
   daskGateway: {repository: %q}
-`, ns, ns, password, staticClass(t), cluster.Kubeconfig(), url, url)))
+`, ns, ns, password, hub, cluster.Kubeconfig(), jupyterhubValues, url, url)))
+}
+
+// realHub writes the dhub.yaml of a hub with the real charts (see
+// chartsHubFile) and stands in for what kwok lacks: a volume for its
+// database claim, of a StorageClass without a provisioner as local volumes
+// on bare metal are, and its load balancer's address ip.
+func realHub(t *testing.T, ns, url, ip string) string {
+	t.Helper()
+	ctx := context.Background()
+	file := chartsHubFile(t, ns, url, "  https: {enabled: false}\n  storage: {class: "+staticClass(t)+"}", "")
 	if err := cluster.AddStaticVolume(ctx, ns+"-hub-db", "1Gi", kubetest.StaticClass); err != nil {
 		t.Fatal(err)
 	}
