@@ -23,7 +23,7 @@ func newLocal(h *config.Hub, o Options) *localTarget {
 }
 
 func (t *localTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
-	p, err := local.PlanUp(ctx, t.h)
+	p, err := local.PlanUp(ctx, t.h, t.o.Local)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (t *localTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 }
 
 func (t *localTarget) Status(ctx context.Context) (*Status, error) {
-	st, err := local.GetStatus(ctx, t.h)
+	st, err := local.GetStatus(ctx, t.h, t.o.Local)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (t *localTarget) Status(ctx context.Context) (*Status, error) {
 }
 
 func (t *localTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result, error) {
-	target, err := local.Smoke(t.h)
+	target, err := local.Smoke(t.h, t.o.Local)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (t *localTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result
 }
 
 func (t *localTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownResult], error) {
-	view, err := local.PlanDown(t.h)
+	view, err := local.PlanDown(t.h, t.o.Local)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ type DownResult struct {
 // environment, secrets, users' homes and logs are kept for the next Up.
 func Down(ctx context.Context, h *config.Hub, o Options) (*DownResult, error) {
 	o.defaults()
-	st, exists, err := openState(h)
+	st, exists, err := openState(h, o.machine())
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +78,8 @@ func (st State) stopAll(ctx context.Context, o Options) (stopped, forced []strin
 // PlanDown says what Down will stop, reading only: the gateway and the hub
 // when they run, and how many other processes carry the hub's marker (the
 // proxy, users' servers, Dask clusters), which stop with them.
-func PlanDown(h *config.Hub) (*plan.Plan, error) {
-	st, _, err := openState(h)
+func PlanDown(h *config.Hub, o Options) (*plan.Plan, error) {
+	st, _, err := openState(h, o.machine())
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,9 @@ import (
 	"time"
 )
 
-var httpClient = &http.Client{Timeout: 3 * time.Second}
+// probeTimeout bounds each request to the hub: a probe of a process that
+// hangs must not hang dhub.
+const probeTimeout = 3 * time.Second
 
 // listening reports whether something accepts TCP connections on host:port.
 func listening(host string, port int) bool {
@@ -44,7 +46,7 @@ func getJSON(ctx context.Context, url, auth string, v any) error {
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := (&http.Client{Timeout: probeTimeout}).Do(req)
 	if err != nil {
 		return err
 	}

@@ -39,15 +39,11 @@ func TestWaitReadySucceedsOnceHealthy(t *testing.T) {
 		{name: "jupyterhub", url: hub.URL + "/hub/api", proc: procHub},
 	}
 	var progress bytes.Buffer
-	start := time.Now()
 	if err := waitReady(t.Context(), checks, map[string]proc{procGateway: p}, 10*time.Second, &progress); err != nil {
 		t.Fatalf("waitReady: %v", err)
 	}
 	if gwHits.Load() != 4 || hubHits.Load() != 2 {
 		t.Errorf("requests: gateway %d, hub %d; want 4 and 2 (one past the failures)", gwHits.Load(), hubHits.Load())
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("waitReady took %s", d)
 	}
 	out := progress.String()
 	for _, want := range []string{"waiting for dask gateway (" + gw.URL + "/api/health)", "dask gateway ready after", "waiting for jupyterhub", "jupyterhub ready after"} {
@@ -59,14 +55,15 @@ func TestWaitReadySucceedsOnceHealthy(t *testing.T) {
 
 func TestWaitReadyStopsWhenTheProcessDies(t *testing.T) {
 	t.Parallel()
-	srv, _ := flakyServer(t, 1<<30)
 	p := startProc(t, procHub, "", "sleep", "60")
-	go func() {
-		time.Sleep(300 * time.Millisecond)
+	// The process dies once waitReady is polling: on its first probe.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		syscall.Kill(p.Pid, syscall.SIGKILL)
-	}()
-	start := time.Now()
-	err := waitReady(t.Context(), []check{{name: "jupyterhub", url: srv.URL, proc: procHub}}, map[string]proc{procHub: p}, 30*time.Second, &bytes.Buffer{})
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	// Were the death missed, the wait would end in a timeout instead.
+	err := waitReady(t.Context(), []check{{name: "jupyterhub", url: srv.URL, proc: procHub}}, map[string]proc{procHub: p}, 2*time.Minute, &bytes.Buffer{})
 	var se *startError
 	if !errors.As(err, &se) {
 		t.Fatalf("err = %v, want a *startError", err)
@@ -74,16 +71,12 @@ func TestWaitReadyStopsWhenTheProcessDies(t *testing.T) {
 	if se.process != procHub || !strings.Contains(se.Error(), "jupyterhub exited during start") {
 		t.Errorf("startError = %q (process %q), want jupyterhub exited during start", se.Error(), se.process)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("noticing the dead process took %s", d)
-	}
 }
 
 func TestWaitReadyTimesOut(t *testing.T) {
 	t.Parallel()
 	srv, _ := flakyServer(t, 1<<30)
 	p := startProc(t, procGateway, "", "sleep", "60")
-	start := time.Now()
 	url := srv.URL + "/services/dask-gateway/api/health"
 	err := waitReady(t.Context(), []check{{name: "dask gateway", url: url, proc: procGateway}}, map[string]proc{procGateway: p}, 500*time.Millisecond, &bytes.Buffer{})
 	var se *startError
@@ -92,9 +85,6 @@ func TestWaitReadyTimesOut(t *testing.T) {
 	}
 	if se.process != procGateway || !strings.Contains(se.Error(), "dask-gateway did not answer "+url+" within 500ms") {
 		t.Errorf("startError = %q", se.Error())
-	}
-	if d := time.Since(start); d < 500*time.Millisecond || d > 3*time.Second {
-		t.Errorf("timed out after %s, want about 500ms", d)
 	}
 	if !p.alive() {
 		t.Error("waitReady touched the process")

@@ -49,7 +49,7 @@ func startOwn(t *testing.T, st State, name, dir string, argv ...string) proc {
 func preparedHub(t *testing.T) (*config.Hub, State) {
 	t.Helper()
 	h := testHub(t)
-	st, err := StateFor(h)
+	st, err := StateFor(h, Machine{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,12 +134,15 @@ func writeScript(t *testing.T, path, body string) string {
 	return path
 }
 
-// testHub is a defaulted local hub whose state lives in a fresh directory.
+// testHub is a defaulted local hub whose state lives in a fresh directory
+// and whose port was free a moment ago: never the default port, which a
+// hub of the machine's owner may hold.
 func testHub(t *testing.T) *config.Hub {
 	t.Helper()
 	h := &config.Hub{Name: "test", Target: config.TargetLocal}
 	h.Local.StateDir = filepath.Join(reachableTempDir(t), "state")
 	h.SetDefaults()
+	h.Local.Port = freePorts(t, 1)[0]
 	return h
 }
 
@@ -225,10 +228,26 @@ print(name + ": serving on port %%d" %% port, file=sys.stderr, flush=True)
 http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 `
 
-// up plans and applies, as 'dhub up' does.
+// asUser is how the tests run dhub unless they say otherwise: as an
+// ordinary account, whoever runs them. Their fake programs run as this
+// account, and the test interpreter may lie where other accounts cannot
+// go (pyenv under /root); what changes as root has tests of its own.
+var asUser = Options{Machine: &Machine{}}
+
+// asRoot is dhub run as root, trying systemPythons in place of a python3
+// of PATH that users' accounts cannot run.
+func asRoot(systemPythons []string) Options {
+	return Options{Machine: &Machine{Root: true, SystemPythons: systemPythons}}
+}
+
+// up plans and applies, as 'dhub up' does (as an ordinary account unless
+// o says otherwise).
 func up(t *testing.T, h *config.Hub, o Options) (*UpResult, error) {
 	t.Helper()
-	p, err := PlanUp(t.Context(), h)
+	if o.Machine == nil {
+		o.Machine = asUser.Machine
+	}
+	p, err := PlanUp(t.Context(), h, o)
 	if err != nil {
 		return nil, err
 	}

@@ -24,14 +24,43 @@ const (
 	procGateway = "dask-gateway"
 )
 
-// Options tune Apply and Down.
+// Options tune the local target's verbs.
 type Options struct {
+	// Machine is what dhub reads of the machine it runs on; nil is
+	// ThisMachine(). Tests pass their own, to see each case whoever runs
+	// them.
+	Machine *Machine
 	// Progress receives progress lines (stderr in the CLI).
 	Progress io.Writer
 	// StartTimeout bounds the wait for each process to answer.
 	StartTimeout time.Duration
 	// StopGrace is how long a process may take to stop before it is killed.
 	StopGrace time.Duration
+}
+
+// Machine is what the local target takes from the machine it runs on,
+// besides the state directory.
+type Machine struct {
+	// Root says dhub runs as root. Each hub user's server then runs as a
+	// system account of its own, which must reach the state directory;
+	// otherwise one account runs every server and the hub is single-user.
+	Root bool
+	// SystemPythons are the interpreters tried, as root, in place of a
+	// python3 of PATH that users' accounts cannot run.
+	SystemPythons []string
+}
+
+// ThisMachine is the machine dhub runs on.
+func ThisMachine() Machine {
+	return Machine{Root: os.Geteuid() == 0, SystemPythons: []string{"/usr/bin/python3", "/usr/local/bin/python3"}}
+}
+
+// machine is o.Machine, or this machine.
+func (o Options) machine() Machine {
+	if o.Machine != nil {
+		return *o.Machine
+	}
+	return ThisMachine()
 }
 
 func (o *Options) defaults() {

@@ -50,7 +50,8 @@ type Plan struct {
 	python string
 	// envWant is the environment's expected marker.
 	envWant string
-	// modes are what other accounts may read in the state directory.
+	// modes are the modes Up changes: what other accounts may read in
+	// the state directory, and, as root, what users' accounts must cross.
 	modes []modeFix
 	prev  *runtime
 	// procs are the hub's processes that ran when planning.
@@ -63,17 +64,26 @@ type Plan struct {
 // cannot be read or breaks JupyterHub's rules, when another program holds
 // local.port, or, as root, when users' accounts could not reach the state
 // directory or run the interpreter.
-func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
-	st, _, err := openState(h)
+func PlanUp(ctx context.Context, h *config.Hub, o Options) (*Plan, error) {
+	m := o.machine()
+	st, _, err := openState(h, m)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.checkReachable(); err != nil {
+	way, err := st.planWayIn()
+	if err != nil {
 		return nil, err
 	}
 	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, st: st}
+	for _, d := range way.make {
+		reason := "missing: make it owner-only (0700)"
+		if st.usersOwnAccounts {
+			reason = "missing: make it 0711, so users' accounts cross it to the environment"
+		}
+		p.View.Add(plan.Change{Kind: "directory", Name: d, Action: plan.Create, Reason: reason})
+	}
 
-	python, note, err := choosePython(ctx, h.Local.Python)
+	python, note, err := choosePython(ctx, h.Local.Python, m)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +105,9 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 	}
 	p.View.Add(env)
 	p.envWant = want
-	p.modes = st.looseModes()
+	p.modes = append(way.open, st.looseModes()...)
 	for _, m := range p.modes {
-		p.View.Add(plan.Change{Kind: "permissions", Name: m.path, Action: plan.Update,
-			Reason: fmt.Sprintf("mode %04o lets other accounts in: make it %04o", m.have, m.fix)})
+		p.View.Add(plan.Change{Kind: "permissions", Name: m.path, Action: plan.Update, Reason: m.reason})
 	}
 
 	secrets, after, err := st.planSecrets(h)
@@ -120,7 +129,7 @@ func PlanUp(ctx context.Context, h *config.Hub) (*Plan, error) {
 		p.View.Add(c)
 	}
 
-	if w := singleUserWarning(h); w != "" {
+	if w := singleUserWarning(h, m.Root); w != "" {
 		p.View.Warnings = append(p.View.Warnings, w)
 	}
 	for _, o := range otherHubs(st) {
@@ -197,7 +206,7 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 		Logs:         st.Logs(),
 		Changed:      p.View.HasChanges(),
 	}
-	if isolatesUsers() {
+	if st.usersOwnAccounts {
 		res.Users = "each user's server runs as a system account of its own (dhub-<name>, home 0700)"
 	}
 	untouched := "nothing was started or stopped"
@@ -216,6 +225,12 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 	}
 	if err := fixModes(p.modes); err != nil {
 		return nil, err
+	}
+	// What a spawn needs beyond the hub, checked before anything starts or
+	// stops: a hub that answers but on which no user can start a server
+	// is not up.
+	if err := st.checkUsersCanRun(ctx); err != nil {
+		return nil, fmt.Errorf("%w; %s", err, untouched)
 	}
 	if err := st.writeSecrets(p.secrets); err != nil {
 		return nil, err
@@ -288,9 +303,9 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 // lets others than the admin log in, that they will not get in: their
 // servers would run as the one account that runs the hub, able to read
 // its secrets and each other's files.
-func singleUserWarning(h *config.Hub) string {
+func singleUserWarning(h *config.Hub, root bool) string {
 	p := h.JupyterHub.Auth.Password
-	if isolatesUsers() || p == nil {
+	if root || p == nil {
 		return ""
 	}
 	var others []string

@@ -7,22 +7,18 @@ import (
 	"strings"
 )
 
-// systemPythons are the interpreters choosePython tries, as root, when
-// python3 on PATH cannot be run by users' accounts.
-var systemPythons = []string{"/usr/bin/python3", "/usr/local/bin/python3"}
-
 // choosePython returns the interpreter to build the environment from:
 // python, unless dhub runs as root and python is the plain "python3" of
 // PATH that users' accounts cannot run (pyenv's under /root); then the
 // first system Python that is new enough and that they can run, with a
 // note saying so. An explicit path is never replaced.
-func choosePython(ctx context.Context, python string) (chosen, note string, err error) {
-	err = checkPythonReachable(ctx, python)
+func choosePython(ctx context.Context, python string, m Machine) (chosen, note string, err error) {
+	err = checkPythonReachable(ctx, python, m.Root)
 	if err == nil || python != "python3" {
 		return python, "", err
 	}
-	for _, candidate := range systemPythons {
-		if _, ferr := envFingerprint(ctx, candidate); ferr == nil && checkPythonReachable(ctx, candidate) == nil {
+	for _, candidate := range m.SystemPythons {
+		if _, ferr := envFingerprint(ctx, candidate); ferr == nil && checkPythonReachable(ctx, candidate, m.Root) == nil {
 			return candidate, fmt.Sprintf("python3 on PATH lies where users' accounts cannot run it: the environment is built from %s (set local.python to choose another)", candidate), nil
 		}
 	}
@@ -34,8 +30,8 @@ func choosePython(ctx context.Context, python string) (chosen, note string, err 
 // the environment's python links to that interpreter and loads its
 // standard library, so users' servers could not start (Python under
 // /root, such as pyenv's, is the common case).
-func checkPythonReachable(ctx context.Context, python string) error {
-	if !isolatesUsers() {
+func checkPythonReachable(ctx context.Context, python string, root bool) error {
+	if !root {
 		return nil
 	}
 	out, err := exec.CommandContext(ctx, python, "-c", "import os, sys; print(os.path.dirname(os.path.realpath(sys.executable))); print(sys.base_prefix)").Output()

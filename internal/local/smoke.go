@@ -12,8 +12,8 @@ import (
 // Smoke returns where the smoke check finds a local hub: its URL, dhub's
 // service token, the admin's login for the login form, and the end of the
 // hub's log (where users' servers write) to explain a failed spawn.
-func Smoke(h *config.Hub) (smoke.Target, error) {
-	st, _, err := openState(h)
+func Smoke(h *config.Hub, o Options) (smoke.Target, error) {
+	st, _, err := openState(h, o.machine())
 	if err != nil {
 		return smoke.Target{}, err
 	}

@@ -29,6 +29,10 @@ type State struct {
 	// its environment as DHUB_HUB_ID: that, not a path, is how dhub tells
 	// its processes from others'.
 	ID string
+	// usersOwnAccounts says each hub user's server runs as a system
+	// account of its own (dhub runs as root): those accounts cross the
+	// state directory to the environment's programs.
+	usersOwnAccounts bool
 }
 
 // markerEnv is the environment variable that marks the hub's processes.
@@ -53,7 +57,7 @@ type stateRecord struct {
 // a relative path, the root directory and home directories: dhub writes in
 // its state directory and stops what runs from it. It reads nothing in the
 // directory; open does.
-func StateFor(h *config.Hub) (State, error) {
+func StateFor(h *config.Hub, m Machine) (State, error) {
 	if d := config.ExpandHome(h.Local.StateDir); d != "" {
 		if err := config.CheckStateDir(d); err != nil {
 			return State{}, fmt.Errorf("local.stateDir: %w", err)
@@ -62,13 +66,13 @@ func StateFor(h *config.Hub) (State, error) {
 		if isHomeDir(d) {
 			return State{}, fmt.Errorf("local.stateDir: %s is a home directory: use a directory of its own, such as %s", d, filepath.Join(d, ".local", "state", "dhub", h.Name))
 		}
-		return State{Dir: d}, nil
+		return State{Dir: d, usersOwnAccounts: m.Root}, nil
 	}
-	base, err := defaultStateBase()
+	base, err := defaultStateBase(m.Root)
 	if err != nil {
 		return State{}, fmt.Errorf("local.stateDir: no home directory to default to (%w); set local.stateDir", err)
 	}
-	return State{Dir: filepath.Join(base, h.Name)}, nil
+	return State{Dir: filepath.Join(base, h.Name), usersOwnAccounts: m.Root}, nil
 }
 
 // isHomeDir reports whether dir is the home directory of the user running
@@ -124,8 +128,8 @@ func (st *State) open() (exists bool, err error) {
 var idRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // openState is StateFor followed by open.
-func openState(h *config.Hub) (State, bool, error) {
-	st, err := StateFor(h)
+func openState(h *config.Hub, m Machine) (State, bool, error) {
+	st, err := StateFor(h, m)
 	if err != nil {
 		return st, false, err
 	}
@@ -137,9 +141,9 @@ func openState(h *config.Hub) (State, bool, error) {
 // local.stateDir: $XDG_STATE_HOME/dhub, else /var/lib/dhub for root (whose
 // home users' accounts cannot cross to the environment), else
 // ~/.local/state/dhub.
-func defaultStateBase() (string, error) {
+func defaultStateBase(root bool) (string, error) {
 	base := os.Getenv("XDG_STATE_HOME")
-	if base == "" && isolatesUsers() {
+	if base == "" && root {
 		return "/var/lib/dhub", nil
 	}
 	if base == "" {
@@ -156,14 +160,14 @@ func defaultStateBase() (string, error) {
 // state directories, as "name (pid N, state DIR)": a dhub.yaml that names
 // another hub than the one running must not pass in silence.
 func otherHubs(st State) []string {
-	base, err := defaultStateBase()
+	base, err := defaultStateBase(st.usersOwnAccounts)
 	if err != nil {
 		return nil
 	}
 	entries, _ := os.ReadDir(base)
 	var out []string
 	for _, e := range entries {
-		other := State{Dir: filepath.Join(base, e.Name())}
+		other := State{Dir: filepath.Join(base, e.Name()), usersOwnAccounts: st.usersOwnAccounts}
 		if !e.IsDir() || other.Dir == st.Dir {
 			continue
 		}
@@ -221,6 +225,9 @@ func (s *State) prepare(hub string) error {
 		return err
 	}
 	if s.ID == "" {
+		if err := s.makeParents(); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 			return err
 		}

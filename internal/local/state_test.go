@@ -17,9 +17,6 @@ import (
 
 func TestStateFor(t *testing.T) {
 	// As an unprivileged user; root's default is below.
-	was := isolatesUsers
-	t.Cleanup(func() { isolatesUsers = was })
-	isolatesUsers = func() bool { return false }
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_STATE_HOME", "")
@@ -37,7 +34,7 @@ func TestStateFor(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("XDG_STATE_HOME", c.xdg)
-			st, err := StateFor(hub(c.stateDir))
+			st, err := StateFor(hub(c.stateDir), Machine{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,30 +56,28 @@ func TestStateFor(t *testing.T) {
 		{"/tmp/..", "is the root directory"},
 		{"/root", "is a home directory"},
 	} {
-		if _, err := StateFor(hub(c.stateDir)); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "local.stateDir: ") {
+		if _, err := StateFor(hub(c.stateDir), Machine{}); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "local.stateDir: ") {
 			t.Errorf("StateFor(%q) = %v, want an error on local.stateDir that says it %s", c.stateDir, err, c.want)
 		}
 	}
 
 	t.Run("root", func(t *testing.T) {
-		isolatesUsers = func() bool { return true }
-		defer func() { isolatesUsers = func() bool { return false } }()
 		t.Setenv("XDG_STATE_HOME", "")
-		if st, err := StateFor(hub("")); err != nil || st.Dir != "/var/lib/dhub/myhub" {
+		if st, err := StateFor(hub(""), Machine{Root: true}); err != nil || st.Dir != "/var/lib/dhub/myhub" {
 			t.Errorf("root's default: %s, %v; want /var/lib/dhub/myhub", st.Dir, err)
 		}
 		t.Setenv("XDG_STATE_HOME", "/xdg/state")
-		if st, err := StateFor(hub("")); err != nil || st.Dir != "/xdg/state/dhub/myhub" {
+		if st, err := StateFor(hub(""), Machine{Root: true}); err != nil || st.Dir != "/xdg/state/dhub/myhub" {
 			t.Errorf("root with XDG_STATE_HOME: %s, %v", st.Dir, err)
 		}
 	})
 
 	t.Run("no home", func(t *testing.T) {
 		t.Setenv("HOME", "")
-		if _, err := StateFor(hub("")); err == nil || !strings.Contains(err.Error(), "local.stateDir") {
+		if _, err := StateFor(hub(""), Machine{}); err == nil || !strings.Contains(err.Error(), "local.stateDir") {
 			t.Errorf("err = %v, want one naming local.stateDir", err)
 		}
-		st, err := StateFor(hub("/explicit"))
+		st, err := StateFor(hub("/explicit"), Machine{})
 		if err != nil || st.Dir != "/explicit" {
 			t.Errorf("an explicit stateDir without a home: %v, %v", st.Dir, err)
 		}

@@ -37,8 +37,8 @@ type Status struct {
 
 // GetStatus reports each process (hub, proxy, gateway): running or not,
 // pid, version, and the running Dask clusters. It changes nothing.
-func GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
-	st, _, err := openState(h)
+func GetStatus(ctx context.Context, h *config.Hub, o Options) (*Status, error) {
+	st, _, err := openState(h, o.machine())
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func TestUpBringsThePreviousConfigurationBack(t *testing.T) {
 	prevGatewayConfig := readFile(t, st.ConfigFile("dask_gateway_config.py"))
 
 	h.Dask.Environment = map[string]string{"DHUB_TEST": "fail-at-start"}
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestUpBringsThePreviousConfigurationBack(t *testing.T) {
 		t.Errorf("runtime record %+v (%v), want the previous %+v", rt, err, prevRuntime)
 	}
 	// The new configuration is still to be applied: the next plan says so.
-	p, err = PlanUp(t.Context(), h)
+	p, err = PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestUpBringsThePreviousConfigurationBack(t *testing.T) {
 func TestUpSaysWhenThePreviousConfigurationFailsToo(t *testing.T) {
 	h, st := runningHub(t)
 	h.Dask.Environment = map[string]string{"DHUB_TEST": "fail-at-start"}
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestUpChecksBeforeStoppingTheHub(t *testing.T) {
 			h, st := runningHub(t)
 			before := hubProcs(t, st)
 			c.damage(t, h, st)
-			p, err := PlanUp(t.Context(), h)
+			p, err := PlanUp(t.Context(), h, asUser)
 			if err != nil {
 				t.Fatalf("plan: %v", err)
 			}
@@ -284,7 +284,7 @@ func TestUpInterruptedWhileStarting(t *testing.T) {
 	h, st := upReady(t)
 	h.Local.Port = freePorts(t, 1)[0]
 	h.Dask.Environment = map[string]string{"DHUB_TEST": "hang-at-start"}
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestUpInterruptedWhileStarting(t *testing.T) {
 func TestUpInterruptedWhileRestarting(t *testing.T) {
 	h, st := runningHub(t)
 	h.Dask.Environment = map[string]string{"DHUB_TEST": "hang-at-start"}
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestUpInterruptedBeforeTheStop(t *testing.T) {
 	h, st := runningHub(t)
 	before := hubProcs(t, st)
 	h.Dask.Environment = map[string]string{"CHANGED": "yes"}
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestUpFileModes(t *testing.T) {
 	// Owner-only; as root, users' accounts may cross (not list) the state
 	// directory and the Dask clusters' directory.
 	stateMode := fs.FileMode(0o700)
-	if isolatesUsers() {
+	if st.usersOwnAccounts {
 		stateMode = 0o711
 	}
 	for _, d := range st.privateDirs() {
@@ -405,7 +405,7 @@ func TestUpFileModes(t *testing.T) {
 	if err := os.WriteFile(db, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +432,7 @@ func TestUpFileModes(t *testing.T) {
 	if readFile(t, st.Secret(SecretAdminPassword)) != pw {
 		t.Error("the mode repair changed the admin password")
 	}
-	if p, err := PlanUp(t.Context(), h); err != nil || p.View.HasChanges() {
+	if p, err := PlanUp(t.Context(), h, asUser); err != nil || p.View.HasChanges() {
 		t.Errorf("plan after the repair: %v %+v", err, p.View.Changes)
 	}
 }
@@ -488,26 +488,22 @@ func TestUpReplacesHalfWrittenSecrets(t *testing.T) {
 // Not root: the hub is single-user, and a dhub.yaml that lets others in
 // hears so. Root: each user has an account; nothing to say.
 func TestSingleUserWarning(t *testing.T) {
-	was := isolatesUsers
-	t.Cleanup(func() { isolatesUsers = was })
 	h := testHub(t)
 	h.JupyterHub.Auth.Password.Admins = []string{"ops"}
 	h.JupyterHub.Auth.Password.AllowedUsers = []string{"alice", "admin"}
-	isolatesUsers = func() bool { return false }
 	want := "dhub does not run as root, so this hub is single-user: only admin may log in, not ops, alice (their servers would run as this account and could read the hub's secrets and each other's files); run dhub as root to give each user a system account of their own"
-	if got := singleUserWarning(h); got != want {
+	if got := singleUserWarning(h, false); got != want {
 		t.Errorf("warning = %q\nwant %q", got, want)
 	}
 	h.JupyterHub.Auth.Password.Admins, h.JupyterHub.Auth.Password.AllowedUsers = nil, []string{"admin"}
-	if got := singleUserWarning(h); got != "" {
+	if got := singleUserWarning(h, false); got != "" {
 		t.Errorf("only the admin logs in, yet: %q", got)
 	}
 	h.JupyterHub.Auth.Password.AllowAll = true
-	if got := singleUserWarning(h); !strings.Contains(got, "not anyone (allowAll)") {
+	if got := singleUserWarning(h, false); !strings.Contains(got, "not anyone (allowAll)") {
 		t.Errorf("allowAll: %q", got)
 	}
-	isolatesUsers = func() bool { return true }
-	if got := singleUserWarning(h); got != "" {
+	if got := singleUserWarning(h, true); got != "" {
 		t.Errorf("as root: %q", got)
 	}
 }
@@ -515,16 +511,13 @@ func TestSingleUserWarning(t *testing.T) {
 // As root, users' accounts run the environment's programs from the state
 // directory: a parent they cannot cross is refused at plan time.
 func TestPlanRefusesAStateDirectoryUsersCannotReach(t *testing.T) {
-	was := isolatesUsers
-	t.Cleanup(func() { isolatesUsers = was })
 	h := testHub(t)
 	closed := filepath.Join(filepath.Dir(h.Local.StateDir), "closed")
 	if err := os.Mkdir(closed, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	h.Local.StateDir = filepath.Join(closed, "state")
-	isolatesUsers = func() bool { return true }
-	_, err := PlanUp(t.Context(), h)
+	_, err := PlanUp(t.Context(), h, asRoot(nil))
 	if err == nil || !strings.Contains(err.Error(), closed+" (mode 0700) lets no other account through") {
 		t.Errorf("err = %v", err)
 	}
@@ -532,15 +525,14 @@ func TestPlanRefusesAStateDirectoryUsersCannotReach(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Local.Python = pythonIn(t, filepath.Dir(closed), filepath.Dir(closed))
-	if _, err := PlanUp(t.Context(), h); err != nil {
+	if _, err := PlanUp(t.Context(), h, asRoot(nil)); err != nil {
 		t.Errorf("a parent others may cross: %v", err)
 	}
 	// A hub of one account needs none of that.
 	if err := os.Chmod(closed, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	isolatesUsers = func() bool { return false }
-	if _, err := PlanUp(t.Context(), h); err != nil {
+	if _, err := PlanUp(t.Context(), h, asUser); err != nil {
 		t.Errorf("not root: %v", err)
 	}
 }
@@ -559,9 +551,6 @@ esac
 // As root, users' servers run on the interpreter the environment links
 // to: one installed where other accounts cannot go is refused.
 func TestPlanRefusesAnInterpreterUsersCannotRun(t *testing.T) {
-	was := isolatesUsers
-	t.Cleanup(func() { isolatesUsers = was })
-	isolatesUsers = func() bool { return true }
 	h := testHub(t)
 	base := filepath.Dir(h.Local.StateDir)
 	closed := filepath.Join(base, "home-of-root")
@@ -573,7 +562,7 @@ func TestPlanRefusesAnInterpreterUsersCannotRun(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(install, "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := PlanUp(t.Context(), h)
+	_, err := PlanUp(t.Context(), h, asRoot(nil))
 	want := "local.python: " + h.Local.Python + " is installed in " + install + "/bin, which other accounts cannot reach (" + closed + " is 0700)"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "such as /usr/bin/python3") {
 		t.Fatalf("err = %v\nwant %q", err, want)
@@ -581,7 +570,7 @@ func TestPlanRefusesAnInterpreterUsersCannotRun(t *testing.T) {
 	if err := os.Chmod(closed, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PlanUp(t.Context(), h); err != nil {
+	if _, err := PlanUp(t.Context(), h, asRoot(nil)); err != nil {
 		t.Errorf("an interpreter others can reach: %v", err)
 	}
 }
@@ -592,7 +581,7 @@ func TestPlanRefusesAnInterpreterUsersCannotRun(t *testing.T) {
 func TestUpInterruptedWhileStoppingForARestart(t *testing.T) {
 	h, st := runningHub(t)
 	h.Dask.Environment = map[string]string{"CHANGED": "yes"}
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, asUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,9 +618,6 @@ func TestUpSaysWhenThereIsNoPreviousConfiguration(t *testing.T) {
 // system Python they can run, and the plan says so; a path that was set
 // explicitly is never replaced.
 func TestPlanPicksASystemPythonUsersCanRun(t *testing.T) {
-	was, wasSystem := isolatesUsers, systemPythons
-	t.Cleanup(func() { isolatesUsers, systemPythons = was, wasSystem })
-	isolatesUsers = func() bool { return true }
 	h := testHub(t)
 	base := filepath.Dir(h.Local.StateDir)
 	closed := filepath.Join(base, "home-of-root")
@@ -641,10 +627,10 @@ func TestPlanPicksASystemPythonUsersCanRun(t *testing.T) {
 	onPath := pythonIn(t, filepath.Join(base, "path"), filepath.Join(closed, "pyenv"))
 	t.Setenv("PATH", filepath.Dir(onPath)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	system := pythonIn(t, filepath.Join(base, "usr"), filepath.Join(base, "usr"))
-	systemPythons = []string{filepath.Join(base, "missing", "python3"), system}
+	root := asRoot([]string{filepath.Join(base, "missing", "python3"), system})
 
 	h.Local.Python = "python3"
-	p, err := PlanUp(t.Context(), h)
+	p, err := PlanUp(t.Context(), h, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,7 +643,7 @@ func TestPlanPicksASystemPythonUsersCanRun(t *testing.T) {
 	}
 
 	h.Local.Python = onPath
-	if _, err := PlanUp(t.Context(), h); err == nil || !strings.Contains(err.Error(), "local.python: "+onPath+" is installed in") {
+	if _, err := PlanUp(t.Context(), h, root); err == nil || !strings.Contains(err.Error(), "local.python: "+onPath+" is installed in") {
 		t.Errorf("an explicit interpreter users cannot run: %v", err)
 	}
 }
