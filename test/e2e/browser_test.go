@@ -181,16 +181,30 @@ func testBrowser(t *testing.T, h *hub) {
 		)
 	})
 	step("the Dask sidebar", func() error {
+		// A fresh layout, restored when the left panel shows the file
+		// browser: a click before that is undone by the restore.
 		if err := chromedp.Do(ctx,
-			// A fresh layout: the left panel shows the file browser, so one
-			// click opens the Dask sidebar (on a layout where it is open
-			// already the click would close it).
 			chromedp.Navigate(base+"/user/admin/lab?reset"),
 			chromedp.WaitVisible(css(`li[data-id="dask-dashboard-launcher"]`)),
-			chromedp.Click(css(`li[data-id="dask-dashboard-launcher"]`)),
-			chromedp.WaitVisible(css("#dask-dashboard-launcher")),
+			chromedp.WaitVisible(css("#filebrowser")),
 		); err != nil {
 			return err
+		}
+		// The tab toggles its panel: click until the panel shows (a
+		// click that closed it is followed by one that opens it).
+		for {
+			if err := chromedp.Do(ctx, chromedp.Click(css(`li[data-id="dask-dashboard-launcher"]`))); err != nil {
+				return err
+			}
+			shown, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := chromedp.Do(shown, chromedp.WaitVisible(css("#dask-dashboard-launcher")))
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("the Dask sidebar did not open: %w", ctx.Err())
+			}
 		}
 		toasts, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('.Toastify__toast')).map(e => e.innerText).join('\n')`))
 		if err == nil && strings.Contains(strings.ToLower(toasts), "news") {
