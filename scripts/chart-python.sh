@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 req=test/chartcode/requirements.txt
 key=$( { cat "$req"; python3 -V 2>&1; } | sha256sum | cut -c1-16)
 dir=${DHUB_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dhub}/chart-python/$key
+# One install at a time: two test runs at once would otherwise remove each
+# other's half-made environment.
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
 if [ -x "$dir/bin/python" ] && [ -e "$dir/.complete" ]; then
   echo "$dir/bin/python"
   exit 0

@@ -28,7 +28,8 @@ type Status struct {
 	Components []Component `json:"components"`
 	// Clusters are the Dask clusters with processes running now.
 	Clusters []string `json:"daskClusters"`
-	// Up is true when every component runs and answers.
+	// Up is true when every component runs and answers, and users can
+	// start their servers.
 	Up bool `json:"up"`
 	// OtherHubs are other local hubs running now (another dhub.yaml's, or
 	// the defaults'), as "name (pid N, state DIR)".
@@ -36,7 +37,8 @@ type Status struct {
 }
 
 // GetStatus reports each process (hub, proxy, gateway): running or not,
-// pid, version, and the running Dask clusters. It changes nothing.
+// pid, version, and the running Dask clusters; as root, whether users'
+// accounts can run their servers. It changes nothing.
 func GetStatus(ctx context.Context, h *config.Hub, o Options) (*Status, error) {
 	st, _, err := openState(h, o.machine())
 	if err != nil {
@@ -48,6 +50,7 @@ func GetStatus(ctx context.Context, h *config.Hub, o Options) (*Status, error) {
 	rt, _ := st.readRuntime()
 
 	hubC := Component{Name: "jupyterhub"}
+	var spawnErr error
 	if p, ok := procs[procHub]; ok {
 		hubC.Running, hubC.Pid = true, p.Pid
 		if p.Unrecorded {
@@ -58,6 +61,11 @@ func GetStatus(ctx context.Context, h *config.Hub, o Options) (*Status, error) {
 			hubC.Detail += "runs but does not answer: " + err.Error()
 		} else {
 			hubC.Version = v.Version
+			// Up means a user can start a server too (as root, that an
+			// account of their own can run it).
+			if spawnErr = st.checkUsersCanRun(ctx); spawnErr != nil {
+				hubC.Detail += "answers, but " + spawnErr.Error()
+			}
 		}
 	} else {
 		hubC.Detail = "not running"
@@ -96,7 +104,7 @@ func GetStatus(ctx context.Context, h *config.Hub, o Options) (*Status, error) {
 	}
 	gwC.Detail = strings.TrimSuffix(gwC.Detail, "; ")
 	s.Components = []Component{hubC, proxyC, gwC}
-	s.Up = hubC.Version != "" && gwC.Version != ""
+	s.Up = hubC.Version != "" && gwC.Version != "" && spawnErr == nil
 
 	// A cluster runs while a process lies in its working directory.
 	entries, _ := os.ReadDir(st.Clusters())
