@@ -16,14 +16,13 @@ import (
 const clusterPath = "/managedClusters/pangeoCluster"
 
 func TestThrottlingWithRetryAfterAndServerErrorsAreRetried(t *testing.T) {
-	e := newEnv(t)
+	var slept pauses
+	e := newEnvWith(t, func(o *azure.Options) { o.Sleep = slept.sleep })
 	h := hub(t, "azure-recommended.yaml")
 	e.w.AddFault(&azurefake.Fault{Method: "GET", Path: "/resourcegroups/pangeo", Times: 2, Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "try later"})
 	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusTooManyRequests, Code: "TooManyRequests", Message: "throttled", RetryAfter: "1"})
 	e.w.AddFault(&azurefake.Fault{Method: "GET", Path: clusterPath + "/get/fake/status", Status: http.StatusInternalServerError, Code: "InternalServerError"})
-	start := time.Now()
 	_, res := e.up(t, h)
-	elapsed := time.Since(start)
 	var statuses []int
 	reqs := withoutPreflight(e.w.Requests())
 	for _, r := range reqs {
@@ -37,8 +36,19 @@ func TestThrottlingWithRetryAfterAndServerErrorsAreRetried(t *testing.T) {
 	if got[4] != got[5] || statuses[4] != 429 || statuses[5] != 0 {
 		t.Errorf("the cluster PUT was not retried after 429: %v %v", got[4:6], statuses[4:6])
 	}
-	if elapsed < time.Second {
-		t.Errorf("finished in %s: the 429's Retry-After of 1s was not honoured", elapsed)
+	// The 429 is sent again after the 1 s its Retry-After asks for (within
+	// the test's MaxRetryDelay of 2 s); the 5xx after the backoff of the
+	// test's RetryDelay of 1 ms: 1 ms, then 3 ms, each with a jitter of
+	// [0.8, 1.3).
+	backoff := func(d time.Duration, try int) bool {
+		base := time.Duration(1<<try-1) * time.Millisecond
+		return d >= base*8/10 && d < base*13/10
+	}
+	if got := slept.of("ResourceGroupsClient.Get"); len(got) != 2 || !backoff(got[0], 1) || !backoff(got[1], 2) {
+		t.Errorf("pauses before the group GET was sent again: %v, want about 1ms and 3ms", got)
+	}
+	if got := slept.of("ManagedClustersClient.BeginCreateOrUpdate"); len(got) != 2 || got[0] != time.Second || !backoff(got[1], 1) {
+		t.Errorf("pauses before the cluster PUT and its poll were sent again: %v, want the 429's 1s, then about 1ms", got)
 	}
 	if res.LongRunning() != 1 || len(e.w.Writes()) != 2 {
 		t.Errorf("long-running %d, writes %v", res.LongRunning(), paths(e.w.Writes()))

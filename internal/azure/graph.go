@@ -22,7 +22,7 @@ const GraphEndpoint = "https://graph.microsoft.com/v1.0"
 const graphScope = "https://graph.microsoft.com/.default"
 
 // graph sends Microsoft Graph requests through azcore's pipeline (bearer
-// token for Graph, the SDK's retry policy, which honours Retry-After on
+// token for Graph, dhub's retry policy, which honours Retry-After on
 // 429): a few REST calls, not the Graph SDK, which is hundreds of MB.
 type graph struct {
 	pl       runtime.Pipeline
@@ -34,7 +34,6 @@ type graph struct {
 
 func newGraph(o Options) *graph {
 	co := o.ClientOptions.ClientOptions
-	co.Retry = o.ClientOptions.Retry
 	if o.GraphTransport != nil {
 		co.Transport = o.GraphTransport
 	}

@@ -52,7 +52,7 @@ func waitLRO[T any](ctx context.Context, c *Client, p *runtime.Poller[T], resour
 		if p.Done() {
 			break
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := c.o.Sleep(ctx, d); err != nil {
 			var zero T
 			return zero, err
 		}

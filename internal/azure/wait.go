@@ -63,7 +63,7 @@ func (c *Client) waitUntil(ctx context.Context, resource string, read func() (st
 		if now.Sub(start) > c.o.WaitTimeout {
 			return fmt.Errorf("%s: still %s after %s; run 'dhub up' again later", resource, state, c.since(start))
 		}
-		if err := sleep(ctx, c.o.PollFrequency); err != nil {
+		if err := c.o.Sleep(ctx, c.o.PollFrequency); err != nil {
 			return err
 		}
 	}
