@@ -65,7 +65,8 @@ func applyApp(t *testing.T, c *azure.Client, h *config.Hub) (*azure.AppPlan, *az
 }
 
 func TestAppCreateThenConverged(t *testing.T) {
-	c, g, progress := appEnv(t)
+	now := time.Date(2026, 5, 4, 9, 30, 15, 0, time.UTC)
+	c, g, progress := appEnvWith(t, func(o *azure.Options) { o.Now = func() time.Time { return now } })
 	h := managedHub(t)
 	p, res := applyApp(t, c, h)
 	if p.Change.Action != plan.Create || p.TenantID != graphfake.Tenant {
@@ -81,8 +82,8 @@ func TestAppCreateThenConverged(t *testing.T) {
 	if app["signInAudience"] != "AzureADMyOrg" || app["groupMembershipClaims"] != "SecurityGroup" {
 		t.Errorf("audience %v, groups claim %v", app["signInAudience"], app["groupMembershipClaims"])
 	}
-	if d := time.Until(res.Expires); d < azure.SecretLifetime-time.Hour || d > azure.SecretLifetime {
-		t.Errorf("secret expires in %v, want %v", d, azure.SecretLifetime)
+	if want := now.Add(azure.SecretLifetime); !res.Expires.Equal(want) {
+		t.Errorf("secret expires %v, want %v (%v after the client's now)", res.Expires, want, azure.SecretLifetime)
 	}
 	want := []string{"GET /v1.0/applications", "POST /v1.0/applications", "POST /v1.0/servicePrincipals", "POST /v1.0/applications/" + app["id"].(string) + "/addPassword"}
 	if got := reqs(g.Requests()); strings.Join(got, "\n") != strings.Join(want, "\n") {
