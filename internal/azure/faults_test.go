@@ -55,6 +55,41 @@ func TestThrottlingWithRetryAfterAndServerErrorsAreRetried(t *testing.T) {
 	}
 }
 
+// TestRetryAfterDateAndTheBoundOnTries: Retry-After may be an HTTP date,
+// read on the client's clock; a request that keeps failing is sent
+// MaxRetries times again (4 in the fake's options), then its error is
+// returned.
+func TestRetryAfterDateAndTheBoundOnTries(t *testing.T) {
+	now := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	var slept pauses
+	e := newEnvWith(t, func(o *azure.Options) {
+		o.Sleep = slept.sleep
+		o.Now = func() time.Time { return now }
+	})
+	h := hub(t, "azure-recommended.yaml")
+	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: "/resourcegroups/pangeo", Status: http.StatusTooManyRequests, Code: "TooManyRequests",
+		Message: "throttled", RetryAfter: now.Add(2 * time.Second).Format(http.TimeFormat)})
+	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: clusterPath, Times: 5, Status: http.StatusBadGateway, Code: "BadGateway", Message: "no upstream"})
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.Apply(context.Background(), p)
+	if got := slept.of("ResourceGroupsClient.CreateOrUpdate"); len(got) != 1 || got[0] != 2*time.Second {
+		t.Errorf("pauses before the group PUT was sent again: %v, want the 2s to the 429's Retry-After date", got)
+	}
+	if got := slept.of("ManagedClustersClient.BeginCreateOrUpdate"); len(got) != 4 {
+		t.Errorf("pauses before the cluster PUT was sent again: %v, want 4", got)
+	}
+	var ae *azure.Error
+	if !errors.As(err, &ae) || ae.Code != "BadGateway" {
+		t.Errorf("err = %v, want the 502 after the last try", err)
+	}
+	if n := len(paths(e.w.Writes())); n != 1 {
+		t.Errorf("writes %v, want only the group's", paths(e.w.Writes()))
+	}
+}
+
 func TestConflictOperationNotAllowedWaitsAndRetries(t *testing.T) {
 	e := newEnv(t)
 	h := hub(t, "azure-recommended.yaml")
