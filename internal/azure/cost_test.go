@@ -165,37 +165,6 @@ func TestCostUnknown(t *testing.T) {
 	}
 }
 
-// TestCostWallTime measures what the estimate adds to a converged plan
-// against the local servers: cold cache (the API is read) and warm.
-func TestCostWallTime(t *testing.T) {
-	e, _, pc := costEnv(t)
-	h := hub(t, "azure-recommended.yaml")
-	e.up(t, h)
-	plain, err := azure.New(e.w.Options(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 20
-	timeIt := func(c *azure.Client, before func()) time.Duration {
-		var total time.Duration
-		for range n {
-			if before != nil {
-				before()
-			}
-			start := time.Now()
-			if _, err := c.Plan(context.Background(), h); err != nil {
-				t.Fatal(err)
-			}
-			total += time.Since(start)
-		}
-		return total / n
-	}
-	none := timeIt(plain, nil)
-	cold := timeIt(e.c, func() { pc.CacheDir = t.TempDir() })
-	warm := timeIt(e.c, nil)
-	t.Logf("converged plan, mean of %d: without prices %v; cold price cache %v (+%v); warm %v (+%v)", n, none, cold, cold-none, warm, warm-none)
-}
-
 // TestCostProfiles prints the estimate of both guide profiles side by
 // side (go test -v -run CostProfiles), at the test server's prices.
 func TestCostProfiles(t *testing.T) {
