@@ -55,6 +55,7 @@ type GraphError struct {
 	Message string
 }
 
+// Error says which Graph request failed, with Graph's status, code and message.
 func (e *GraphError) Error() string {
 	return fmt.Sprintf("Microsoft Graph %s %s: %d %s: %s", e.Method, e.Path, e.Status, e.Code, e.Message)
 }
