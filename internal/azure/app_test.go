@@ -20,11 +20,20 @@ import (
 // tokens per scope.
 func appEnv(t *testing.T) (*azure.Client, *graphfake.Server, *bytes.Buffer) {
 	t.Helper()
+	return appEnvWith(t, nil)
+}
+
+// appEnvWith is appEnv with the options changed by set first.
+func appEnvWith(t *testing.T, set func(*azure.Options)) (*azure.Client, *graphfake.Server, *bytes.Buffer) {
+	t.Helper()
 	g := graphfake.New(t)
 	var progress bytes.Buffer
 	o := azurefake.New().Options(&progress)
 	o.Credential = &graphfake.Credential{}
 	o.GraphEndpoint, o.GraphTransport = g.URL, g.Client
+	if set != nil {
+		set(&o)
+	}
 	c, err := azure.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +65,8 @@ func applyApp(t *testing.T, c *azure.Client, h *config.Hub) (*azure.AppPlan, *az
 }
 
 func TestAppCreateThenConverged(t *testing.T) {
-	c, g, progress := appEnv(t)
+	now := time.Date(2026, 5, 4, 9, 30, 15, 0, time.UTC)
+	c, g, progress := appEnvWith(t, func(o *azure.Options) { o.Now = func() time.Time { return now } })
 	h := managedHub(t)
 	p, res := applyApp(t, c, h)
 	if p.Change.Action != plan.Create || p.TenantID != graphfake.Tenant {
@@ -72,8 +82,8 @@ func TestAppCreateThenConverged(t *testing.T) {
 	if app["signInAudience"] != "AzureADMyOrg" || app["groupMembershipClaims"] != "SecurityGroup" {
 		t.Errorf("audience %v, groups claim %v", app["signInAudience"], app["groupMembershipClaims"])
 	}
-	if d := time.Until(res.Expires); d < azure.SecretLifetime-time.Hour || d > azure.SecretLifetime {
-		t.Errorf("secret expires in %v, want %v", d, azure.SecretLifetime)
+	if want := now.Add(azure.SecretLifetime); !res.Expires.Equal(want) {
+		t.Errorf("secret expires %v, want %v (%v after the client's now)", res.Expires, want, azure.SecretLifetime)
 	}
 	want := []string{"GET /v1.0/applications", "POST /v1.0/applications", "POST /v1.0/servicePrincipals", "POST /v1.0/applications/" + app["id"].(string) + "/addPassword"}
 	if got := reqs(g.Requests()); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -142,7 +152,8 @@ func TestAppHostChangeAndRotation(t *testing.T) {
 }
 
 func TestAppRefusals(t *testing.T) {
-	c, g, _ := appEnv(t)
+	var slept pauses
+	c, g, _ := appEnvWith(t, func(o *azure.Options) { o.Sleep = slept.sleep })
 	g.DenyRegistration = true
 	p, err := c.PlanApp(context.Background(), managedHub(t))
 	if err != nil {
@@ -153,11 +164,19 @@ func TestAppRefusals(t *testing.T) {
 		!strings.Contains(err.Error(), "hub.auth.azuread.clientId") || strings.Count(err.Error(), ". ") > 0 {
 		t.Errorf("error: %v", err)
 	}
-	// Throttled: the SDK's retry policy waits as Retry-After says.
+	// Throttled: the retry policy waits as Retry-After says, then sends
+	// the request again. Graph's requests carry no SDK method name.
 	g.DenyRegistration = false
 	g.Throttle(1)
+	before := len(g.Requests())
 	if _, err := c.PlanApp(context.Background(), managedHub(t)); err != nil {
 		t.Errorf("throttled once: %v", err)
+	}
+	if got := slept.of(""); len(got) != 1 || got[0] != time.Second {
+		t.Errorf("pauses %v, want the 1s of Graph's Retry-After", got)
+	}
+	if rs := reqs(g.Requests()[before:]); len(rs) < 2 || rs[0] != rs[1] {
+		t.Errorf("requests after the 429 %v: the throttled one was not sent again", rs)
 	}
 }
 

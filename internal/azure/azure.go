@@ -12,8 +12,10 @@
 package azure
 
 import (
+	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -46,8 +48,9 @@ type Options struct {
 	// Subscription is the Azure subscription id.
 	Subscription string
 	// ClientOptions are passed to every SDK client. Tests set
-	// ClientOptions.Transport to the SDK's fake servers. A zero Retry is
-	// replaced by DefaultRetry; resource provider auto-registration is
+	// ClientOptions.Transport to the SDK's fake servers. Retry configures
+	// dhub's retry policy, which takes the place of azcore's (a zero Retry
+	// is replaced by DefaultRetry); resource provider auto-registration is
 	// always off, so a missing registration is reported with its fix.
 	ClientOptions arm.ClientOptions
 	// PollFrequency is the pause between two polls of a long-running
@@ -71,6 +74,12 @@ type Options struct {
 	Progress io.Writer
 	// Now is the clock for elapsed times; nil means time.Now.
 	Now func() time.Time
+	// Sleep pauses for d, or until ctx is done (returning its error); nil
+	// means a timer. Every pause dhub makes goes through it: between two
+	// polls, after 409 OperationNotAllowed, and before a request that was
+	// throttled (429), failed (408, 5xx) or got no answer is sent again.
+	// Tests record the pauses asked for instead of timing them.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Prices reads the Azure Retail Prices API for the plan's monthly
 	// cost estimate; nil means no estimate (DefaultOptions sets the real
 	// API with a day's cache; tests a local server).
@@ -133,10 +142,18 @@ func New(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	co := o.ClientOptions
-	if co.Retry.MaxRetries == 0 && co.Retry.RetryDelay == 0 && co.Retry.MaxRetryDelay == 0 {
-		co.Retry = DefaultRetry
+	if o.Sleep == nil {
+		o.Sleep = sleep
 	}
+	co := o.ClientOptions
+	retry := co.Retry
+	if retry.MaxRetries == 0 && retry.RetryDelay == 0 && retry.MaxRetryDelay == 0 {
+		retry = DefaultRetry
+	}
+	// dhub's retry policy runs where azcore's would, just before it, and
+	// azcore's makes one try.
+	co.PerCallPolicies = append(slices.Clip(co.PerCallPolicies), newRetryPolicy(retry, o.Sleep, o.Now))
+	co.Retry = policy.RetryOptions{MaxRetries: -1}
 	co.DisableRPRegistration = true
 	o.ClientOptions = co
 

@@ -16,14 +16,13 @@ import (
 const clusterPath = "/managedClusters/pangeoCluster"
 
 func TestThrottlingWithRetryAfterAndServerErrorsAreRetried(t *testing.T) {
-	e := newEnv(t)
+	var slept pauses
+	e := newEnvWith(t, func(o *azure.Options) { o.Sleep = slept.sleep })
 	h := hub(t, "azure-recommended.yaml")
 	e.w.AddFault(&azurefake.Fault{Method: "GET", Path: "/resourcegroups/pangeo", Times: 2, Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "try later"})
 	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: clusterPath, Status: http.StatusTooManyRequests, Code: "TooManyRequests", Message: "throttled", RetryAfter: "1"})
 	e.w.AddFault(&azurefake.Fault{Method: "GET", Path: clusterPath + "/get/fake/status", Status: http.StatusInternalServerError, Code: "InternalServerError"})
-	start := time.Now()
 	_, res := e.up(t, h)
-	elapsed := time.Since(start)
 	var statuses []int
 	reqs := withoutPreflight(e.w.Requests())
 	for _, r := range reqs {
@@ -37,11 +36,57 @@ func TestThrottlingWithRetryAfterAndServerErrorsAreRetried(t *testing.T) {
 	if got[4] != got[5] || statuses[4] != 429 || statuses[5] != 0 {
 		t.Errorf("the cluster PUT was not retried after 429: %v %v", got[4:6], statuses[4:6])
 	}
-	if elapsed < time.Second {
-		t.Errorf("finished in %s: the 429's Retry-After of 1s was not honoured", elapsed)
+	// The 429 is sent again after the 1 s its Retry-After asks for (within
+	// the test's MaxRetryDelay of 2 s); the 5xx after the backoff of the
+	// test's RetryDelay of 1 ms: 1 ms, then 3 ms, each with a jitter of
+	// [0.8, 1.3).
+	backoff := func(d time.Duration, try int) bool {
+		base := time.Duration(1<<try-1) * time.Millisecond
+		return d >= base*8/10 && d < base*13/10
+	}
+	if got := slept.of("ResourceGroupsClient.Get"); len(got) != 2 || !backoff(got[0], 1) || !backoff(got[1], 2) {
+		t.Errorf("pauses before the group GET was sent again: %v, want about 1ms and 3ms", got)
+	}
+	if got := slept.of("ManagedClustersClient.BeginCreateOrUpdate"); len(got) != 2 || got[0] != time.Second || !backoff(got[1], 1) {
+		t.Errorf("pauses before the cluster PUT and its poll were sent again: %v, want the 429's 1s, then about 1ms", got)
 	}
 	if res.LongRunning() != 1 || len(e.w.Writes()) != 2 {
 		t.Errorf("long-running %d, writes %v", res.LongRunning(), paths(e.w.Writes()))
+	}
+}
+
+// TestRetryAfterDateAndTheBoundOnTries: Retry-After may be an HTTP date,
+// read on the client's clock; a request that keeps failing is sent
+// MaxRetries times again (4 in the fake's options), then its error is
+// returned.
+func TestRetryAfterDateAndTheBoundOnTries(t *testing.T) {
+	now := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	var slept pauses
+	e := newEnvWith(t, func(o *azure.Options) {
+		o.Sleep = slept.sleep
+		o.Now = func() time.Time { return now }
+	})
+	h := hub(t, "azure-recommended.yaml")
+	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: "/resourcegroups/pangeo", Status: http.StatusTooManyRequests, Code: "TooManyRequests",
+		Message: "throttled", RetryAfter: now.Add(2 * time.Second).Format(http.TimeFormat)})
+	e.w.AddFault(&azurefake.Fault{Method: "PUT", Path: clusterPath, Times: 5, Status: http.StatusBadGateway, Code: "BadGateway", Message: "no upstream"})
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.Apply(context.Background(), p)
+	if got := slept.of("ResourceGroupsClient.CreateOrUpdate"); len(got) != 1 || got[0] != 2*time.Second {
+		t.Errorf("pauses before the group PUT was sent again: %v, want the 2s to the 429's Retry-After date", got)
+	}
+	if got := slept.of("ManagedClustersClient.BeginCreateOrUpdate"); len(got) != 4 {
+		t.Errorf("pauses before the cluster PUT was sent again: %v, want 4", got)
+	}
+	var ae *azure.Error
+	if !errors.As(err, &ae) || ae.Code != "BadGateway" {
+		t.Errorf("err = %v, want the 502 after the last try", err)
+	}
+	if n := len(paths(e.w.Writes())); n != 1 {
+		t.Errorf("writes %v, want only the group's", paths(e.w.Writes()))
 	}
 }
 

@@ -22,7 +22,7 @@ const GraphEndpoint = "https://graph.microsoft.com/v1.0"
 const graphScope = "https://graph.microsoft.com/.default"
 
 // graph sends Microsoft Graph requests through azcore's pipeline (bearer
-// token for Graph, the SDK's retry policy, which honours Retry-After on
+// token for Graph, dhub's retry policy, which honours Retry-After on
 // 429): a few REST calls, not the Graph SDK, which is hundreds of MB.
 type graph struct {
 	pl       runtime.Pipeline
@@ -34,7 +34,6 @@ type graph struct {
 
 func newGraph(o Options) *graph {
 	co := o.ClientOptions.ClientOptions
-	co.Retry = o.ClientOptions.Retry
 	if o.GraphTransport != nil {
 		co.Transport = o.GraphTransport
 	}
@@ -56,6 +55,7 @@ type GraphError struct {
 	Message string
 }
 
+// Error says which Graph request failed, with Graph's status, code and message.
 func (e *GraphError) Error() string {
 	return fmt.Sprintf("Microsoft Graph %s %s: %d %s: %s", e.Method, e.Path, e.Status, e.Code, e.Message)
 }

@@ -7,7 +7,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"dhub/internal/azure"
 	"dhub/internal/azure/azurefake"
@@ -36,13 +40,60 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the options changed by set first.
+func newEnvWith(t testing.TB, set func(*azure.Options)) *env {
+	t.Helper()
 	w := azurefake.New()
 	var progress bytes.Buffer
-	c, err := azure.New(w.Options(&progress))
+	o := w.Options(&progress)
+	if set != nil {
+		set(&o)
+	}
+	c, err := azure.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{w: w, c: c, progress: &progress}
+}
+
+// pause is one pause a Client asked for: how long, and the SDK method
+// (e.g. "ManagedClustersClient.BeginCreateOrUpdate") whose request it
+// sends again, "" for dhub's own pauses between polls.
+type pause struct {
+	api string
+	d   time.Duration
+}
+
+// pauses is an Options.Sleep that records the pauses asked for and makes
+// none, so that a test asserts the pause Azure asked for, not a duration
+// measured on the clock.
+type pauses struct {
+	mu  sync.Mutex
+	got []pause
+}
+
+func (p *pauses) sleep(ctx context.Context, d time.Duration) error {
+	api, _ := ctx.Value(runtime.CtxAPINameKey{}).(string)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, pause{api, d})
+	return ctx.Err()
+}
+
+// of returns the pauses before a request of api was sent again.
+func (p *pauses) of(api string) []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []time.Duration
+	for _, x := range p.got {
+		if x.api == api {
+			out = append(out, x.d)
+		}
+	}
+	return out
 }
 
 // up plans and applies, failing the test on error.

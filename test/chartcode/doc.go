@@ -5,7 +5,8 @@
 // dask_gateway_config.py executed in a Python environment with the images'
 // pins (scripts/chart-python.sh). The tests ask that code what a user
 // depends on: who may log in, the user pod KubeSpawner builds, whether the
-// gateway takes a user's server token, the cluster options and limits.
+// gateway takes a user's server token, the cluster options and limits,
+// and the scheduler and worker pods the gateway's controller makes of them.
 // Only the OAuth token exchange, the Kubernetes API and the gateway's HTTP
 // call to the hub are replaced. It holds tests only.
 package chartcode

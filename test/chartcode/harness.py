@@ -169,9 +169,17 @@ async def pod_manifest(c, user_name):
 def cluster_options(gc, probes):
     """The gateway's cluster options: the form's fields, and for each probe
     (a user and the options they ask for) the cluster configuration that
-    Backend.process_cluster_options makes of them, or its error."""
+    Backend.process_cluster_options makes of them, or its error, with the
+    scheduler and worker pods the controller makes of that configuration."""
     from dask_gateway_server.auth import User
     from dask_gateway_server.backends.kubernetes import KubeClusterConfig
+    from dask_gateway_server.backends.kubernetes.controller import KubeController
+    from dask_gateway_server.utils import FrozenAttrDict
+
+    # The controller builds the pods from the configuration the backend
+    # stored in the DaskCluster object (JSON); of its own settings the
+    # pods only carry its instance label and the gateway's API address.
+    controller = KubeController(gateway_instance="dhub-test", api_url="http://api-dhub-test/api")
 
     spec = gc.Backend.get("cluster_options")
     out = {"fields": [], "probes": []}
@@ -185,19 +193,20 @@ def cluster_options(gc, probes):
             requested = options.parse_options(probe.get("request", {}))
             overrides = options.get_configuration(requested, user)
             config = KubeClusterConfig(config=gc, **overrides)
-            out["probes"].append({k: getattr(config, k) for k in CLUSTER_FIELDS})
+            answer = {k: getattr(config, k) for k in CLUSTER_FIELDS}
+            stored = FrozenAttrDict(json.loads(json.dumps(config.to_dict())))
+            # The backend creates the DaskCluster in config.namespace.
+            answer["scheduler_pod"] = controller.make_pod(config.namespace, "c0ffee", stored)
+            answer["worker_pod"] = controller.make_pod(config.namespace, "c0ffee", stored, is_worker=True)
+            out["probes"].append(answer)
         except Exception as e:
             out["probes"].append({"error": "%s: %s" % (type(e).__name__, e)})
     return out
 
 
-# What a cluster's pods are made of, as KubeClusterConfig holds it.
-CLUSTER_FIELDS = [
-    "image", "environment", "scheduler_cores", "scheduler_memory",
-    "worker_cores", "worker_cores_limit", "worker_memory", "worker_memory_limit", "worker_threads",
-    "cluster_max_cores", "cluster_max_memory", "cluster_max_workers", "idle_timeout",
-    "worker_extra_pod_config", "scheduler_extra_pod_config",
-]
+# What a cluster's configuration holds beyond its pods (the image,
+# resources, threads and idle timeout are read from the pods).
+CLUSTER_FIELDS = ["environment", "cluster_max_cores", "cluster_max_memory", "cluster_max_workers"]
 
 
 async def main():

@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"dhub/internal/charts"
 	"dhub/internal/config"
+	"dhub/internal/render"
 )
 
 // clusterExamples are the examples that install the charts.
@@ -19,6 +23,9 @@ var clusterExamples = []string{"azure-simple", "azure-recommended", "azure-custo
 
 // A group of Azure AD users no example lets in.
 const otherGroup = "00000000-0000-0000-0000-0000000000ff"
+
+// portImage is an image a user may ask for: a registry with a port, a tag.
+const portImage = "registry.example.org:5000/team/notebook:2025.1"
 
 // probesFor are the questions asked of an example's charts.
 func probesFor(h *config.Hub) spec {
@@ -67,7 +74,7 @@ func probesFor(h *config.Hub) spec {
 		{User: "alice", Request: map[string]any{"worker_cores": d.WorkerCores.Max + 1}},
 		{User: "alice", Request: map[string]any{"environment": map[string]any{"N": 3}}},
 		{User: "alice", Request: map[string]any{"image": "registry.example.org:5000/team/notebook"}},
-		{User: "alice", Request: map[string]any{"image": "registry.example.org:5000/team/notebook:2025.1"}},
+		{User: "alice", Request: map[string]any{"image": portImage}},
 	}
 	return s
 }
@@ -221,29 +228,25 @@ func TestServerTokenReachesTheGateway(t *testing.T) {
 	})
 }
 
-// clusterProbe is one probe's cluster configuration, or its error.
+// clusterProbe is one probe's cluster configuration and the scheduler and
+// worker pods the gateway's controller makes of it, or its error.
 type clusterProbe struct {
 	Error             string         `json:"error"`
-	Image             string         `json:"image"`
 	Environment       map[string]any `json:"environment"`
-	SchedulerCores    float64        `json:"scheduler_cores"`
-	WorkerCores       float64        `json:"worker_cores"`
-	WorkerCoresLimit  float64        `json:"worker_cores_limit"`
-	WorkerMemory      float64        `json:"worker_memory"`
-	WorkerMemoryLimit float64        `json:"worker_memory_limit"`
-	WorkerThreads     int            `json:"worker_threads"`
 	ClusterMaxCores   *float64       `json:"cluster_max_cores"`
 	ClusterMaxMemory  *float64       `json:"cluster_max_memory"`
 	ClusterMaxWorkers *int           `json:"cluster_max_workers"`
-	IdleTimeout       float64        `json:"idle_timeout"`
-	WorkerPod         map[string]any `json:"worker_extra_pod_config"`
-	SchedulerPod      map[string]any `json:"scheduler_extra_pod_config"`
+	SchedulerPod      corev1.Pod     `json:"scheduler_pod"`
+	WorkerPod         corev1.Pod     `json:"worker_pod"`
 }
 
 // TestClusterOptions asks the gateway's options handler, as the gateway
-// chart loads it, what clusters users get: every core of a worker used by
-// a thread, the bounds enforced, the environment strings, the image with a
-// tag, the limits and the idle timeout.
+// chart loads it, what clusters users get, and the gateway's controller
+// for the pods it makes of them: every core of a worker used by a thread,
+// the bounds enforced, the environment strings, the image with a tag, the
+// limits and the idle timeout; the pods' image, threads, resources, and
+// the placement dhub renders (workers on the worker pool, Spot included;
+// schedulers on the user pool).
 func TestClusterOptions(t *testing.T) {
 	forEachExample(t, func(t *testing.T, h *config.Hub, r *report) {
 		d := h.Dask
@@ -260,28 +263,20 @@ func TestClusterOptions(t *testing.T) {
 		}
 		def, max, above, badEnv, noTag, port := probes[0], probes[1], probes[2], probes[3], probes[4], probes[5]
 		for _, c := range []struct {
-			name  string
-			p     clusterProbe
-			cores float64
-		}{{"default", def, d.WorkerCores.Default}, {"max", max, d.WorkerCores.Max}} {
+			name       string
+			p          clusterProbe
+			image      string
+			cores, mem float64
+		}{
+			{"default", def, d.Image, d.WorkerCores.Default, d.WorkerMemory.Default},
+			{"max", max, d.Image, d.WorkerCores.Max, d.WorkerMemory.Max},
+			{"image with a registry port", port, portImage, d.WorkerCores.Default, d.WorkerMemory.Default},
+		} {
 			if c.p.Error != "" {
 				t.Errorf("%s options refused: %s", c.name, c.p.Error)
 				continue
 			}
-			if want := int(math.Max(1, math.Floor(c.cores))); c.p.WorkerThreads != want {
-				t.Errorf("%s options: a %g-core worker runs %d thread(s), want %d", c.name, c.cores, c.p.WorkerThreads, want)
-			}
-			if c.p.WorkerCoresLimit != c.cores {
-				t.Errorf("%s options: worker cores limit %g, want %g", c.name, c.p.WorkerCoresLimit, c.cores)
-			}
-		}
-		if def.Image != d.Image || def.IdleTimeout != d.IdleTimeout.Seconds() {
-			t.Errorf("default image %q idle timeout %g; want %q %g", def.Image, def.IdleTimeout, d.Image, d.IdleTimeout.Seconds())
-		}
-		for k, v := range d.Environment {
-			if def.Environment[k] != v {
-				t.Errorf("default environment %s = %v, want %q", k, def.Environment[k], v)
-			}
+			checkClusterPods(t, h, c.name, c.p, c.image, c.cores, c.mem)
 		}
 		if !strings.Contains(above.Error, "worker_cores") {
 			t.Errorf("cores above the bound: %+v, want refused", above)
@@ -291,9 +286,6 @@ func TestClusterOptions(t *testing.T) {
 		}
 		if noTag.Error == "" || !strings.Contains(noTag.Error, "tag") {
 			t.Errorf("an image without a tag (a registry with a port) was taken: %+v", noTag)
-		}
-		if port.Error != "" {
-			t.Errorf("an image with a registry port and a tag was refused: %s", port.Error)
 		}
 		// The limits count the cores and memory workers may use, not their
 		// requests and not the scheduler's: a cluster of the chosen size
@@ -336,4 +328,206 @@ func workersWithin(l config.ClusterLimits, cores, mem float64) int {
 		lower(int(math.Floor(l.MaxMemoryGiB/mem + 1e-9)))
 	}
 	return n
+}
+
+// spotTaint is the taint AKS puts on every node of a Spot pool (dhub does
+// not choose it): worker pods without its toleration never start there.
+var spotTaint = corev1.Taint{Key: "kubernetes.azure.com/scalesetpriority", Value: "spot", Effect: corev1.TaintEffectNoSchedule}
+
+// checkClusterPods checks the scheduler and worker pods the gateway's
+// controller makes for options of image, cores and mem GiB: what runs,
+// with what it may use, and where the scheduler places it.
+func checkClusterPods(t *testing.T, h *config.Hub, name string, p clusterProbe, image string, cores, mem float64) {
+	t.Helper()
+	d := h.Dask
+	sched, worker := container(t, p.SchedulerPod), container(t, p.WorkerPod)
+	if sched == nil || worker == nil {
+		return
+	}
+	for _, c := range []*corev1.Container{sched, worker} {
+		if c.Image != image {
+			t.Errorf("%s options: %s image %q, want %q", name, c.Name, c.Image, image)
+		}
+		env := envOf(*c)
+		for k, v := range d.Environment {
+			if env[k] != v {
+				t.Errorf("%s options: %s env %s = %q, want %q", name, c.Name, k, env[k], v)
+			}
+		}
+		// Kubernetes refuses a pod that requests more than its limit.
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, lim := c.Resources.Requests[r], c.Resources.Limits[r]
+			if req.Sign() <= 0 || lim.Cmp(req) < 0 {
+				t.Errorf("%s options: %s %s request %s, limit %s: want 0 < request <= limit", name, c.Name, r, req.String(), lim.String())
+			}
+		}
+	}
+
+	// A worker may use the cores and memory chosen, runs a thread per
+	// whole core (at least one), and Dask's memory limit is the container's,
+	// so Dask spills before the kernel kills it.
+	threads := strconv.Itoa(int(math.Max(1, math.Floor(cores))))
+	if got := argAfter(worker.Args, "--nthreads"); got != threads {
+		t.Errorf("%s options: a %g-core worker runs --nthreads %s, want %s", name, cores, got, threads)
+	}
+	cpu, memory := worker.Resources.Limits[corev1.ResourceCPU], worker.Resources.Limits[corev1.ResourceMemory]
+	// The controller writes cores with 3 decimals; the handler memory
+	// with 6 decimals of GiB.
+	if math.Abs(cpu.AsApproximateFloat64()-cores) > 0.0005 {
+		t.Errorf("%s options: worker cpu limit %s, want %g", name, cpu.String(), cores)
+	}
+	if math.Abs(float64(memory.Value())/(1<<30)-mem) > 1e-6 {
+		t.Errorf("%s options: worker memory limit %s, want %g GiB", name, memory.String(), mem)
+	}
+	if got := argAfter(worker.Args, "--memory-limit"); got != strconv.FormatInt(memory.Value(), 10) {
+		t.Errorf("%s options: worker --memory-limit %s, want the container's %d", name, got, memory.Value())
+	}
+	if got, want := argAfter(sched.Args, "--dg-idle-timeout"), d.IdleTimeout.Seconds(); got != strconv.FormatFloat(want, 'f', 1, 64) {
+		t.Errorf("%s options: scheduler --dg-idle-timeout %s, want %g", name, got, want)
+	}
+
+	// Placement: what dhub renders into the gateway chart's values reaches
+	// every pod as it is, and it keeps workers on worker nodes (Spot ones
+	// included) and schedulers on user nodes.
+	roles := h.PoolRoles()
+	for _, c := range []struct {
+		component string
+		pod       corev1.Pod
+		on        config.PoolRole
+	}{{"scheduler", p.SchedulerPod, config.RoleUser}, {"worker", p.WorkerPod, config.RoleWorker}} {
+		want := renderedPodConfig(t, h, c.component)
+		spec := c.pod.Spec
+		if !reflect.DeepEqual(spec.Tolerations, want.Tolerations) || !reflect.DeepEqual(spec.Affinity, want.Affinity) {
+			t.Errorf("%s options: %s tolerations %+v, affinity %+v; dhub renders %+v, %+v", name, c.component, spec.Tolerations, spec.Affinity, want.Tolerations, want.Affinity)
+		}
+		required := spec.Affinity != nil && spec.Affinity.NodeAffinity != nil && spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil
+		if !roles[c.on] {
+			if required {
+				t.Errorf("%s options: the %s pod requires nodes %+v, but the cluster has no %s pool", name, c.component, spec.Affinity.NodeAffinity, c.on)
+			}
+			continue
+		}
+		for _, r := range []config.PoolRole{config.RoleCore, config.RoleUser, config.RoleWorker} {
+			if got := required && matchesNode(*spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution, config.RoleLabels(r)); got != (r == c.on) {
+				t.Errorf("%s options: the %s pod may run on a %s node (labels %v): %v, want %v", name, c.component, r, config.RoleLabels(r), got, r == c.on)
+			}
+		}
+	}
+	if spotWorkers(h) && !toleratesTaint(p.WorkerPod.Spec.Tolerations, spotTaint) {
+		t.Errorf("%s options: the worker pod does not tolerate %s=%s:%s of the Spot worker pool: %+v", name, spotTaint.Key, spotTaint.Value, spotTaint.Effect, p.WorkerPod.Spec.Tolerations)
+	}
+}
+
+// container is a pod's one container.
+func container(t *testing.T, p corev1.Pod) *corev1.Container {
+	t.Helper()
+	if len(p.Spec.Containers) != 1 {
+		t.Errorf("pod %s%s has %d containers, want 1", p.Name, p.GenerateName, len(p.Spec.Containers))
+		return nil
+	}
+	return &p.Spec.Containers[0]
+}
+
+// argAfter is the argument after flag in args, "" when flag is absent.
+func argAfter(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+// renderedPodConfig is the extraPodConfig dhub renders for the gateway
+// chart's scheduler or worker pods, as a pod spec.
+func renderedPodConfig(t *testing.T, h *config.Hub, component string) corev1.PodSpec {
+	t.Helper()
+	var spec corev1.PodSpec
+	for _, r := range render.ForKubernetes(h).Releases {
+		if r.Chart.Name != charts.DaskGateway.Name {
+			continue
+		}
+		v := any(r.Values)
+		for _, k := range []string{"gateway", "backend", component, "extraPodConfig"} {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		if v == nil {
+			return spec
+		}
+		b, err := json.Marshal(v)
+		if err == nil {
+			err = json.Unmarshal(b, &spec)
+		}
+		if err != nil {
+			t.Fatalf("the %s extraPodConfig dhub renders: %v", component, err)
+		}
+		return spec
+	}
+	t.Fatal("dhub renders no dask-gateway release")
+	return spec
+}
+
+// spotWorkers reports whether the hub's Dask workers run on an AKS Spot pool.
+func spotWorkers(h *config.Hub) bool {
+	if h.Target != config.TargetAzure {
+		return false
+	}
+	for _, p := range h.Azure.NodePools {
+		if p.Role == config.RoleWorker && p.Spot != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// toleratesTaint reports whether one of ts tolerates taint, by the
+// Kubernetes rules (k8s.io/api/core/v1 Toleration.ToleratesTaint): the
+// effect, when set, matches; the key, when set, matches; Exists takes any
+// value, Equal (or no operator) the same value.
+func toleratesTaint(ts []corev1.Toleration, taint corev1.Taint) bool {
+	for _, t := range ts {
+		if (t.Effect != "" && t.Effect != taint.Effect) || (t.Key != "" && t.Key != taint.Key) {
+			continue
+		}
+		switch t.Operator {
+		case corev1.TolerationOpExists:
+			return true
+		case "", corev1.TolerationOpEqual:
+			if t.Value == taint.Value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchesNode reports whether a node with labels satisfies a required
+// node selector, by the Kubernetes rules: any one term, all of its
+// expressions (In, NotIn, Exists, DoesNotExist; Gt and Lt never match
+// the labels dhub uses).
+func matchesNode(sel corev1.NodeSelector, labels map[string]string) bool {
+	for _, term := range sel.NodeSelectorTerms {
+		if len(term.MatchExpressions) == 0 {
+			continue // an empty term matches no node
+		}
+		ok := true
+		for _, e := range term.MatchExpressions {
+			v, has := labels[e.Key]
+			switch e.Operator {
+			case corev1.NodeSelectorOpIn:
+				ok = ok && has && slices.Contains(e.Values, v)
+			case corev1.NodeSelectorOpNotIn:
+				ok = ok && !(has && slices.Contains(e.Values, v))
+			case corev1.NodeSelectorOpExists:
+				ok = ok && has
+			case corev1.NodeSelectorOpDoesNotExist:
+				ok = ok && !has
+			default:
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
