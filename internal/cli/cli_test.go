@@ -18,11 +18,20 @@ func run(t *testing.T, args ...string) (int, string, string) {
 	return runWith(t, deploy.Options{}, args...)
 }
 
-// runWith is run with the targets' options given.
+// runWith is run with the targets' options given. No stream is a
+// terminal: nobody is there to answer a question.
 func runWith(t *testing.T, o deploy.Options, args ...string) (int, string, string) {
 	t.Helper()
+	return runStreams(t, o, Streams{In: strings.NewReader("")}, args...)
+}
+
+// runStreams is runWith with s's input and terminals; it sets s.Out and
+// s.Err to buffers it returns as strings.
+func runStreams(t *testing.T, o deploy.Options, s Streams, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := RunWith(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, o)
+	s.Out, s.Err = &out, &errb
+	code := RunWith(args, s, o)
 	return code, out.String(), errb.String()
 }
 

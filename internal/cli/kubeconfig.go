@@ -59,7 +59,7 @@ func runKubeconfig(ctx context.Context, o *kubeconfigOptions, e *env) error {
 		return err
 	}
 	if !o.merge {
-		if isTerminal(e.Out) {
+		if e.OutTerminal {
 			fmt.Fprintln(e.Err, "note: this kubeconfig holds a credential for the cluster")
 		}
 		_, err := e.Out.Write(kc)

@@ -12,7 +12,7 @@ import (
 // on. When s.In is not a terminal it refuses, naming the command with
 // --yes.
 func confirm(s Streams, question, withYes string) error {
-	if !isTerminal(s.In) {
+	if !s.InTerminal {
 		return fmt.Errorf("not asking: standard input is not a terminal; run '%s' to go ahead without a question", withYes)
 	}
 	fmt.Fprintf(s.Err, "%s Only 'yes' goes on: ", question)

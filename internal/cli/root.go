@@ -20,13 +20,6 @@ import (
 	"dhub/internal/deploy"
 )
 
-// Streams are where a command writes: data on Out, progress and warnings on Err.
-type Streams struct {
-	In  io.Reader
-	Out io.Writer
-	Err io.Writer
-}
-
 // Exit codes. ExitChanges is for plan --detailed-exitcode.
 const (
 	ExitOK      = 0
