@@ -35,6 +35,11 @@ func runStreams(t *testing.T, o deploy.Options, s Streams, args ...string) (int,
 	return code, out.String(), errb.String()
 }
 
+// answering is a person at a terminal who types answer to any question.
+func answering(answer string) Streams {
+	return Streams{In: strings.NewReader(answer), InTerminal: true}
+}
+
 // runIn executes dhub in dir, for what depends on the working directory
 // (the default dhub.yaml); such tests cannot run in parallel.
 func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
