@@ -158,10 +158,15 @@ func TestValidateUnknownKey(t *testing.T) {
 	}
 }
 
-func TestValidateMissingFile(t *testing.T) {
-	code, _, stderr := runIn(t, t.TempDir(), "validate")
-	if code != 1 || !strings.Contains(stderr, "dhub.yaml not found: 'dhub init' writes one") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+// validate checks a file and kubeconfig is for the azure target: without
+// a dhub.yaml both fail and name 'dhub init'.
+func TestValidateAndKubeconfigWantAFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, verb := range []string{"validate", "kubeconfig"} {
+		code, stdout, stderr := runIn(t, dir, verb)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "error: dhub.yaml not found: 'dhub init' writes one") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", verb, code, stdout, stderr)
+		}
 	}
 }
 
@@ -259,6 +264,11 @@ func TestTargetFlagFillsAFileWithoutTarget(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "no kubeconfig: set kubernetes.kubeconfig") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
+	// render renders the hub up acts on: the file, as target kubernetes.
+	code, stdout, stderr := runIn(t, dir, "render", "--target", "kubernetes")
+	if code != 0 || !strings.Contains(stdout, "# Source: jupyterhub-values.yaml") {
+		t.Errorf("render: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 }
 
 // TestEveryHubVerbRefusesAnUnknownTarget: one error, the same in every
@@ -294,10 +304,13 @@ func TestKubeconfigIsForAzure(t *testing.T) {
 func TestHubVerbsWithoutAFileActOnTheLocalDefault(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	dir := t.TempDir()
-	for _, verb := range []string{"status", "down"} {
+	for _, verb := range []string{"render", "status", "down"} {
 		code, stdout, stderr := runIn(t, dir, verb)
 		if !strings.Contains(stderr, "dhub.yaml not found: using the defaults of target local") {
 			t.Errorf("%s: exit %d, stderr %q", verb, code, stderr)
+		}
+		if verb == "render" && (code != 0 || !strings.Contains(stdout, "# Source: jupyterhub_config.py")) {
+			t.Errorf("render of the default hub: exit %d, stdout %q", code, stdout)
 		}
 		if verb == "status" && (code != 1 || !strings.Contains(stdout, "jupyterhub")) {
 			t.Errorf("status of the stopped default hub: exit %d, stdout %q", code, stdout)
