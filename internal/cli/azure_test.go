@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,4 +230,72 @@ func TestAzureDownAsksBeforeDeleting(t *testing.T) {
 	if w.Group("pangeo") != nil {
 		t.Error("yes: the resource group is still there")
 	}
+}
+
+// kubeconfig prints the cluster's credentials, with a note on stderr when
+// a person reads them; --merge writes only what changes: merging the same
+// credentials again leaves the file and its backups as they are.
+func TestAzureKubeconfigMergeWritesOnlyChanges(t *testing.T) {
+	t.Parallel()
+	w, o, file := fakeAzure(t)
+	upToTheCluster(t, w, o, file, Streams{In: strings.NewReader("")}, "--yes")
+	const note = "note: this kubeconfig holds a credential for the cluster"
+
+	code, stdout, stderr := runWith(t, o, "kubeconfig", "-f", file)
+	if code != 0 || stdout != azurefake.DefaultKubeconfig || strings.Contains(stderr, note) {
+		t.Errorf("kubeconfig into a file: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runStreams(t, o, Streams{OutTerminal: true}, "kubeconfig", "-f", file)
+	if code != 0 || stdout != azurefake.DefaultKubeconfig || !strings.Contains(stderr, note) {
+		t.Errorf("kubeconfig on a terminal: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "config")
+	mine := "apiVersion: v1\nkind: Config\ncurrent-context: kind-lab\n"
+	if err := os.WriteFile(kc, []byte(mine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runWith(t, o, "kubeconfig", "-f", file, "--merge", "--kubeconfig", kc)
+	if code != 0 || !strings.Contains(stdout, `added context entry "dhub-pangeo-hub"`) ||
+		!strings.Contains(stdout, "current-context kind-lab -> dhub-pangeo-hub") || !strings.Contains(stdout, "the previous file is in "+kc+".dhub-backup-") {
+		t.Fatalf("first merge: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	before, beforeInfo := dirContents(t, dir), stat(t, kc)
+	code, stdout, stderr = runWith(t, o, "kubeconfig", "-f", file, "--merge", "--kubeconfig", kc)
+	if code != 0 || stdout != kc+" already has context dhub-pangeo-hub with these credentials: not written\n" {
+		t.Errorf("second merge: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	// A write replaces the file by renaming another over it: the same
+	// file is one that was not written.
+	if after := dirContents(t, dir); !os.SameFile(beforeInfo, stat(t, kc)) || !maps.Equal(before, after) {
+		t.Errorf("the second merge wrote: before %q, after %q", before, after)
+	}
+}
+
+// dirContents maps each file name in dir to its content.
+func dirContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+func stat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
