@@ -244,6 +244,18 @@ func TestVersionJSON(t *testing.T) {
 	}
 }
 
+// Every verb's --help shows examples of it.
+func TestEveryVerbsHelpHasExamples(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range newRoot(&env{}).Commands() {
+		verb := cmd.Name()
+		code, stdout, stderr := run(t, verb, "--help")
+		if code != 0 || !strings.Contains(stdout, "\nExamples:\n  dhub "+verb) {
+			t.Errorf("dhub %s --help: exit %d, no examples of it:\n%s%s", verb, code, stdout, stderr)
+		}
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
 	code, _, stderr := run(t, "frobnicate")
