@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -139,4 +140,162 @@ func TestAzureManagedAppPlan(t *testing.T) {
 			t.Errorf("plan sent %s %s to Graph", r.Method, r.Path)
 		}
 	}
+}
+
+// notYes are answers that are not consent: Ctrl-D, Enter, the habitual
+// "y", "no", another spelling, more than the word.
+var notYes = []string{"", "\n", "y\n", "no\n", "YES\n", "yes please\n"}
+
+// upToTheCluster runs 'dhub up -f file' with s on the fake Azure, which
+// refuses the cluster's credentials: up stops once Azure has the resource
+// group and the cluster, before it would install the hub on a cluster no
+// test here runs.
+func upToTheCluster(t *testing.T, w *azurefake.World, o deploy.Options, file string, s Streams, args ...string) (int, string, string) {
+	t.Helper()
+	w.AddFault(&azurefake.Fault{Method: http.MethodPost, Path: "/listClusterUserCredential", Status: http.StatusForbidden,
+		Code: "AuthorizationFailed", Message: "no cluster runs in these tests"})
+	return runStreams(t, o, s, append([]string{"up", "-f", file}, args...)...)
+}
+
+// up on Azure asks before it changes Azure: only "yes" goes on; any other
+// answer, or no terminal to ask on, changes nothing.
+func TestAzureUpAsksBeforeChangingAzure(t *testing.T) {
+	t.Parallel()
+	w, o, file := fakeAzure(t)
+	const question = "Apply these changes to Azure? Only 'yes' goes on: "
+
+	code, stdout, stderr := runWith(t, o, "up", "-f", file)
+	if code != 1 || strings.Contains(stderr, question) || len(w.Writes()) != 0 ||
+		!strings.Contains(stderr, "error: not asking: standard input is not a terminal; run 'dhub up --yes -f "+file+"' to go ahead without a question") {
+		t.Errorf("not a terminal: exit %d, writes %v, stderr %q", code, w.Writes(), stderr)
+	}
+	if !strings.Contains(stdout, "+ create   managed cluster pangeoCluster") {
+		t.Errorf("up did not show the plan before refusing:\n%s", stdout)
+	}
+	for _, answer := range notYes {
+		code, stdout, stderr := runStreams(t, o, answering(answer), "up", "-f", file)
+		if code != 1 || !strings.Contains(stderr, question) || len(w.Writes()) != 0 ||
+			!strings.Contains(stderr, "error: cancelled (only 'yes' goes on): nothing was changed") {
+			t.Errorf("answer %q: exit %d, writes %v, stderr %q", answer, code, w.Writes(), stderr)
+		}
+		if !strings.Contains(stdout, "+ create   managed cluster pangeoCluster") {
+			t.Errorf("answer %q: up did not show the plan before asking:\n%s", answer, stdout)
+		}
+	}
+
+	code, _, stderr = upToTheCluster(t, w, o, file, answering("yes\n"))
+	if !strings.Contains(stderr, question) || strings.Contains(stderr, "cancelled") {
+		t.Errorf("yes: exit %d, stderr %q", code, stderr)
+	}
+	if w.Group("pangeo") == nil || w.Cluster("pangeo", "pangeoCluster") == nil {
+		t.Errorf("yes: up did not go on to create the resource group and the cluster; exit %d, stderr %q", code, stderr)
+	}
+}
+
+// down on Azure asks before it deletes: only "yes" deletes; any other
+// answer, or no terminal to ask on, deletes nothing.
+func TestAzureDownAsksBeforeDeleting(t *testing.T) {
+	t.Parallel()
+	w, o, file := fakeAzure(t)
+	upToTheCluster(t, w, o, file, Streams{In: strings.NewReader("")}, "--yes")
+	if w.Group("pangeo") == nil || w.Cluster("pangeo", "pangeoCluster") == nil {
+		t.Fatal("up --yes did not create the resource group and the cluster")
+	}
+	w.ResetLog()
+	const question = "Delete? Only 'yes' goes on: "
+
+	code, stdout, stderr := runWith(t, o, "down", "-f", file)
+	if code != 1 || strings.Contains(stderr, question) || len(w.Writes()) != 0 ||
+		!strings.Contains(stderr, "error: not asking: standard input is not a terminal; run 'dhub down --yes -f "+file+"' to go ahead without a question") {
+		t.Errorf("not a terminal: exit %d, writes %v, stderr %q", code, w.Writes(), stderr)
+	}
+	if !strings.Contains(stdout, "resource group pangeo") {
+		t.Errorf("down did not show what it deletes before refusing:\n%s", stdout)
+	}
+	for _, answer := range notYes {
+		code, _, stderr := runStreams(t, o, answering(answer), "down", "-f", file)
+		if code != 1 || !strings.Contains(stderr, question) || len(w.Writes()) != 0 ||
+			!strings.Contains(stderr, "error: cancelled (only 'yes' goes on): nothing was changed") {
+			t.Errorf("answer %q: exit %d, writes %v, stderr %q", answer, code, w.Writes(), stderr)
+		}
+	}
+	if w.Group("pangeo") == nil || w.Cluster("pangeo", "pangeoCluster") == nil {
+		t.Fatal("a down that was not answered yes deleted the resource group or the cluster")
+	}
+
+	code, stdout, stderr = runStreams(t, o, answering("yes\n"), "down", "-f", file)
+	if code != 0 || !strings.Contains(stderr, question) || !strings.Contains(stdout, "deleted resource group pangeo") {
+		t.Errorf("yes: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if w.Group("pangeo") != nil {
+		t.Error("yes: the resource group is still there")
+	}
+}
+
+// kubeconfig prints the cluster's credentials, with a note on stderr when
+// a person reads them; --merge writes only what changes: merging the same
+// credentials again leaves the file and its backups as they are.
+func TestAzureKubeconfigMergeWritesOnlyChanges(t *testing.T) {
+	t.Parallel()
+	w, o, file := fakeAzure(t)
+	upToTheCluster(t, w, o, file, Streams{In: strings.NewReader("")}, "--yes")
+	const note = "note: this kubeconfig holds a credential for the cluster"
+
+	code, stdout, stderr := runWith(t, o, "kubeconfig", "-f", file)
+	if code != 0 || stdout != azurefake.DefaultKubeconfig || strings.Contains(stderr, note) {
+		t.Errorf("kubeconfig into a file: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runStreams(t, o, Streams{OutTerminal: true}, "kubeconfig", "-f", file)
+	if code != 0 || stdout != azurefake.DefaultKubeconfig || !strings.Contains(stderr, note) {
+		t.Errorf("kubeconfig on a terminal: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "config")
+	mine := "apiVersion: v1\nkind: Config\ncurrent-context: kind-lab\n"
+	if err := os.WriteFile(kc, []byte(mine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runWith(t, o, "kubeconfig", "-f", file, "--merge", "--kubeconfig", kc)
+	if code != 0 || !strings.Contains(stdout, `added context entry "dhub-pangeo-hub"`) ||
+		!strings.Contains(stdout, "current-context kind-lab -> dhub-pangeo-hub") || !strings.Contains(stdout, "the previous file is in "+kc+".dhub-backup-") {
+		t.Fatalf("first merge: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	before, beforeInfo := dirContents(t, dir), stat(t, kc)
+	code, stdout, stderr = runWith(t, o, "kubeconfig", "-f", file, "--merge", "--kubeconfig", kc)
+	if code != 0 || stdout != kc+" already has context dhub-pangeo-hub with these credentials: not written\n" {
+		t.Errorf("second merge: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	// A write replaces the file by renaming another over it: the same
+	// file is one that was not written.
+	if after := dirContents(t, dir); !os.SameFile(beforeInfo, stat(t, kc)) || !maps.Equal(before, after) {
+		t.Errorf("the second merge wrote: before %q, after %q", before, after)
+	}
+}
+
+// dirContents maps each file name in dir to its content.
+func dirContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+func stat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

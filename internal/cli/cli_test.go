@@ -18,12 +18,26 @@ func run(t *testing.T, args ...string) (int, string, string) {
 	return runWith(t, deploy.Options{}, args...)
 }
 
-// runWith is run with the targets' options given.
+// runWith is run with the targets' options given. No stream is a
+// terminal: nobody is there to answer a question.
 func runWith(t *testing.T, o deploy.Options, args ...string) (int, string, string) {
 	t.Helper()
+	return runStreams(t, o, Streams{In: strings.NewReader("")}, args...)
+}
+
+// runStreams is runWith with s's input and terminals; it sets s.Out and
+// s.Err to buffers it returns as strings.
+func runStreams(t *testing.T, o deploy.Options, s Streams, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := RunWith(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, o)
+	s.Out, s.Err = &out, &errb
+	code := RunWith(args, s, o)
 	return code, out.String(), errb.String()
+}
+
+// answering is a person at a terminal who types answer to any question.
+func answering(answer string) Streams {
+	return Streams{In: strings.NewReader(answer), InTerminal: true}
 }
 
 // runIn executes dhub in dir, for what depends on the working directory
@@ -144,10 +158,15 @@ func TestValidateUnknownKey(t *testing.T) {
 	}
 }
 
-func TestValidateMissingFile(t *testing.T) {
-	code, _, stderr := runIn(t, t.TempDir(), "validate")
-	if code != 1 || !strings.Contains(stderr, "dhub.yaml not found: 'dhub init' writes one") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+// validate checks a file and kubeconfig is for the azure target: without
+// a dhub.yaml both fail and name 'dhub init'.
+func TestValidateAndKubeconfigWantAFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, verb := range []string{"validate", "kubeconfig"} {
+		code, stdout, stderr := runIn(t, dir, verb)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "error: dhub.yaml not found: 'dhub init' writes one") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", verb, code, stdout, stderr)
+		}
 	}
 }
 
@@ -225,6 +244,18 @@ func TestVersionJSON(t *testing.T) {
 	}
 }
 
+// Every verb's --help shows examples of it.
+func TestEveryVerbsHelpHasExamples(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range newRoot(&env{}).Commands() {
+		verb := cmd.Name()
+		code, stdout, stderr := run(t, verb, "--help")
+		if code != 0 || !strings.Contains(stdout, "\nExamples:\n  dhub "+verb) {
+			t.Errorf("dhub %s --help: exit %d, no examples of it:\n%s%s", verb, code, stdout, stderr)
+		}
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
 	code, _, stderr := run(t, "frobnicate")
@@ -244,6 +275,11 @@ func TestTargetFlagFillsAFileWithoutTarget(t *testing.T) {
 	code, _, stderr := runIn(t, dir, "up", "--target", "kubernetes")
 	if code != 1 || !strings.Contains(stderr, "no kubeconfig: set kubernetes.kubeconfig") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	// render renders the hub up acts on: the file, as target kubernetes.
+	code, stdout, stderr := runIn(t, dir, "render", "--target", "kubernetes")
+	if code != 0 || !strings.Contains(stdout, "# Source: jupyterhub-values.yaml") {
+		t.Errorf("render: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
 
@@ -280,10 +316,13 @@ func TestKubeconfigIsForAzure(t *testing.T) {
 func TestHubVerbsWithoutAFileActOnTheLocalDefault(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	dir := t.TempDir()
-	for _, verb := range []string{"status", "down"} {
+	for _, verb := range []string{"render", "status", "down"} {
 		code, stdout, stderr := runIn(t, dir, verb)
 		if !strings.Contains(stderr, "dhub.yaml not found: using the defaults of target local") {
 			t.Errorf("%s: exit %d, stderr %q", verb, code, stderr)
+		}
+		if verb == "render" && (code != 0 || !strings.Contains(stdout, "# Source: jupyterhub_config.py")) {
+			t.Errorf("render of the default hub: exit %d, stdout %q", code, stdout)
 		}
 		if verb == "status" && (code != 1 || !strings.Contains(stdout, "jupyterhub")) {
 			t.Errorf("status of the stopped default hub: exit %d, stdout %q", code, stdout)

@@ -6,12 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"dhub/internal/deploy"
 )
 
 // down on the local target asks before it stops a running hub, as on the
-// other targets: without a terminal it refuses unless --yes, and stops
-// nothing.
+// other targets: only "yes" stops it; any other answer, or no terminal to
+// ask on, stops nothing.
 func TestLocalDownAsksWhileTheHubRuns(t *testing.T) {
 	state := t.TempDir()
 	const id = "0123456789abcdef0123456789abcdef"
@@ -20,7 +21,7 @@ func TestLocalDownAsksWhileTheHubRuns(t *testing.T) {
 	}
 	// A process of the hub: it carries the hub's marker, as the hub's
 	// proxy and users' servers do.
-	p := exec.Command("sleep", "60")
+	p := exec.Command("sleep", "600")
 	p.Dir, p.Env = state, append(os.Environ(), "DHUB_HUB_ID="+id)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
@@ -29,27 +30,34 @@ func TestLocalDownAsksWhileTheHubRuns(t *testing.T) {
 	go func() { p.Wait(); close(exited) }()
 	t.Cleanup(func() { p.Process.Kill(); <-exited })
 	path := writeHub(t, "name: lab-hub\ntarget: local\nlocal:\n  stateDir: "+state+"\n")
+	const question = "Stop hub lab-hub? Everyone using it is disconnected; their files stay. Only 'yes' goes on: "
 
 	code, stdout, stderr := run(t, "down", "-f", path)
-	if code != 1 || !strings.Contains(stderr, "not asking: standard input is not a terminal; run 'dhub down --yes -f "+path+"'") {
-		t.Fatalf("down without --yes: exit %d\n%s%s", code, stdout, stderr)
+	if code != 1 || strings.Contains(stderr, question) ||
+		!strings.Contains(stderr, "error: not asking: standard input is not a terminal; run 'dhub down --yes -f "+path+"' to go ahead without a question") {
+		t.Errorf("not a terminal: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, answer := range notYes {
+		code, stdout, stderr := runStreams(t, deploy.Options{}, answering(answer), "down", "-f", path)
+		if code != 1 || !strings.Contains(stderr, question) || !strings.Contains(stderr, "error: cancelled (only 'yes' goes on): nothing was changed") {
+			t.Errorf("answer %q: exit %d\n%s%s", answer, code, stdout, stderr)
+		}
 	}
 	select {
 	case <-exited:
-		t.Fatal("down without --yes stopped the hub's process")
-	case <-time.After(200 * time.Millisecond):
+		t.Fatal("a down that was not answered yes stopped the hub's process")
+	default:
 	}
-	code, stdout, stderr = run(t, "down", "-f", path, "--yes")
-	if code != 0 {
-		t.Fatalf("down --yes: exit %d\n%s%s", code, stdout, stderr)
+	// down stops only what it finds running: the process was left by
+	// every down before this one.
+	code, stdout, stderr = runStreams(t, deploy.Options{}, answering("yes\n"), "down", "-f", path)
+	if code != 0 || !strings.Contains(stderr, question) || !strings.Contains(stdout, "stopped: sleep") ||
+		!strings.Contains(stdout, "no process of the hub is left") {
+		t.Fatalf("yes: exit %d\n%s%s", code, stdout, stderr)
 	}
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		t.Error("down --yes left the hub's process running")
-	}
-	// Nothing runs: nothing to ask.
-	if code, stdout, stderr := run(t, "down", "-f", path); code != 0 {
+	<-exited
+	// Nothing runs: nothing to ask, even without a terminal.
+	if code, stdout, stderr := run(t, "down", "-f", path); code != 0 || strings.Contains(stderr, question) {
 		t.Errorf("down of a stopped hub: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -49,7 +49,7 @@ azure (AKS).`,
 	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite an existing file")
 	cmd.Flags().StringVar(&target, "target", "local", "local, kubernetes or azure")
 	cmd.Flags().StringVar(&profile, "profile", "recommended", "simple or recommended")
-	cmd.Flags().StringVar(&o.Name, "name", "pangeo-hub", "the hub's name (on Azure, its DNS label)")
+	cmd.Flags().StringVar(&o.Name, "name", "pangeo-hub", "the hub's name: 3-63 lowercase letters, digits and '-' (target azure: the DNS label written is this name and a random suffix, e.g. pangeo-hub-x7k2p9)")
 	cmd.Flags().StringVar(&o.Email, "email", "", "Let's Encrypt contact email")
 	cmd.Flags().StringVar(&o.TenantID, "tenant-id", "", "Azure AD tenant id of the app registration")
 	cmd.Flags().StringVar(&o.ClientID, "client-id", "", "Azure AD client id of the app registration")

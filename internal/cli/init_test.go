@@ -98,3 +98,14 @@ func TestInitFlags(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// --name is the hub's name; on Azure the DNS label init writes is that
+// name and a random suffix, as init --help says.
+func TestInitNameAndDNSLabel(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := run(t, "init", "--target", "azure", "--name", "lab-hub", "-f", "-")
+	if code != 0 || !strings.Contains(stdout, "\nname: lab-hub\n") ||
+		!regexp.MustCompile(`(?m)^  dnsLabel: lab-hub-[a-z0-9]{6}$`).MatchString(stdout) {
+		t.Errorf("exit %d, stderr %q, want name lab-hub and dnsLabel lab-hub-<6 letters or digits>:\n%s", code, stderr, stdout)
+	}
+}

@@ -19,7 +19,7 @@ import (
 // signals: the test binary started with DHUB_TEST_RUN_CLI=1 is dhub.
 func TestMain(m *testing.M) {
 	if os.Getenv("DHUB_TEST_RUN_CLI") == "1" {
-		os.Exit(Run(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
+		os.Exit(Run(os.Args[1:], SystemStreams()))
 	}
 	os.Exit(m.Run())
 }

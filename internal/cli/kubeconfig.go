@@ -30,7 +30,7 @@ first file of KUBECONFIG, else ~/.kube/config) under the context, cluster
 and user name dhub-<hub name>, and makes that the current context. It never
 edits silently: it says what it changed, writes a backup of the old file
 next to it, and replaces the file atomically. When nothing would change it
-does not write.`,
+says so and writes nothing, not even a backup.`,
 		Example: `  dhub kubeconfig > pangeo.kubeconfig && KUBECONFIG=pangeo.kubeconfig kubectl get nodes
   dhub kubeconfig --merge && kubectl get nodes`,
 		Args: cobra.NoArgs,
@@ -59,7 +59,7 @@ func runKubeconfig(ctx context.Context, o *kubeconfigOptions, e *env) error {
 		return err
 	}
 	if !o.merge {
-		if isTerminal(e.Out) {
+		if e.OutTerminal {
 			fmt.Fprintln(e.Err, "note: this kubeconfig holds a credential for the cluster")
 		}
 		_, err := e.Out.Write(kc)

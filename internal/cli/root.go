@@ -20,13 +20,6 @@ import (
 	"dhub/internal/deploy"
 )
 
-// Streams are where a command writes: data on Out, progress and warnings on Err.
-type Streams struct {
-	In  io.Reader
-	Out io.Writer
-	Err io.Writer
-}
-
 // Exit codes. ExitChanges is for plan --detailed-exitcode.
 const (
 	ExitOK      = 0
@@ -178,7 +171,7 @@ type hubFlags struct {
 
 func (f *hubFlags) add(cmd *cobra.Command) {
 	addFileFlag(cmd, &f.file)
-	cmd.Flags().StringVar(&f.target, "target", "", "the target when there is no dhub.yaml (e.g. local); must agree with the file's")
+	addTargetFlag(cmd, &f.target)
 	addOutputFlag(cmd, &f.output)
 }
 
@@ -188,13 +181,7 @@ func (f *hubFlags) load(e *env) (*config.Hub, deploy.Target, error) {
 	if err := checkOutput(f.output); err != nil {
 		return nil, nil, err
 	}
-	target := config.Target(f.target)
-	if _, err := os.Stat(f.file); target == "" && f.file == defaultFile && errors.Is(err, fs.ErrNotExist) {
-		// No dhub.yaml in reach: the verb acts on the hub 'dhub up --target
-		// local' starts, and loadHub says so.
-		target = config.TargetLocal
-	}
-	file, err := loadHub(f.file, target, e.Err)
+	file, err := loadHub(f.file, targetFor(f.file, f.target), e.Err)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,4 +214,20 @@ func (f *hubFlags) planView(e *env) io.Writer {
 // addFileFlag adds the -f flag every verb that reads dhub.yaml shares.
 func addFileFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVarP(p, "file", "f", defaultFile, "the hub's config file")
+}
+
+// addTargetFlag adds the --target flag of the verbs that act on the
+// default hub when there is no dhub.yaml.
+func addTargetFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "target", "", "the target when there is no dhub.yaml (e.g. local); must agree with the file's")
+}
+
+// targetFor is the target to load file as: the one given, else local when
+// file is the default dhub.yaml and there is none. The verb then acts on
+// the hub 'dhub up --target local' starts, and loadHub says so.
+func targetFor(file, target string) config.Target {
+	if _, err := os.Stat(file); target == "" && file == defaultFile && errors.Is(err, fs.ErrNotExist) {
+		return config.TargetLocal
+	}
+	return config.Target(target)
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -84,18 +83,8 @@ func runUp(ctx context.Context, o *upOptions, e *env) error {
 	if err := res.WriteText(e.Out); err != nil {
 		return err
 	}
-	if pw, kept := res.NewPassword(); pw != "" && isTerminal(e.Err) {
+	if pw, kept := res.NewPassword(); pw != "" && e.ErrTerminal {
 		fmt.Fprintf(e.Err, "admin password (shown this once; %s): %s\n", kept, strings.TrimSpace(pw))
 	}
 	return nil
-}
-
-// isTerminal reports whether w is a terminal, where a secret may be shown.
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

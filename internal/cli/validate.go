@@ -17,7 +17,10 @@ func newValidateCmd(s Streams) *cobra.Command {
 applies the profile's defaults, checks every rule and checks the Helm values
 dhub would install against the charts' schemas. It reports every problem at
 once, each as file:line: field.path: what is wrong and how to fix it.
-Warnings (risky but allowed) go to stderr and do not fail.`,
+Warnings (risky but allowed) go to stderr and do not fail.
+
+Without a dhub.yaml there is nothing to check: it fails and names
+'dhub init'.`,
 		Example: `  dhub validate
   dhub validate -f hubs/pangeo.yaml`,
 		Args: cobra.NoArgs,

@@ -27,7 +27,9 @@ func newVersionCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print dhub's version and the chart versions it installs",
-		Args:  cobra.NoArgs,
+		Example: `  dhub version
+  dhub version -o json | jq -r .jupyterhubChart`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			v := VersionInfo{version, runtime.Version(), config.JupyterHubChartVersion, config.DaskGatewayChartVer, config.DefaultImage}
 			switch output {
