@@ -130,6 +130,7 @@ case "$1 $2" in
 	for p in jupyterhub dask-gateway-server; do
 		printf '#!/bin/sh\nexec sleep 3600\n' > "$bin/$p" && chmod +x "$bin/$p"
 	done
+	printf '#!/bin/sh\necho 5.5.0\n' > "$bin/jupyterhub-singleuser" && chmod +x "$bin/jupyterhub-singleuser"
 	exit 0 ;;
 esac
 exec ` + python3 + ` "$@"
