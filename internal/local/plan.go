@@ -229,8 +229,12 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 	// What a spawn needs beyond the hub, checked before anything starts or
 	// stops: a hub that answers but on which no user can start a server
 	// is not up.
+	checked := time.Now()
 	if err := st.checkUsersCanRun(ctx); err != nil {
 		return nil, fmt.Errorf("%w; %s", err, untouched)
+	}
+	if st.usersOwnAccounts {
+		fmt.Fprintf(o.Progress, "users' accounts can run their servers (checked as nobody in %.1fs)\n", time.Since(checked).Seconds())
 	}
 	if err := st.writeSecrets(p.secrets); err != nil {
 		return nil, err
