@@ -444,6 +444,51 @@ func TestAutoHTTPSRecreateThatDoesNotHelpIsReported(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// userNamespace creates namespace ns as someone other than dhub would,
+// returns once pods can be created in it (its default ServiceAccount
+// exists), and deletes it when the test ends, waiting until it is gone so
+// that the test can run again on the same cluster (-count).
+func userNamespace(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	namespaces := cluster.Client().CoreV1().Namespaces()
+	if _, err := namespaces.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := namespaces.Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete namespace %s: %v", ns, err)
+			return
+		}
+		eventually(t, "namespace "+ns+" gone", func() (bool, string) {
+			_, err := namespaces.Get(ctx, ns, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), fmt.Sprint(err)
+		})
+	})
+	eventually(t, "namespace "+ns+"'s default ServiceAccount", func() (bool, string) {
+		_, err := cluster.Client().CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+// eventually polls cond until it holds, for what the cluster's controllers
+// do in their own time; at the bound it fails the test with what cond saw
+// last. The bound is generous: a loaded machine is slow, not wrong.
+func eventually(t *testing.T, what string, cond func() (ok bool, seen string)) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s; last seen: %s", what, seen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 
 // renderedValues is what dhub renders for one release of h.
