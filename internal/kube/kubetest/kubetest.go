@@ -422,7 +422,9 @@ func (c *Cluster) Client() kubernetes.Interface { return c.client }
 
 // AddNode creates a fake node that kwok runs pods on, with the given labels
 // and taints on top of the usual kubernetes.io/hostname, os and arch labels,
-// 8 CPUs, 32Gi of memory and room for 110 pods, and waits until it is Ready.
+// 8 CPUs, 32Gi of memory and room for 110 pods, and waits until it is Ready
+// and the node lifecycle controller has lifted the not-ready taint it puts
+// on a new node: until then no pod is scheduled there.
 func (c *Cluster) AddNode(ctx context.Context, name string, labels map[string]string, taints []corev1.Taint) error {
 	l := map[string]string{
 		"kubernetes.io/hostname": name,
@@ -464,21 +466,42 @@ func (c *Cluster) AddNode(ctx context.Context, name string, labels map[string]st
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	var seen *corev1.Node
 	for {
 		n, err := c.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					return nil
-				}
+			seen = n
+			if usable(n) {
+				return nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kubetest: node %s did not become Ready (kwok manages it?): %w", name, ctx.Err())
+			var conds []corev1.NodeCondition
+			var taints []corev1.Taint
+			if seen != nil {
+				conds, taints = seen.Status.Conditions, seen.Spec.Taints
+			}
+			return fmt.Errorf("kubetest: node %s did not become Ready and untainted (kwok manages it?): %w; conditions %v, taints %v", name, ctx.Err(), conds, taints)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// usable reports whether n is Ready and free of the not-ready taint.
+func usable(n *corev1.Node) bool {
+	ready := false
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			ready = true
+		}
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Key == corev1.TaintNodeNotReady {
+			return false
+		}
+	}
+	return ready
 }
 
 // SetLoadBalancerIP does what a cloud's load balancer controller would: it
