@@ -254,6 +254,21 @@ func TestUpgradeChangedValues(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	h, c, _ := installedHub(t, "upgrade", "192.0.2.11")
+	// The tokens the chart generated in its hub Secret: all of it but
+	// values.yaml, the chart's copy of its values.
+	hubTokens := func() map[string][]byte {
+		t.Helper()
+		s, err := c.clientset.CoreV1().Secrets(h.Namespace).Get(ctx, "hub", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(s.Data, "values.yaml")
+		return s.Data
+	}
+	tokens := hubTokens()
+	if len(tokens["hub.services.dask-gateway.apiToken"]) == 0 {
+		t.Fatalf("the hub Secret has no token for the gateway: keys %v", slices.Sorted(maps.Keys(tokens)))
+	}
 	h.JupyterHub.Image = "pangeo/pangeo-notebook:2025.09.01"
 	p, err := c.Plan(ctx, h)
 	if err != nil {
@@ -275,6 +290,38 @@ func TestUpgradeChangedValues(t *testing.T) {
 	// loaded, so only the jupyterhub release changes; the other is untouched.
 	if got := revisions(t, c); got["jupyterhub"] != 2 || got["dask-gateway"] != 1 {
 		t.Errorf("revisions after upgrade = %v, want jupyterhub 2, dask-gateway 1", got)
+	}
+	// The chart generated the services' tokens on install; an upgrade
+	// keeps them, or users' servers and the gateway lose the hub.
+	if !maps.EqualFunc(hubTokens(), tokens, bytes.Equal) {
+		t.Error("the upgrade changed the tokens in the hub Secret")
+	}
+}
+
+// TestFailedInstallRemovesWhatItCreated: an install the API server refuses
+// part way (the test chart's invalid ConfigMap) leaves no release and none
+// of the chart's objects, and up says so.
+func TestFailedInstallRemovesWhatItCreated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := testHub(t, "failed-install")
+	h.Charts.JupyterHub.Values = charts.Coalesce(h.Charts.JupyterHub.Values, kubetest.FailApplyValues())
+	c, _ := newClient(t, h.Namespace, nil)
+	down(t, c, h)
+	_, _, err := up(ctx, c, h)
+	if err == nil || !strings.Contains(err.Error(), "install release failed-install-jupyterhub: ") ||
+		!strings.Contains(err.Error(), "dhub-test_FAIL-APPLY") || !strings.HasSuffix(err.Error(), "(what it created was removed)") {
+		t.Fatalf("up with a chart the API server refuses: %v, want the install's error and that what it created was removed", err)
+	}
+	if got := revisions(t, c); len(got) != 0 {
+		t.Errorf("releases after a failed install: %v", got)
+	}
+	core := c.clientset.CoreV1()
+	if _, err := core.Secrets(h.Namespace).Get(ctx, "hub", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the chart's Secret hub after a failed install: %v, want it removed", err)
+	}
+	if _, err := core.ServiceAccounts(h.Namespace).Get(ctx, "hub", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the chart's ServiceAccount hub after a failed install: %v, want it removed", err)
 	}
 }
 
