@@ -36,6 +36,8 @@
 // Nodes are kwok's fake nodes (AddNode). kwok neither assigns LoadBalancer
 // addresses nor provisions volumes: SetLoadBalancerIP plays the cloud's load
 // balancer controller and AddPersistentVolume pre-creates a volume for a claim.
+// It runs no container either: a test sets a pod's status as the kubelet
+// would, and SetPreviousLogs gives a container the logs of an earlier run.
 // Main points Helm's cache, config and data homes at a temporary directory
 // for the whole test process, and IsolateHelm gives one test homes of its
 // own; tests should also give client-go discovery a CacheDir, so nothing
@@ -212,6 +214,9 @@ options:
 		"--kube-scheduler-binary", bin("kube-scheduler"),
 		"--kwok-controller-binary", bin("kwok"),
 		"--kubeconfig", c.kubeconfig,
+		// Logs objects say what kwok serves as containers' logs
+		// (SetPreviousLogs).
+		"--enable-crds", "Logs",
 		"--quiet-pull",
 		"--wait", "2m",
 	)
