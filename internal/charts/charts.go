@@ -27,10 +27,13 @@ type Chart struct {
 	Repository string
 }
 
-// JupyterHub is the Zero to JupyterHub chart.
+// JupyterHub is the Zero to JupyterHub chart at the version dhub installs
+// unless dhub.yaml pins another. It is the one place that version is
+// written: config's defaults, dhub version and the embedded files read it.
 var JupyterHub = Chart{Name: "jupyterhub", Version: "4.4.0", Repository: "https://hub.jupyter.org/helm-chart/"}
 
-// DaskGateway is the Dask Gateway chart.
+// DaskGateway is the Dask Gateway chart at the version dhub installs
+// unless dhub.yaml pins another (see JupyterHub).
 var DaskGateway = Chart{Name: "dask-gateway", Version: "2026.3.0", Repository: "https://helm.dask.org/"}
 
 // Violation is one schema violation found by Validate.
@@ -51,16 +54,20 @@ type embedded struct {
 	err      error
 }
 
+// known are the charts whose files data/ holds, named after the versions
+// above: a version changed without its files fails load, and the tests.
 var known = map[string]*embedded{
-	"jupyterhub@4.4.0":      {prefix: "z2jh-4.4.0"},
-	"dask-gateway@2026.3.0": {prefix: "dg-2026.3.0"},
+	key(JupyterHub):  {prefix: "z2jh-" + JupyterHub.Version},
+	key(DaskGateway): {prefix: "dg-" + DaskGateway.Version},
 }
+
+func key(c Chart) string { return c.Name + "@" + c.Version }
 
 var printer = message.NewPrinter(language.English)
 
 // load returns the parsed defaults and compiled schema of c.
 func load(c Chart) (*embedded, error) {
-	e, ok := known[c.Name+"@"+c.Version]
+	e, ok := known[key(c)]
 	if !ok {
 		return nil, fmt.Errorf("unsupported chart %s version %q", c.Name, c.Version)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dhub/internal/charts"
 	"dhub/internal/config"
 )
 
@@ -31,7 +32,7 @@ func newVersionCmd(s Streams) *cobra.Command {
   dhub version -o json | jq -r .jupyterhubChart`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			v := VersionInfo{version, runtime.Version(), config.JupyterHubChartVersion, config.DaskGatewayChartVer, config.DefaultImage}
+			v := VersionInfo{version, runtime.Version(), charts.JupyterHub.Version, charts.DaskGateway.Version, config.DefaultImage}
 			switch output {
 			case "json":
 				enc := json.NewEncoder(s.Out)

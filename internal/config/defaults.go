@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"dhub/internal/charts"
 )
 
 // Defaults that the Azure guide and today's charts settle; see DESIGN.md.
@@ -31,11 +33,6 @@ const (
 	DefaultLocalPort       = 8000
 	DefaultLocalPython     = "python3"
 	DefaultAdminUser       = "admin"
-
-	JupyterHubChartVersion = "4.4.0"
-	JupyterHubChartRepo    = "https://hub.jupyter.org/helm-chart/"
-	DaskGatewayChartVer    = "2026.3.0"
-	DaskGatewayChartRepo   = "https://helm.dask.org/"
 
 	// LabelNodePurpose and LabelDaskWorker are the node labels the charts
 	// schedule by.
@@ -217,10 +214,12 @@ func (h *Hub) setDefaults(set func(path string) bool) {
 	}
 
 	c := &h.Charts
-	def(&c.JupyterHub.Version, JupyterHubChartVersion)
-	def(&c.JupyterHub.Repository, JupyterHubChartRepo)
-	def(&c.DaskGateway.Version, DaskGatewayChartVer)
-	def(&c.DaskGateway.Repository, DaskGatewayChartRepo)
+	// The charts package holds the versions dhub installs, with the
+	// defaults and schemas of exactly those versions.
+	def(&c.JupyterHub.Version, charts.JupyterHub.Version)
+	def(&c.JupyterHub.Repository, charts.JupyterHub.Repository)
+	def(&c.DaskGateway.Version, charts.DaskGateway.Version)
+	def(&c.DaskGateway.Repository, charts.DaskGateway.Repository)
 }
 
 // PoolRoles returns the roles for which the hub's cluster has dedicated

@@ -61,8 +61,6 @@ type Options struct {
 	ServiceGet func(ctx context.Context, service, port, path string) ([]byte, error)
 	// CacheDir holds downloaded charts; empty means the user cache dir.
 	CacheDir string
-	// NoRollback keeps a failed upgrade instead of rolling it back.
-	NoRollback bool
 	// Debug sends Helm's own log to Progress.
 	Debug bool
 }

@@ -62,14 +62,17 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub, deleteData bool) (
 			p.View.Add(plan.Change{Kind: "helm release", Name: name, Action: plan.Delete, Reason: fmt.Sprintf("uninstall revision %d", rel.Version)})
 		}
 	}
-	servers, err := core.Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: usersServers})
+	servers, err := core.Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: usersServers(names)})
 	if err != nil {
 		return nil, c.apiError("list users' servers", err)
 	}
-	clusters, _ := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{})
-	if n := len(servers.Items) + len(clusters.Items); n > 0 {
+	clusters, err := c.daskClusters(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(servers.Items) + len(clusters); n > 0 {
 		p.View.Add(plan.Change{Kind: "running", Name: "users' servers and Dask clusters", Action: plan.Delete,
-			Reason: fmt.Sprintf("stop %d server(s) and %d cluster(s)", len(servers.Items), len(clusters.Items))})
+			Reason: fmt.Sprintf("stop %d server(s) and %d cluster(s)", len(servers.Items), len(clusters))})
 	}
 	if _, err := core.Secrets(c.namespace).Get(ctx, render.AuthSecretName, metav1.GetOptions{}); err == nil {
 		p.View.Add(plan.Change{Kind: "secret", Name: render.AuthSecretName, Action: plan.Delete, Reason: "dhub's authentication secrets"})
@@ -110,8 +113,42 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub, deleteData bool) (
 	return p, nil
 }
 
-// usersServers selects users' servers, which are not part of a release.
-const usersServers = "component=singleuser-server"
+// usersServers selects the hub's users' servers, which are not part of a
+// release: KubeSpawner labels each with the component and, as the
+// JupyterHub chart configures it, the release. Another hub's servers in
+// the same namespace are not this hub's to stop.
+func usersServers(names render.ReleaseNames) string {
+	return singleuserServers + ",release=" + names.JupyterHub
+}
+
+// singleuserServers selects every user's server in a namespace, whichever
+// hub started it.
+const singleuserServers = "component=singleuser-server"
+
+// gatewayInstance selects what the hub's gateway labels as its own: its
+// DaskCluster objects and the pods its controller makes for them carry the
+// gateway's instance, which is the gateway release's full name.
+func gatewayInstance(names render.ReleaseNames) string {
+	return "gateway.dask.org/instance=" + names.DaskGateway
+}
+
+// daskClusters lists the names of the hub's Dask clusters: none when the
+// gateway's CustomResourceDefinition is not installed.
+func (c *Client) daskClusters(ctx context.Context, names render.ReleaseNames) ([]string, error) {
+	list, err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: gatewayInstance(names)})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, c.apiError("list Dask clusters", err)
+	}
+	var out []string
+	for _, item := range list.Items {
+		out = append(out, item.GetName())
+	}
+	slices.Sort(out)
+	return out, nil
+}
 
 // DownResult says what Down removed and what it kept.
 type DownResult struct {
@@ -126,7 +163,8 @@ type DownResult struct {
 // Down does what p says: uninstalls the releases, stops users' servers and
 // Dask clusters, deletes dhub's Secret and the planned volumes, then the
 // namespace when planned and no volume appeared in it since. It waits for
-// the deletions and then checks that nothing of the hub is left.
+// the deletions (a Dask cluster's pods included) and then checks that
+// nothing of the hub is left. What the hub did not make stays.
 func (c *Client) Down(ctx context.Context, p *DownPlan) (*DownResult, error) {
 	res := &DownResult{Uninstalled: []string{}, Deleted: []string{}, Kept: []string{}, Left: []string{}}
 	for _, ch := range p.View.Changes {
@@ -154,16 +192,33 @@ func (c *Client) Down(ctx context.Context, p *DownPlan) (*DownResult, error) {
 	}
 	core := c.clientset.CoreV1()
 	// Users' servers and Dask clusters are not part of the releases; any
-	// started since the plan go too.
-	if list, err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, item := range list.Items {
-			if err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).Delete(ctx, item.GetName(), metav1.DeleteOptions{}); err == nil {
-				res.Deleted = append(res.Deleted, "dask cluster "+item.GetName())
-			}
-		}
+	// started since the plan go too. The releases are gone first, so no
+	// new one starts meanwhile.
+	clusters, err := c.daskClusters(ctx, p.names)
+	if err != nil {
+		return res, err
 	}
-	if err := core.Pods(c.namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: usersServers}); err != nil && !apierrors.IsNotFound(err) {
+	for _, name := range clusters {
+		// The garbage collector then removes the pods and the Secret
+		// the gateway's controller made for it, which it owns.
+		err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return res, c.apiError("delete Dask cluster "+name, err)
+		}
+		res.Deleted = append(res.Deleted, "dask cluster "+name)
+	}
+	servers, err := core.Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: usersServers(p.names)})
+	if err != nil {
+		return res, c.apiError("list users' servers", err)
+	}
+	if err := core.Pods(c.namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: usersServers(p.names)}); err != nil && !apierrors.IsNotFound(err) {
 		return res, c.apiError("delete users' servers", err)
+	}
+	for _, s := range servers.Items {
+		res.Deleted = append(res.Deleted, "user server "+s.Name)
+	}
+	if err := c.waitUsersGone(ctx, p.names); err != nil {
+		return res, err
 	}
 	if err := core.Secrets(c.namespace).Delete(ctx, render.AuthSecretName, metav1.DeleteOptions{}); err == nil {
 		res.Deleted = append(res.Deleted, "secret "+render.AuthSecretName)
@@ -232,7 +287,57 @@ func (c *Client) waitNamespaceGone(ctx context.Context) error {
 	}
 }
 
-// leftovers lists dhub's releases and objects that should be gone.
+// waitUsersGone waits until the hub's users' servers, its Dask clusters
+// and their pods are gone, or fails at the readiness bound naming what is
+// left. A Dask cluster's pods go after the cluster, when the garbage
+// collector gets to them.
+func (c *Client) waitUsersGone(ctx context.Context, names render.ReleaseNames) error {
+	deadline := time.Now().Add(c.opts.ReadyTimeout)
+	for {
+		left, err := c.usersLeft(ctx, names)
+		if err == nil && len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("users' servers and Dask clusters still stopping after %s: %s", c.opts.ReadyTimeout, strings.Join(left, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
+}
+
+// usersLeft lists the hub's Dask clusters, their pods and its users'
+// servers that still exist.
+func (c *Client) usersLeft(ctx context.Context, names render.ReleaseNames) ([]string, error) {
+	clusters, err := c.daskClusters(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, name := range clusters {
+		left = append(left, "dask cluster "+name)
+	}
+	for _, sel := range []string{gatewayInstance(names), usersServers(names)} {
+		pods, err := c.clientset.CoreV1().Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return nil, c.apiError("list pods", err)
+		}
+		for _, p := range pods.Items {
+			left = append(left, "pod "+p.Name)
+		}
+	}
+	return left, nil
+}
+
+// leftovers lists dhub's releases and objects that should be gone. Pods
+// count when they are the hub's: its releases' and its users' (see
+// hubPod); a namespace dhub did not create may hold others.
 func (c *Client) leftovers(ctx context.Context, cfg *action.Configuration, names render.ReleaseNames) []string {
 	var left []string
 	for _, name := range []string{names.JupyterHub, names.DaskGateway} {
@@ -247,10 +352,22 @@ func (c *Client) leftovers(ctx context.Context, cfg *action.Configuration, names
 	pods, err := core.Pods(c.namespace).List(ctx, metav1.ListOptions{})
 	if err == nil {
 		for _, p := range pods.Items {
-			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
+			if hubPod(p.Labels, names) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
 				left = append(left, "pod "+p.Name)
 			}
 		}
 	}
 	return left
+}
+
+// hubPod reports whether a pod with these labels is the hub's: made by
+// one of its releases (the JupyterHub chart labels its pods and KubeSpawner
+// its users' servers with release, the gateway chart with
+// app.kubernetes.io/instance) or by its gateway for a Dask cluster.
+func hubPod(labels map[string]string, names render.ReleaseNames) bool {
+	is := func(key, name string) bool { return name != "" && labels[key] == name }
+	return is("release", names.JupyterHub) ||
+		is("app.kubernetes.io/instance", names.JupyterHub) ||
+		is("app.kubernetes.io/instance", names.DaskGateway) ||
+		is("gateway.dask.org/instance", names.DaskGateway)
 }

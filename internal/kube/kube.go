@@ -134,7 +134,7 @@ type UpResult struct {
 // Secret (restarting the hub when a value it reads changed), installs or
 // upgrades the releases that differ, then waits until every component is
 // ready and the gateway API answers, and finds the hub's URL. A failed
-// upgrade is rolled back unless Options.NoRollback.
+// upgrade is rolled back to the previous revision.
 func (c *Client) Apply(ctx context.Context, p *Plan) (*UpResult, error) {
 	start := time.Now()
 	if p.createNamespace {
@@ -174,7 +174,7 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*UpResult, error) {
 		err = c.waitGateway(ctx, p.rendered.Names)
 	}
 	if err != nil {
-		if len(upgraded) > 0 && !c.opts.NoRollback {
+		if len(upgraded) > 0 {
 			c.rollback(cfg, upgraded)
 			return nil, fmt.Errorf("%w\nthe upgrade was rolled back to the previous revision", err)
 		}
@@ -223,9 +223,6 @@ func (c *Client) applyRelease(ctx context.Context, cfg *action.Configuration, ch
 		up.ResetValues = true
 		up.MaxHistory = 10
 		if _, err := up.RunWithContext(ctx, ch.Name, chart, ch.release.Values); err != nil {
-			if c.opts.NoRollback {
-				return fmt.Errorf("upgrade release %s: %w (kept as it is: --no-rollback)", ch.Name, err)
-			}
 			c.removeHooks(cfg, ch.Name)
 			c.rollback(cfg, []releaseChangeOf{ch})
 			return fmt.Errorf("upgrade release %s: %w (rolled back to revision %d)", ch.Name, err, ch.have.Version)
@@ -273,9 +270,6 @@ func (c *Client) removeHooks(cfg *action.Configuration, name string) {
 
 // rollback returns upgraded releases to their previous revision.
 func (c *Client) rollback(cfg *action.Configuration, upgraded []releaseChangeOf) {
-	if c.opts.NoRollback {
-		return
-	}
 	for _, ch := range upgraded {
 		rb := action.NewRollback(cfg)
 		rb.Version = ch.have.Version

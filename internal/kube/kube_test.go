@@ -254,6 +254,21 @@ func TestUpgradeChangedValues(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	h, c, _ := installedHub(t, "upgrade", "192.0.2.11")
+	// The tokens the chart generated in its hub Secret: all of it but
+	// values.yaml, the chart's copy of its values.
+	hubTokens := func() map[string][]byte {
+		t.Helper()
+		s, err := c.clientset.CoreV1().Secrets(h.Namespace).Get(ctx, "hub", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(s.Data, "values.yaml")
+		return s.Data
+	}
+	tokens := hubTokens()
+	if len(tokens["hub.services.dask-gateway.apiToken"]) == 0 {
+		t.Fatalf("the hub Secret has no token for the gateway: keys %v", slices.Sorted(maps.Keys(tokens)))
+	}
 	h.JupyterHub.Image = "pangeo/pangeo-notebook:2025.09.01"
 	p, err := c.Plan(ctx, h)
 	if err != nil {
@@ -275,6 +290,38 @@ func TestUpgradeChangedValues(t *testing.T) {
 	// loaded, so only the jupyterhub release changes; the other is untouched.
 	if got := revisions(t, c); got["jupyterhub"] != 2 || got["dask-gateway"] != 1 {
 		t.Errorf("revisions after upgrade = %v, want jupyterhub 2, dask-gateway 1", got)
+	}
+	// The chart generated the services' tokens on install; an upgrade
+	// keeps them, or users' servers and the gateway lose the hub.
+	if !maps.EqualFunc(hubTokens(), tokens, bytes.Equal) {
+		t.Error("the upgrade changed the tokens in the hub Secret")
+	}
+}
+
+// TestFailedInstallRemovesWhatItCreated: an install the API server refuses
+// part way (the test chart's invalid ConfigMap) leaves no release and none
+// of the chart's objects, and up says so.
+func TestFailedInstallRemovesWhatItCreated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := testHub(t, "failed-install")
+	h.Charts.JupyterHub.Values = charts.Coalesce(h.Charts.JupyterHub.Values, kubetest.FailApplyValues())
+	c, _ := newClient(t, h.Namespace, nil)
+	down(t, c, h)
+	_, _, err := up(ctx, c, h)
+	if err == nil || !strings.Contains(err.Error(), "install release failed-install-jupyterhub: ") ||
+		!strings.Contains(err.Error(), "dhub-test_FAIL-APPLY") || !strings.HasSuffix(err.Error(), "(what it created was removed)") {
+		t.Fatalf("up with a chart the API server refuses: %v, want the install's error and that what it created was removed", err)
+	}
+	if got := revisions(t, c); len(got) != 0 {
+		t.Errorf("releases after a failed install: %v", got)
+	}
+	core := c.clientset.CoreV1()
+	if _, err := core.Secrets(h.Namespace).Get(ctx, "hub", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the chart's Secret hub after a failed install: %v, want it removed", err)
+	}
+	if _, err := core.ServiceAccounts(h.Namespace).Get(ctx, "hub", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the chart's ServiceAccount hub after a failed install: %v, want it removed", err)
 	}
 }
 
@@ -443,6 +490,51 @@ func TestAutoHTTPSRecreateThatDoesNotHelpIsReported(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// userNamespace creates namespace ns as someone other than dhub would,
+// returns once pods can be created in it (its default ServiceAccount
+// exists), and deletes it when the test ends, waiting until it is gone so
+// that the test can run again on the same cluster (-count).
+func userNamespace(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	namespaces := cluster.Client().CoreV1().Namespaces()
+	if _, err := namespaces.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := namespaces.Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete namespace %s: %v", ns, err)
+			return
+		}
+		eventually(t, "namespace "+ns+" gone", func() (bool, string) {
+			_, err := namespaces.Get(ctx, ns, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), fmt.Sprint(err)
+		})
+	})
+	eventually(t, "namespace "+ns+"'s default ServiceAccount", func() (bool, string) {
+		_, err := cluster.Client().CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+// eventually polls cond until it holds, for what the cluster's controllers
+// do in their own time; at the bound it fails the test with what cond saw
+// last. The bound is generous: a loaded machine is slow, not wrong.
+func eventually(t *testing.T, what string, cond func() (ok bool, seen string)) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s; last seen: %s", what, seen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 

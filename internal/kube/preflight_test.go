@@ -149,10 +149,7 @@ func TestPreflightNamesWhatTheUserMayNotCreate(t *testing.T) {
 	ctx := context.Background()
 	const ns = "preflight-rbac"
 	admin := cluster.Client()
-	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	userNamespace(t, ns)
 	if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func (c *Client) Smoke(ctx context.Context, h *config.Hub) (smoke.Target, error)
 // userPodProblem says why a user's server pod is not running: KubeSpawner
 // annotates the pod with the user's name.
 func (c *Client) userPodProblem(ctx context.Context, user string) string {
-	pods, err := c.clientset.CoreV1().Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: usersServers})
+	pods, err := c.clientset.CoreV1().Pods(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: singleuserServers})
 	if err != nil {
 		return ""
 	}

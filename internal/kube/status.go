@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -83,12 +82,8 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 	for _, s := range st.Components {
 		st.Up = st.Up && s.Ready
 	}
-	list, err := c.dynamic.Resource(daskClusterGVR).Namespace(c.namespace).List(ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, item := range list.Items {
-			st.DaskClusters = append(st.DaskClusters, item.GetName())
-		}
-		sort.Strings(st.DaskClusters)
+	if clusters, err := c.daskClusters(ctx, names); err == nil && clusters != nil {
+		st.DaskClusters = clusters
 	}
 	st.URL, st.URLState = c.urlState(ctx, h)
 	return st, nil

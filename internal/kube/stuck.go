@@ -110,13 +110,20 @@ func (c *Client) claimNeverBinds(ctx context.Context, name string) string {
 	}
 	for _, pv := range pvs.Items {
 		// A volume just made is Pending until the volume controller sees
-		// it: free is no claim on it, and not released or failed.
-		free := pv.Spec.ClaimRef == nil && pv.Status.Phase != corev1.VolumeReleased && pv.Status.Phase != corev1.VolumeFailed
+		// it, and one the scheduler has just chosen for this claim names
+		// it before the controller binds them: either may take it.
+		free := (pv.Spec.ClaimRef == nil || chosenFor(pv.Spec.ClaimRef, pvc)) &&
+			pv.Status.Phase != corev1.VolumeReleased && pv.Status.Phase != corev1.VolumeFailed
 		if free && pv.Spec.StorageClassName == class && fits(&pv, pvc) {
 			return ""
 		}
 	}
 	return fmt.Sprintf("persistentvolumeclaim %s %s and no free volume fits it%s: set hub.storage.class to a StorageClass that provisions volumes", name, why, events)
+}
+
+// chosenFor reports whether a volume's claim reference names pvc.
+func chosenFor(ref *corev1.ObjectReference, pvc *corev1.PersistentVolumeClaim) bool {
+	return ref.Namespace == pvc.Namespace && ref.Name == pvc.Name && (ref.UID == "" || ref.UID == pvc.UID)
 }
 
 func findClass(classes []storagev1.StorageClass, name string) *storagev1.StorageClass {

@@ -2,11 +2,12 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -62,24 +63,26 @@ func TestImageThatDoesNotExistIsStuck(t *testing.T) {
 
 // Claims that can never bind, on the real scheduler and volume controller:
 // no class on a cluster without a default one, a class that does not
-// exist, a class that provisions nothing with no volume left.
+// exist, a class that provisions nothing with no volume left. A volume
+// that fits then makes the last one bindable.
 func TestClaimsThatCannotBindAreStuck(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const ns = "stuck-claims"
+	const volume = "stuck-claims-fits" // added at the end
 	admin := cluster.Client()
-	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	// Cleanups run last first: the volume is deleted, then the namespace
+	// (its claim lets go of the volume), and then the volume is gone, so
+	// that the test can run again (-count).
+	t.Cleanup(func() {
+		eventually(t, "volume "+volume+" gone", func() (bool, string) {
+			_, err := admin.CoreV1().PersistentVolumes().Get(ctx, volume, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), fmt.Sprint(err)
+		})
+	})
+	userNamespace(t, ns)
 	if err := cluster.EnsureStaticClass(ctx, "kwok-empty"); err != nil {
 		t.Fatal(err)
-	}
-	for {
-		if _, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{}); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	c, _ := newClient(t, ns, nil)
 	classes := map[string]*string{"none": nil, "missing": ptr("fast"), "empty": ptr("kwok-empty")}
@@ -105,44 +108,50 @@ func TestClaimsThatCannotBindAreStuck(t *testing.T) {
 		"missing": "persistentvolumeclaim missing asks for StorageClass fast, which does not exist and no free volume fits it (its events: ProvisioningFailed: storageclass.storage.k8s.io \"fast\" not found)",
 		"empty":   "persistentvolumeclaim empty asks for StorageClass kwok-empty, which provisions nothing (kubernetes.io/no-provisioner) and no free volume fits it",
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	// The scheduler and the volume controller speak in their own time.
 	for name := range classes {
-		for {
+		eventually(t, "pod "+name+" taken for stuck with "+want[name], func() (bool, string) {
 			p, err := admin.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
-				t.Fatal(err)
+				return false, err.Error()
 			}
 			got := c.neverReady(ctx, p)
-			if strings.HasPrefix(got, want[name]) {
-				t.Logf("pod %s: %s; %s", name, c.podProblem(ctx, p), got)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("pod %s: neverReady = %q, want it to start with %q", name, got, want[name])
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return strings.HasPrefix(got, want[name]), fmt.Sprintf("neverReady = %q", got)
+		})
 	}
-	p, _ := admin.CoreV1().Pods(ns).Get(ctx, "none", metav1.GetOptions{})
+	p, err := admin.CoreV1().Pods(ns).Get(ctx, "none", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if why := c.podProblem(ctx, p); strings.HasSuffix(why, "not found") {
 		t.Errorf("the scheduler's message keeps its stray ending: %q", why)
 	}
-	// A volume that fits makes the claim of the empty class bindable.
-	if err := cluster.AddStaticVolume(ctx, "stuck-claims-fits", "2Gi", "kwok-empty"); err != nil {
+
+	// A volume that fits: from the moment it exists the pod is no longer
+	// stuck, through the scheduler choosing it and the volume controller
+	// binding it, which both take their time.
+	if err := cluster.AddStaticVolume(ctx, volume, "2Gi", "kwok-empty"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		admin.CoreV1().PersistentVolumes().Delete(context.Background(), "stuck-claims-fits", metav1.DeleteOptions{})
-	})
-	p, _ = admin.CoreV1().Pods(ns).Get(ctx, "empty", metav1.GetOptions{})
-	if got := c.neverReady(ctx, p); got != "" && !strings.Contains(got, "kwok-empty") {
-		t.Errorf("with a volume that fits: %q", got)
-	} else if got != "" {
-		// The scheduler may already have bound it; either way not stuck
-		// for want of a volume.
-		if pvc, _ := admin.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "empty", metav1.GetOptions{}); pvc.Status.Phase != corev1.ClaimBound {
-			t.Errorf("claim empty is still stuck with a volume that fits: %q", got)
+		if err := admin.CoreV1().PersistentVolumes().Delete(ctx, volume, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete volume %s: %v", volume, err)
 		}
-	}
+	})
+	eventually(t, "claim empty bound to "+volume+" and pod empty scheduled", func() (bool, string) {
+		p, err := admin.CoreV1().Pods(ns).Get(ctx, "empty", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		never := c.neverReady(ctx, p)
+		pvc, err := admin.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "empty", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		seen := fmt.Sprintf("claim %s, volume %q; pod on node %q", pvc.Status.Phase, pvc.Spec.VolumeName, p.Spec.NodeName)
+		if never != "" {
+			t.Fatalf("with a volume that fits, pod empty is taken for stuck (%s): %s", seen, never)
+		}
+		return pvc.Status.Phase == corev1.ClaimBound && pvc.Spec.VolumeName == volume && p.Spec.NodeName != "", seen
+	})
 }

@@ -1,10 +1,18 @@
 package kube
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	"dhub/internal/render"
 )
 
 // A rollout counts only once its controller saw the new template and
@@ -36,5 +44,108 @@ func TestRolloutReadiness(t *testing.T) {
 		if ready != c.ready || desired != c.desired {
 			t.Errorf("%s: %d/%d ready, want %d/%d", c.name, ready, desired, c.ready, c.desired)
 		}
+	}
+}
+
+// crashLoop sets the status of pod ns/name as the kubelet does for a
+// container that keeps exiting: the pod runs, the container waits in
+// CrashLoopBackOff after its last run failed, and nothing is ready. kwok
+// leaves a running pod's status alone.
+func crashLoop(t *testing.T, ns, name, container string, restarts int32) {
+	t.Helper()
+	ctx := context.Background()
+	pods := cluster.Client().CoreV1().Pods(ns)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodRunning
+		for i, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady || cond.Type == corev1.ContainersReady {
+				p.Status.Conditions[i].Status, p.Status.Conditions[i].Reason = corev1.ConditionFalse, "ContainersNotReady"
+				p.Status.Conditions[i].LastTransitionTime = now
+			}
+		}
+		for i, cs := range p.Status.ContainerStatuses {
+			if cs.Name != container {
+				continue
+			}
+			p.Status.ContainerStatuses[i].Ready = false
+			p.Status.ContainerStatuses[i].RestartCount = restarts
+			p.Status.ContainerStatuses[i].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason:  "CrashLoopBackOff",
+				Message: fmt.Sprintf("back-off 2m40s restarting failed container=%s pod=%s_%s(%s)", container, name, ns, p.UID),
+			}}
+			p.Status.ContainerStatuses[i].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: 1, Reason: "Error", StartedAt: now, FinishedAt: now,
+			}}
+		}
+		_, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("set pod %s crash looping: %v", name, err)
+	}
+}
+
+// TestCrashLoopShowsItsLastLogLines: the hub's pod crashes repeatedly.
+// Status and the readiness wait both say so, with the last ten lines its
+// previous run logged, read through the API server as from a kubelet. A
+// crash loop may end by itself (a database coming back), so the wait goes
+// on to its bound rather than stopping as for a stuck pod.
+func TestCrashLoopShowsItsLastLogLines(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, c, _ := installedHub(t, "crashloop", "192.0.2.18")
+	names := render.ReleaseNamesFor(h.Namespace)
+	pods, err := c.clientset.CoreV1().Pods(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "component=hub,release=" + names.JupyterHub})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("the hub's pods: %v, %d of them", err, len(pods.Items))
+	}
+	hub := pods.Items[0].Name
+	var logged []string
+	for i := 1; i <= 12; i++ {
+		logged = append(logged, fmt.Sprintf("[E 2025-09-01 12:00:%02d.000 JupyterHub app:3400] line %d of the traceback", i, i))
+	}
+	if err := cluster.SetPreviousLogs(ctx, h.Namespace, hub, "hub", logged); err != nil {
+		t.Fatal(err)
+	}
+	crashLoop(t, h.Namespace, hub, "hub", 5)
+	// The Deployment controller counts the pod out in its own time.
+	eventually(t, "deployment hub counting its pod not ready", func() (bool, string) {
+		d, err := c.clientset.AppsV1().Deployments(h.Namespace).Get(ctx, "hub", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return d.Status.ReadyReplicas == 0, fmt.Sprintf("%d ready", d.Status.ReadyReplicas)
+	})
+	want := "pod " + hub + " container hub crashes repeatedly (restarts 5); its last log lines:\n      " + strings.Join(logged[2:], "\n      ")
+
+	st, err := c.GetStatus(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *ComponentStatus
+	for i := range st.Components {
+		if st.Components[i].Name == "hub" {
+			got = &st.Components[i]
+		}
+	}
+	if st.Up || got == nil || got.Ready || got.Replicas != "0/1" || got.Reason != want {
+		t.Errorf("status: up %v, hub %+v; want the hub 0/1 ready with reason:\n%s", st.Up, got, want)
+	}
+
+	// The readiness wait, with a bound short enough for a test.
+	short, _ := newClient(t, h.Namespace, nil)
+	short.opts.ReadyTimeout = time.Second
+	cfg, err := short.actionConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = short.waitReady(ctx, cfg, render.ForReleases(h, names))
+	if err == nil || !strings.Contains(err.Error(), "components not ready after 1s:\n  deployment hub (0/1 ready): "+want) {
+		t.Errorf("readiness wait = %v, want the hub named with:\n%s", err, want)
 	}
 }

@@ -8,7 +8,8 @@ import (
 
 // Chart returns the absolute path of a test chart in
 // internal/kube/testdata/charts: "jupyterhub" (a stand-in for the JupyterHub
-// chart 4.4.0) or "dask-gateway" (for the Dask Gateway chart 2026.3.0). Their
+// chart) or "dask-gateway" (for the Dask Gateway chart), each of the version
+// dhub installs (charts.JupyterHub, charts.DaskGateway). Their
 // values.yaml files document the keys they read and how to make an install
 // or upgrade fail on purpose.
 func Chart(name string) (string, error) {

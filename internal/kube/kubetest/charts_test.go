@@ -1,27 +1,17 @@
 package kubetest_test
 
 import (
-	"bytes"
-	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
-	"helm.sh/helm/v4/pkg/action"
-	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/kube"
-	rcommon "helm.sh/helm/v4/pkg/release/common"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
 
 	"dhub/internal/kube/kubetest"
@@ -424,190 +414,5 @@ func TestJupyterHubChartFailSwitches(t *testing.T) {
 	}
 	if !m.get(t, "ConfigMap", "dhub-test_FAIL-APPLY", nil) {
 		t.Error("failApply: no invalid ConfigMap")
-	}
-}
-
-// helmConfig is a Helm action configuration for namespace ns of the test
-// cluster, with Helm's homes and the discovery cache in temporary directories.
-func helmConfig(t *testing.T, ns string) *action.Configuration {
-	t.Helper()
-	kubetest.IsolateHelm(t)
-	kubeconfig, cacheDir := cluster.Kubeconfig(), t.TempDir()
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &kubeconfig
-	flags.Namespace = &ns
-	flags.CacheDir = &cacheDir
-	cfg := action.NewConfiguration()
-	if err := cfg.Init(flags, ns, "secret"); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-func loadChart(t *testing.T, name string) *chartv2.Chart {
-	t.Helper()
-	dir, err := kubetest.Chart(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := loader.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
-}
-
-// with returns values with extra's top-level keys added.
-func with(values, extra map[string]any) map[string]any {
-	v := maps.Clone(values)
-	maps.Copy(v, extra)
-	return v
-}
-
-// TestChartsInstallAndUpgradeOnCluster installs both test charts with dhub's
-// values for the kubernetes target on the kwok cluster with the Helm SDK,
-// upgrades them, and makes upgrades fail the two documented ways.
-func TestChartsInstallAndUpgradeOnCluster(t *testing.T) {
-	nodes(t)
-	ctx := t.Context()
-	const ns = "research-hub" // the namespace of the golden values
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join(root, "internal", "render", "testdata", "golden", "kubernetes")
-	jhValues := readValues(t, filepath.Join(golden, "jupyterhub-values.yaml"))
-	dgValues := readValues(t, filepath.Join(golden, "dask-gateway-values.yaml"))
-	// No provisioner on kwok: the hub's database claim needs a volume.
-	if err := cluster.AddPersistentVolume(ctx, "research-hub-db", "1Gi"); err != nil {
-		t.Fatal(err)
-	}
-	cfg := helmConfig(t, ns)
-	jh, dg := loadChart(t, "jupyterhub"), loadChart(t, "dask-gateway")
-
-	start := time.Now()
-	for _, r := range []struct {
-		name   string
-		chart  *chartv2.Chart
-		values map[string]any
-	}{{"jupyterhub", jh, jhValues}, {"dask-gateway", dg, dgValues}} {
-		install := action.NewInstall(cfg)
-		install.ReleaseName = r.name
-		install.Namespace = ns
-		install.CreateNamespace = true
-		install.WaitStrategy = kube.StatusWatcherStrategy
-		install.Timeout = 2 * time.Minute
-		rel, err := install.RunWithContext(ctx, r.chart, r.values)
-		if err != nil {
-			t.Fatalf("install %s: %v", r.name, err)
-		}
-		if r.name == "jupyterhub" {
-			hook := rel.(*release.Release).Hooks
-			var ran bool
-			for _, h := range hook {
-				if h.Kind == "Job" && h.Name == "hook-image-awaiter" {
-					ran = h.LastRun.Phase == release.HookPhaseSucceeded
-				}
-			}
-			if !ran {
-				t.Errorf("hook Job did not succeed: %+v", hook)
-			}
-		}
-	}
-	t.Logf("install of both charts (waited): %s", time.Since(start).Round(time.Millisecond))
-
-	for _, name := range []string{"hub", "proxy", "autohttps", "user-scheduler", "api-dask-gateway", "controller-dask-gateway", "traefik-dask-gateway"} {
-		d, err := cluster.Client().AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Errorf("Deployment %s: %v", name, err)
-			continue
-		}
-		if d.Status.AvailableReplicas != *d.Spec.Replicas {
-			t.Errorf("Deployment %s: %d of %d available after a waited install", name, d.Status.AvailableReplicas, *d.Spec.Replicas)
-		}
-		pods, err := cluster.Client().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(d.Spec.Selector)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pods.Items {
-			if p.Spec.NodeName != coreNodeName {
-				t.Errorf("pod %s on node %q, want %s (core affinity / node selector)", p.Name, p.Spec.NodeName, coreNodeName)
-			}
-		}
-	}
-	crd, err := cluster.Client().Discovery().ServerResourcesForGroupVersion("gateway.dask.org/v1alpha1")
-	if err != nil || len(crd.APIResources) == 0 || crd.APIResources[0].Kind != "DaskCluster" {
-		t.Errorf("DaskCluster API after install: %v %+v", err, crd)
-	}
-	secret := func() map[string][]byte {
-		s, err := cluster.Client().CoreV1().Secrets(ns).Get(ctx, "hub", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s.Data
-	}
-	tokens := secret()
-	if len(tokens["hub.services.dask-gateway.apiToken"]) != 64 {
-		t.Fatalf("hub Secret: %v", tokens)
-	}
-	if err := cluster.SetLoadBalancerIP(ctx, ns, "proxy-public", "203.0.113.10"); err != nil {
-		t.Fatal(err)
-	}
-
-	upgrade := func(values map[string]any) (time.Duration, error) {
-		u := action.NewUpgrade(cfg)
-		u.Namespace = ns
-		u.WaitStrategy = kube.StatusWatcherStrategy
-		u.Timeout = time.Minute
-		start := time.Now()
-		_, err := u.RunWithContext(ctx, "jupyterhub", jh, values)
-		return time.Since(start), err
-	}
-	if _, err := upgrade(jhValues); err != nil {
-		t.Fatalf("upgrade with the same values: %v", err)
-	}
-	if got := secret(); !maps.EqualFunc(got, tokens, bytes.Equal) {
-		t.Error("hub Secret tokens changed on upgrade: lookup did not keep them")
-	}
-
-	took, err := upgrade(with(jhValues, kubetest.FailUpgradeValues()))
-	if err == nil || !strings.Contains(err.Error(), "hook") {
-		t.Fatalf("upgrade with failHook: err = %v, want a failed hook", err)
-	}
-	t.Logf("failHook upgrade failed after %s: %v", took.Round(time.Millisecond), err)
-	job, err := cluster.Client().BatchV1().Jobs(ns).Get(ctx, "hook-image-awaiter", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	failed := false
-	for _, c := range job.Status.Conditions {
-		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue && c.Reason == batchv1.JobReasonDeadlineExceeded {
-			failed = true
-		}
-	}
-	if !failed {
-		t.Errorf("hook Job conditions = %+v, want Failed/DeadlineExceeded", job.Status.Conditions)
-	}
-	status := action.NewStatus(cfg)
-	r, err := status.Run("jupyterhub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := r.(*release.Release).Info.Status; got != rcommon.StatusFailed {
-		t.Errorf("release status after a failed hook = %s, want failed", got)
-	}
-
-	took, err = upgrade(with(jhValues, kubetest.FailApplyValues()))
-	if err == nil || !strings.Contains(err.Error(), "dhub-test_FAIL-APPLY") {
-		t.Fatalf("upgrade with failApply: err = %v, want the invalid ConfigMap refused", err)
-	}
-	t.Logf("failApply upgrade failed after %s: %v", took.Round(time.Millisecond), err)
-
-	// A good upgrade after failed ones works: the failed hook Job is replaced.
-	if _, err := upgrade(jhValues); err != nil {
-		t.Fatalf("upgrade after failures: %v", err)
-	}
-	if got := secret(); !maps.EqualFunc(got, tokens, bytes.Equal) {
-		t.Error("hub Secret tokens changed across failed upgrades")
 	}
 }

@@ -36,6 +36,8 @@
 // Nodes are kwok's fake nodes (AddNode). kwok neither assigns LoadBalancer
 // addresses nor provisions volumes: SetLoadBalancerIP plays the cloud's load
 // balancer controller and AddPersistentVolume pre-creates a volume for a claim.
+// It runs no container either: a test sets a pod's status as the kubelet
+// would, and SetPreviousLogs gives a container the logs of an earlier run.
 // Main points Helm's cache, config and data homes at a temporary directory
 // for the whole test process, and IsolateHelm gives one test homes of its
 // own; tests should also give client-go discovery a CacheDir, so nothing
@@ -212,6 +214,9 @@ options:
 		"--kube-scheduler-binary", bin("kube-scheduler"),
 		"--kwok-controller-binary", bin("kwok"),
 		"--kubeconfig", c.kubeconfig,
+		// Logs objects say what kwok serves as containers' logs
+		// (SetPreviousLogs).
+		"--enable-crds", "Logs",
 		"--quiet-pull",
 		"--wait", "2m",
 	)
@@ -422,7 +427,9 @@ func (c *Cluster) Client() kubernetes.Interface { return c.client }
 
 // AddNode creates a fake node that kwok runs pods on, with the given labels
 // and taints on top of the usual kubernetes.io/hostname, os and arch labels,
-// 8 CPUs, 32Gi of memory and room for 110 pods, and waits until it is Ready.
+// 8 CPUs, 32Gi of memory and room for 110 pods, and waits until it is Ready
+// and the node lifecycle controller has lifted the not-ready taint it puts
+// on a new node: until then no pod is scheduled there.
 func (c *Cluster) AddNode(ctx context.Context, name string, labels map[string]string, taints []corev1.Taint) error {
 	l := map[string]string{
 		"kubernetes.io/hostname": name,
@@ -464,21 +471,42 @@ func (c *Cluster) AddNode(ctx context.Context, name string, labels map[string]st
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	var seen *corev1.Node
 	for {
 		n, err := c.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					return nil
-				}
+			seen = n
+			if usable(n) {
+				return nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kubetest: node %s did not become Ready (kwok manages it?): %w", name, ctx.Err())
+			var conds []corev1.NodeCondition
+			var taints []corev1.Taint
+			if seen != nil {
+				conds, taints = seen.Status.Conditions, seen.Spec.Taints
+			}
+			return fmt.Errorf("kubetest: node %s did not become Ready and untainted (kwok manages it?): %w; conditions %v, taints %v", name, ctx.Err(), conds, taints)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// usable reports whether n is Ready and free of the not-ready taint.
+func usable(n *corev1.Node) bool {
+	ready := false
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			ready = true
+		}
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Key == corev1.TaintNodeNotReady {
+			return false
+		}
+	}
+	return ready
 }
 
 // SetLoadBalancerIP does what a cloud's load balancer controller would: it

@@ -12,18 +12,26 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	"sigs.k8s.io/yaml"
+
+	"dhub/internal/charts"
 )
 
 // RealChart returns the path of a real chart as dhub installs it, from the
 // project's shared chart data (../shared/charts from the project root, or
-// shared/charts in a directory further up):
-// "jupyterhub" (4.4.0) or "dask-gateway" (2026.3.0).
+// shared/charts in a directory further up): "jupyterhub" or
+// "dask-gateway", at the version dhub installs (charts.JupyterHub,
+// charts.DaskGateway).
 func RealChart(name string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	file := map[string]string{"jupyterhub": "jupyterhub-4.4.0.tgz", "dask-gateway": "dask-gateway-2026.3.0.tgz"}[name]
+	var file string
+	for _, c := range []charts.Chart{charts.JupyterHub, charts.DaskGateway} {
+		if c.Name == name {
+			file = c.Name + "-" + c.Version + ".tgz"
+		}
+	}
 	if file == "" {
 		return "", fmt.Errorf("kubetest: no real chart %q", name)
 	}
