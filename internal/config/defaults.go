@@ -11,7 +11,8 @@ import (
 	"dhub/internal/charts"
 )
 
-// Defaults that the Azure guide and today's charts settle; see DESIGN.md.
+// Defaults that the Azure guide and today's charts settle; docs/guide-parity.md
+// sets each next to the guide's choice.
 const (
 	DefaultNamespace     = "dhub"
 	DefaultResourceGroup = "pangeo"
