@@ -104,14 +104,33 @@ func (c *checkout) sh(line string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// must runs a command line and fails the test unless it exits 0.
+// must runs a command line and fails the test unless it exits 0; it
+// returns stdout.
 func (c *checkout) must(line string) string {
+	c.t.Helper()
+	out, _ := c.must2(line)
+	return out
+}
+
+// must2 is must, returning stderr (progress) too.
+func (c *checkout) must2(line string) (string, string) {
 	c.t.Helper()
 	code, out, errb := c.sh(line)
 	if code != 0 {
 		c.t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", line, code, out, errb)
 	}
-	return out
+	return out, errb
+}
+
+// checkedUsersCanRun fails unless up's progress says, as root, that it
+// checked users' accounts can run their servers.
+func checkedUsersCanRun(t *testing.T, progress string) {
+	t.Helper()
+	m := regexp.MustCompile(`users' accounts can run their servers \(checked as nobody in [0-9.]+s\)`).FindString(progress)
+	if m == "" {
+		t.Errorf("up, as root, does not say it checked that users' accounts can run their servers:\n%s", progress)
+	}
+	t.Log(m)
 }
 
 // setenv sets a variable of the commands' environment.
@@ -263,7 +282,8 @@ func TestReadmeFirstCommand(t *testing.T) {
 		c := freshCheckout(t, t.TempDir(), 0, 0)
 		c.setenv("XDG_STATE_HOME", "")
 		t.Cleanup(func() { c.sh("./scripts/dhub down --yes"); os.RemoveAll("/var/lib/dhub") })
-		up := c.must(readmeUpCommand)
+		up, progress := c.must2(readmeUpCommand)
+		checkedUsersCanRun(t, progress)
 		if m := mode(t, "/var/lib/dhub"); m&0o001 == 0 {
 			t.Errorf("/var/lib/dhub is %04o: users' accounts cannot cross it", m)
 		}
@@ -280,7 +300,9 @@ func TestReadmeFirstCommand(t *testing.T) {
 		xdg := filepath.Join(crossableTempDir(t), "not", "there", "yet")
 		c.setenv("XDG_STATE_HOME", xdg)
 		t.Cleanup(func() { c.sh("./scripts/dhub down --yes") })
-		c.userPath(c.must(readmeUpCommand))
+		up, progress := c.must2(readmeUpCommand)
+		checkedUsersCanRun(t, progress)
+		c.userPath(up)
 		c.must("./scripts/dhub down --yes")
 	})
 
@@ -291,7 +313,10 @@ func TestReadmeFirstCommand(t *testing.T) {
 		c.cred = &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}
 		c.env = u.env(goBin(t))
 		t.Cleanup(func() { c.sh("./scripts/dhub down --yes") })
-		up := c.must(readmeUpCommand)
+		up, progress := c.must2(readmeUpCommand)
+		if strings.Contains(progress, "checked as nobody") {
+			t.Errorf("up checked users' accounts on a single-user hub:\n%s", progress)
+		}
 		if !strings.Contains(up, "single-user: only admin logs in") {
 			t.Errorf("up does not say the hub is single-user:\n%s", up)
 		}
