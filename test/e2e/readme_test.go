@@ -108,12 +108,12 @@ func (c *checkout) sh(line string) (int, string, string) {
 // returns stdout.
 func (c *checkout) must(line string) string {
 	c.t.Helper()
-	out, _ := c.must2(line)
+	out, _ := c.mustWithProgress(line)
 	return out
 }
 
-// must2 is must, returning stderr (progress) too.
-func (c *checkout) must2(line string) (string, string) {
+// mustWithProgress is must, returning stderr (progress) too.
+func (c *checkout) mustWithProgress(line string) (string, string) {
 	c.t.Helper()
 	code, out, errb := c.sh(line)
 	if code != 0 {
@@ -282,7 +282,7 @@ func TestReadmeFirstCommand(t *testing.T) {
 		c := freshCheckout(t, t.TempDir(), 0, 0)
 		c.setenv("XDG_STATE_HOME", "")
 		t.Cleanup(func() { c.sh("./scripts/dhub down --yes"); os.RemoveAll("/var/lib/dhub") })
-		up, progress := c.must2(readmeUpCommand)
+		up, progress := c.mustWithProgress(readmeUpCommand)
 		checkedUsersCanRun(t, progress)
 		if m := mode(t, "/var/lib/dhub"); m&0o001 == 0 {
 			t.Errorf("/var/lib/dhub is %04o: users' accounts cannot cross it", m)
@@ -300,7 +300,7 @@ func TestReadmeFirstCommand(t *testing.T) {
 		xdg := filepath.Join(crossableTempDir(t), "not", "there", "yet")
 		c.setenv("XDG_STATE_HOME", xdg)
 		t.Cleanup(func() { c.sh("./scripts/dhub down --yes") })
-		up, progress := c.must2(readmeUpCommand)
+		up, progress := c.mustWithProgress(readmeUpCommand)
 		checkedUsersCanRun(t, progress)
 		c.userPath(up)
 		c.must("./scripts/dhub down --yes")
@@ -313,7 +313,7 @@ func TestReadmeFirstCommand(t *testing.T) {
 		c.cred = &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}
 		c.env = u.env(goBin(t))
 		t.Cleanup(func() { c.sh("./scripts/dhub down --yes") })
-		up, progress := c.must2(readmeUpCommand)
+		up, progress := c.mustWithProgress(readmeUpCommand)
 		if strings.Contains(progress, "checked as nobody") {
 			t.Errorf("up checked users' accounts on a single-user hub:\n%s", progress)
 		}
