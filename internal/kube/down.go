@@ -178,15 +178,21 @@ func (c *Client) Down(ctx context.Context, p *DownPlan) (*DownResult, error) {
 	}
 	for _, name := range p.releases {
 		fmt.Fprintf(c.opts.Progress, "release %s: uninstalling\n", name)
+		objs, err := c.releaseObjects(cfg, name)
+		if err != nil {
+			return res, err
+		}
 		un := action.NewUninstall(cfg)
 		un.IgnoreNotFound = true
-		// Foreground: the wait then covers the pods the release's
-		// controllers made, which background deletion leaves to the
-		// garbage collector after Run returns.
+		// Foreground: an object goes only once what it owns is gone, so
+		// the wait below covers the pods the release's controllers made.
 		un.DeletionPropagation = "foreground"
-		un.WaitStrategy, un.Timeout = helmkube.StatusWatcherStrategy, c.opts.ReadyTimeout
+		un.WaitStrategy, un.Timeout = helmkube.HookOnlyStrategy, c.opts.ReadyTimeout
 		if _, err := un.Run(name); err != nil {
 			return res, fmt.Errorf("uninstall release %s: %w", name, err)
+		}
+		if err := c.waitObjectsGone(ctx, name, objs); err != nil {
+			return res, err
 		}
 		res.Uninstalled = append(res.Uninstalled, name)
 	}
@@ -241,6 +247,55 @@ func (c *Client) Down(ctx context.Context, p *DownPlan) (*DownResult, error) {
 		return res, fmt.Errorf("still in the cluster after down: %s", strings.Join(res.Left, ", "))
 	}
 	return res, nil
+}
+
+// releaseObjects are the objects of release name's latest revision; none
+// when it is not installed.
+func (c *Client) releaseObjects(cfg *action.Configuration, name string) (helmkube.ResourceList, error) {
+	rel, err := deployed(cfg, name)
+	if err != nil || rel == nil {
+		return nil, err
+	}
+	objs, err := cfg.KubeClient.Build(strings.NewReader(rel.Manifest), false)
+	if err != nil {
+		return nil, fmt.Errorf("release %s: read its objects: %w", name, err)
+	}
+	return objs, nil
+}
+
+// waitObjectsGone waits, within ReadyTimeout, until the API server finds
+// none of objs. dhub waits itself rather than through Helm's status
+// watcher, which ends its wait early when the watch of one kind starts
+// late (the object then counts as already gone) and then reports it as
+// still there.
+func (c *Client) waitObjectsGone(ctx context.Context, release string, objs helmkube.ResourceList) error {
+	deadline := time.Now().Add(c.opts.ReadyTimeout)
+	for {
+		// Each object is read again only while it is still there.
+		var left helmkube.ResourceList
+		for _, o := range objs {
+			if err := o.Get(); err == nil {
+				left = append(left, o)
+			} else if !apierrors.IsNotFound(err) {
+				return c.apiError("release "+release+": read "+o.Name, err)
+			}
+		}
+		if objs = left; len(objs) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var names []string
+			for _, o := range objs {
+				names = append(names, strings.ToLower(o.Mapping.GroupVersionKind.Kind)+" "+o.Name)
+			}
+			return fmt.Errorf("release %s: still being deleted after %s: %s", release, c.opts.ReadyTimeout, strings.Join(names, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // deleteNamespace deletes the namespace and waits until it is gone, unless
