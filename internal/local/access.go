@@ -24,9 +24,9 @@ func (s State) privateDirs() []string {
 // wayIn is what Up does to the directories above the state directory, so
 // that, as root, users' accounts reach the environment's programs in it.
 type wayIn struct {
-	// make are the directories that do not exist yet, top first: prepare
+	// missing are the directories that do not exist yet, top first: prepare
 	// makes them with parentMode.
-	make []string
+	missing []string
 	// open is dhub's own directory of state directories (the default
 	// <base>/dhub) when it lets no other account through, as earlier
 	// releases made it: Up opens it.
@@ -43,7 +43,7 @@ func (s State) planWayIn() (wayIn, error) {
 	var w wayIn
 	for d := filepath.Dir(s.Dir); ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(d); errors.Is(err, fs.ErrNotExist) {
-			w.make = append([]string{d}, w.make...)
+			w.missing = append([]string{d}, w.missing...)
 		} else {
 			break
 		}
@@ -105,7 +105,7 @@ func (s State) parentMode() fs.FileMode {
 // directory someone else made meanwhile is left as it is.
 func (s State) makeParents() error {
 	w, _ := s.planWayIn()
-	for _, d := range w.make {
+	for _, d := range w.missing {
 		if err := os.Mkdir(d, s.parentMode()); errors.Is(err, fs.ErrExist) {
 			continue
 		} else if err != nil {

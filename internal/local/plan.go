@@ -75,7 +75,7 @@ func PlanUp(ctx context.Context, h *config.Hub, o Options) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, st: st}
-	for _, d := range way.make {
+	for _, d := range way.missing {
 		reason := "missing: make it owner-only (0700)"
 		if st.usersOwnAccounts {
 			reason = "missing: make it 0711, so users' accounts cross it to the environment"
