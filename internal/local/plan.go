@@ -76,9 +76,10 @@ func PlanUp(ctx context.Context, h *config.Hub, o Options) (*Plan, error) {
 	}
 	p := &Plan{View: &plan.Plan{Hub: h.Name, Target: string(h.Target)}, hub: h, st: st}
 	for _, d := range way.missing {
-		reason := "missing: make it owner-only (0700)"
+		// The mode makeParents gives it.
+		reason := fmt.Sprintf("missing: make it owner-only (%04o)", st.parentMode())
 		if st.usersOwnAccounts {
-			reason = "missing: make it 0711, so users' accounts cross it to the environment"
+			reason = fmt.Sprintf("missing: make it %04o, so users' accounts cross it to the environment", st.parentMode())
 		}
 		p.View.Add(plan.Change{Kind: "directory", Name: d, Action: plan.Create, Reason: reason})
 	}
@@ -106,8 +107,8 @@ func PlanUp(ctx context.Context, h *config.Hub, o Options) (*Plan, error) {
 	p.View.Add(env)
 	p.envWant = want
 	p.modes = append(way.open, st.looseModes()...)
-	for _, m := range p.modes {
-		p.View.Add(plan.Change{Kind: "permissions", Name: m.path, Action: plan.Update, Reason: m.reason})
+	for _, fix := range p.modes {
+		p.View.Add(plan.Change{Kind: "permissions", Name: fix.path, Action: plan.Update, Reason: fix.reason})
 	}
 
 	secrets, after, err := st.planSecrets(h)
