@@ -90,6 +90,13 @@ func (h *hub) run(args ...string) (int, string, string) {
 	h.t.Helper()
 	cmd := exec.Command(h.bin, append(args, "-f", h.config)...)
 	cmd.Dir = h.dir
+	return runCommand(h.t, cmd)
+}
+
+// runCommand runs cmd and returns its exit code, stdout and stderr; a
+// command that cannot be started fails the test.
+func runCommand(t *testing.T, cmd *exec.Cmd) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -97,7 +104,7 @@ func (h *hub) run(args ...string) (int, string, string) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		h.t.Fatalf("run dhub %v: %v", args, err)
+		t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return code, out.String(), errb.String()
 }

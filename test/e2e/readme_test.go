@@ -86,22 +86,13 @@ func (c *checkout) sh(line string) (int, string, string) {
 	c.t.Helper()
 	cmd := exec.Command("sh", "-c", line)
 	cmd.Dir, cmd.Env = c.dir, c.env
-	cmd.Stdin = nil
 	if c.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
 	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	code, out, errb := runCommand(c.t, cmd)
 	c.t.Logf("%s: %.1fs", line, time.Since(start).Seconds())
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("run %s: %v", line, err)
-	}
-	return code, out.String(), errb.String()
+	return code, out, errb
 }
 
 // must runs a command line and fails the test unless it exits 0; it
