@@ -52,14 +52,26 @@ func toolsDir() (string, error) {
 	return dir, nil
 }
 
-// buildTools runs scripts/kube-tools.sh under a machine-wide lock and returns
-// the directory it prints.
+// buildTools runs scripts/kube-tools.sh (see ScriptDir).
 func buildTools() (string, error) {
+	dir, err := ScriptDir("kube-tools.sh")
+	if err != nil {
+		return "", fmt.Errorf("%w (DHUB_KUBE_TOOLS is unset)", err)
+	}
+	return dir, nil
+}
+
+// ScriptDir runs scripts/<script> of the repository, a script that builds
+// or finds something in its cache and prints the directory holding it on
+// its last line of output, and returns that directory. It runs under a lock
+// shared by all processes of the machine, so test packages that start
+// together do not build the same thing twice.
+func ScriptDir(script string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "dhub-kube-tools.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "dhub-"+strings.TrimSuffix(script, ".sh")+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		return "", fmt.Errorf("kubetest: %w", err)
 	}
@@ -69,18 +81,18 @@ func buildTools() (string, error) {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
-	script := filepath.Join(root, "scripts", "kube-tools.sh")
-	cmd := exec.Command(script)
+	path := filepath.Join(root, "scripts", script)
+	cmd := exec.Command(path)
 	cmd.Dir = root
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("kubetest: %s (DHUB_KUBE_TOOLS is unset): %w\n%s%s", script, err, stdout.String(), stderr.String())
+		return "", fmt.Errorf("kubetest: %s: %w\n%s%s", path, err, stdout.String(), stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	dir := strings.TrimSpace(lines[len(lines)-1])
 	if dir == "" {
-		return "", fmt.Errorf("kubetest: %s printed no directory\n%s", script, stderr.String())
+		return "", fmt.Errorf("kubetest: %s printed no directory\n%s", path, stderr.String())
 	}
 	return dir, nil
 }

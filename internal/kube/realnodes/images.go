@@ -1,0 +1,49 @@
+package realnodes
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// importImages imports every image archive into the node's containerd, in
+// the namespace the kubelet's runtime uses, under its reference, and checks
+// that the runtime lists it there.
+func (c *Cluster) importImages(ctx context.Context, n *node, socket string) error {
+	ctr := filepath.Join(c.opts.NodeTools, "ctr")
+	for _, im := range c.opts.Images {
+		if err := run(ctx, "", []string{ctr, "--address", socket, "--namespace", "k8s.io", "images", "import", im.Archive}); err != nil {
+			return fmt.Errorf("node %s: import %s: %w", n.spec.Name, im.Ref, err)
+		}
+	}
+	out, err := runOutput(ctx, ctr, "--address", socket, "--namespace", "k8s.io", "images", "list", "--quiet")
+	if err != nil {
+		return fmt.Errorf("node %s: list images: %w", n.spec.Name, err)
+	}
+	have := map[string]bool{}
+	for _, ref := range strings.Fields(out) {
+		have[ref] = true
+	}
+	for _, im := range c.opts.Images {
+		if !have[normalizeRef(im.Ref)] {
+			return fmt.Errorf("node %s: image %s imported from %s is not listed as %s (listed: %s)", n.spec.Name, im.Ref, im.Archive, normalizeRef(im.Ref), strings.Join(strings.Fields(out), ", "))
+		}
+	}
+	c.progress("node %s: %d images imported", n.spec.Name, len(c.opts.Images))
+	return nil
+}
+
+// normalizeRef spells a reference as the runtime lists it: with its
+// registry (docker.io when it names none) and, for docker.io's one-word
+// names, the library/ path.
+func normalizeRef(ref string) string {
+	first, _, found := strings.Cut(ref, "/")
+	if !found || !strings.ContainsAny(first, ".:") && first != "localhost" {
+		if !found {
+			ref = "library/" + ref
+		}
+		ref = "docker.io/" + ref
+	}
+	return ref
+}
