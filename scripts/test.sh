@@ -83,7 +83,10 @@ echo "$DHUB_CHART_PYTHON"
 
 step "unit and Kubernetes tests, with the race detector (each package with a control plane starts its own)"
 # Only packages with test files: the rest would print [no test files].
-mapfile -t tested < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
+# test/realcluster is its own step below: its cluster needs the nodes' tools
+# and images, and the race detector buys nothing where the work happens in
+# other processes.
+mapfile -t tested < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '^dhub/test/realcluster$')
 # Two packages at a time: with four, three control planes starting at once
 # beside race-built tests starved a kube-apiserver past kwokctl's bound.
 gotest unit -race -count=1 -p 2 "${tested[@]}"
@@ -103,6 +106,20 @@ if ! command -v chromium >/dev/null; then
     die "installing Debian's chromium failed"
 fi
 chromium --version
+
+step "real nodes: kubelet, kube-proxy, containerd, CoreDNS, local-path-provisioner, kube-router, the user-scheduler's kube-scheduler, traefik (built once, cached)"
+DHUB_NODE_TOOLS=$(scripts/node-tools.sh) || die "building the real nodes' tools failed (output above)"
+export DHUB_NODE_TOOLS
+echo "$DHUB_NODE_TOOLS"
+
+step "images for real nodes: the charts', the hub's and a user's, built from Debian, PyPI and npm (built once, cached)"
+DHUB_NODE_IMAGES=$(scripts/node-images.sh) || die "building the real nodes' images failed (output above)"
+export DHUB_NODE_IMAGES
+echo "$DHUB_NODE_IMAGES"
+
+step "real nodes: the hub on three real nodes (control plane, kubelets with containerd and runc, CNI, kube-proxy, CoreDNS, volumes, NetworkPolicies)"
+[ "$(id -u)" -eq 0 ] || die "the real-node tier needs root (namespaces, mounts, cgroups, links); run ./scripts/test.sh as root"
+gotest realnodes -count=1 -timeout 30m ./test/realcluster
 
 step "end to end: the local target (plan and up, smoke, a person in Chromium, up again, down, failures)"
 export DHUB_TEST_ARTIFACTS=$logs/artifacts

@@ -20,6 +20,7 @@ import (
 
 	"dhub/internal/deploy"
 	"dhub/internal/kube"
+	"dhub/internal/kube/kubetest"
 )
 
 // The clusters people have: no default StorageClass, no load-balancer
@@ -65,7 +66,7 @@ func withProber(o deploy.Options, p kube.Prober) deploy.Options {
 func TestRealChartsRefusedWithoutStorageClass(t *testing.T) {
 	t.Parallel()
 	const ns = "real-no-class"
-	url := chartRepository(t)
+	url := kubetest.ChartRepository(t)
 	file := plainHub(t, ns, url, "  https: {enabled: false}")
 	o := options(t, ns, nil)
 	// The first plan downloads the charts (to read their kubeVersion);
@@ -91,7 +92,7 @@ func TestRealChartsRefusedWithoutStorageClass(t *testing.T) {
 func TestRealChartsNodePort(t *testing.T) {
 	t.Parallel()
 	const ns = "real-nodeport"
-	url := chartRepository(t)
+	url := kubetest.ChartRepository(t)
 	file := plainHub(t, ns, url, fmt.Sprintf("  https: {enabled: false}\n  expose: {type: nodePort, nodePort: 30080}\n  storage: {class: %s}", staticClass(t)))
 	prober := &recordingProber{}
 	o := withProber(options(t, ns, nil), prober)
@@ -170,7 +171,7 @@ func TestRealChartsIngress(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	url := chartRepository(t)
+	url := kubetest.ChartRepository(t)
 	file := plainHub(t, ns, url, fmt.Sprintf(`  host: %s
   expose: {type: ingress, ingressClassName: %s}
   https:
@@ -218,7 +219,7 @@ func TestRealChartsIngress(t *testing.T) {
 func TestRealChartsLoadBalancerWithoutController(t *testing.T) {
 	t.Parallel()
 	const ns = "real-no-lb"
-	url := chartRepository(t)
+	url := kubetest.ChartRepository(t)
 	file := plainHub(t, ns, url, fmt.Sprintf("  https: {enabled: false}\n  storage: {class: %s}", staticClass(t)))
 	o := options(t, ns, nil)
 	base := o.Kube
@@ -243,7 +244,7 @@ func TestRealChartsClaimThatCannotBindFailsEarly(t *testing.T) {
 	if err := cluster.EnsureStaticClass(context.Background(), class); err != nil {
 		t.Fatal(err)
 	}
-	url := chartRepository(t)
+	url := kubetest.ChartRepository(t)
 	file := plainHub(t, ns, url, fmt.Sprintf("  https: {enabled: false}\n  storage: {class: %s}", class))
 	// The database on its volume, the chart's default.
 	file = rewrite(t, file, "values: {hub: {db: {type: sqlite-memory}}}", "values: {}")

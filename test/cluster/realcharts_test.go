@@ -4,51 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	repo "helm.sh/helm/v4/pkg/repo/v1"
-
 	"dhub/internal/deploy"
 	"dhub/internal/kube"
 	"dhub/internal/kube/kubetest"
 )
-
-// chartRepository serves the real charts of ../shared/charts as a Helm
-// chart repository (index.yaml and the .tgz files), as a user's dhub
-// downloads them, and returns its URL.
-func chartRepository(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"jupyterhub", "dask-gateway"} {
-		src, err := kubetest.RealChart(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, dir, filepath.Base(src), b)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	t.Cleanup(srv.Close)
-	index, err := repo.IndexDirectory(dir, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := index.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return srv.URL
-}
 
 // chartsHubFile writes the dhub.yaml of a kubernetes-target hub in
 // namespace ns with the real charts from the chart repository at url,
@@ -110,7 +76,7 @@ func TestRealChartsFromARepository(t *testing.T) {
 	t.Parallel()
 	const ns = "real-charts"
 	ctx := context.Background()
-	file := realHub(t, ns, chartRepository(t), "192.0.2.50")
+	file := realHub(t, ns, kubetest.ChartRepository(t), "192.0.2.50")
 	o := options(t, ns, nil)
 
 	code, stdout, stderr := run(t, o, "up", "-f", file, "--yes")
@@ -192,7 +158,7 @@ func statusUp(t *testing.T, o deploy.Options, file string) bool {
 func TestTwoHubsOnOneCluster(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := chartRepository(t)
+	url := kubetest.ChartRepository(t)
 	a, b := realHub(t, "hub-a", url, "192.0.2.51"), realHub(t, "hub-b", url, "192.0.2.52")
 	oa, ob := options(t, "hub-a", nil), options(t, "hub-b", nil)
 	t.Cleanup(func() { run(t, oa, "down", "-f", a, "--yes", "--delete-data") })
@@ -269,7 +235,7 @@ func TestUnfinishedHookRolledBackAndRemoved(t *testing.T) {
 	t.Parallel()
 	const ns = "stuck-hook"
 	ctx := context.Background()
-	file := realHub(t, ns, chartRepository(t), "192.0.2.53")
+	file := realHub(t, ns, kubetest.ChartRepository(t), "192.0.2.53")
 	o := options(t, ns, nil)
 	t.Cleanup(func() { run(t, o, "down", "-f", file, "--yes", "--delete-data") })
 	if code, stdout, stderr := run(t, o, "up", "-f", file, "--yes"); code != 0 {

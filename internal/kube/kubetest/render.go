@@ -2,10 +2,13 @@ package kubetest
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing"
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -14,6 +17,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"dhub/internal/charts"
+
+	repo "helm.sh/helm/v4/pkg/repo/v1"
 )
 
 // RealChart returns the path of a real chart as dhub installs it, from the
@@ -141,4 +146,35 @@ func parseManifest(docs ...string) (Manifest, error) {
 		}
 	}
 	return m, nil
+}
+
+// ChartRepository serves the real charts (RealChart) as a Helm chart
+// repository on loopback (index.yaml and the .tgz files), as a user's dhub
+// downloads them, until the test ends, and returns its URL.
+func ChartRepository(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"jupyterhub", "dask-gateway"} {
+		src, err := RealChart(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	index, err := repo.IndexDirectory(dir, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := index.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL
 }

@@ -38,12 +38,12 @@ func (c *Cluster) importImages(ctx context.Context, n *node, socket string) erro
 // registry (docker.io when it names none) and, for docker.io's one-word
 // names, the library/ path.
 func normalizeRef(ref string) string {
-	first, _, found := strings.Cut(ref, "/")
-	if !found || !strings.ContainsAny(first, ".:") && first != "localhost" {
-		if !found {
-			ref = "library/" + ref
-		}
-		ref = "docker.io/" + ref
+	domain, rest, found := strings.Cut(ref, "/")
+	if !found || !strings.ContainsAny(domain, ".:") && domain != "localhost" {
+		domain, rest = "docker.io", ref
 	}
-	return ref
+	if domain == "docker.io" && !strings.Contains(rest, "/") {
+		rest = "library/" + rest
+	}
+	return domain + "/" + rest
 }

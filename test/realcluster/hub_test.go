@@ -1,0 +1,375 @@
+package realcluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"dhub/internal/kube/kubetest"
+	"dhub/internal/kube/realnodes"
+)
+
+// hubNamespace is the namespace of the hub the tier installs.
+const hubNamespace = "dhub"
+
+// TestDaskHubOnRealNodes: dhub's verbs, as a user runs them, install the
+// real JupyterHub and Dask Gateway charts on real nodes and report what
+// the cluster really does: plan (its preflight passes on its own), up
+// (every workload's pods running real processes, the gateway API
+// answering through the API server's service proxy, the hub's URL
+// answering at a node port), status, up again (no change), a hub restart
+// noticed by status and recovered by the cluster, and down (nothing left).
+func TestDaskHubOnRealNodes(t *testing.T) {
+	ctx := t.Context()
+	file := hubFile(t)
+
+	code, stdout, stderr := dhub(t, "plan", "-f", file, "--detailed-exitcode")
+	if code != 2 || !strings.Contains(stdout, "to create") {
+		t.Fatalf("plan before up: exit %d, want 2 (changes)\n%s%s", code, stdout, stderr)
+	}
+
+	start := time.Now()
+	code, stdout, stderr = dhub(t, "up", "-f", file, "--yes")
+	upTime := time.Since(start)
+	if code != 0 {
+		t.Fatalf("up: exit %d\n%s%s\n%s", code, stdout, stderr, podsReport(hubNamespace))
+	}
+	t.Logf("dhub up on real nodes: %.1fs from nothing to every component ready", upTime.Seconds())
+	url := hubURL(t, stdout)
+	for _, want := range []string{"gateway API answering"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("up's progress lacks %q:\n%s", want, stderr)
+		}
+	}
+	checkWorkloadsRun(t, hubNamespace)
+	checkPlacement(t, hubNamespace)
+	if page := get(t, url+"hub/login"); !strings.Contains(page, "Sign in") {
+		t.Errorf("GET %shub/login from the host: no sign-in form:\n%.500s", url, page)
+	}
+
+	if !statusUp(t, file) {
+		t.Fatal("status after up: not up")
+	}
+	code, stdout, stderr = dhub(t, "up", "-f", file, "--yes")
+	if code != 0 || !strings.Contains(stdout, "No changes") {
+		t.Errorf("second up: exit %d, want no changes\n%s%s", code, stdout, stderr)
+	}
+
+	// The hub's pod is killed as a node failure or an eviction would: the
+	// cluster starts another, and status says so meanwhile.
+	hub := podOf(t, hubNamespace, "component=hub")
+	if err := cluster.Client().CoreV1().Pods(hubNamespace).Delete(ctx, hub.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, file, false, "after the hub's pod was deleted")
+	waitStatus(t, file, true, "after the cluster replaced the hub's pod")
+	if again := podOf(t, hubNamespace, "component=hub"); again.UID == hub.UID {
+		t.Errorf("the hub's pod %s was not replaced", hub.Name)
+	}
+
+	code, stdout, stderr = dhub(t, "down", "-f", file, "--yes", "--delete-data")
+	if code != 0 {
+		t.Fatalf("down: exit %d\n%s%s", code, stdout, stderr)
+	}
+	checkNothingLeft(t, hubNamespace)
+}
+
+// hubFile writes the dhub.yaml of a hub on the cluster: the recommended
+// profile's placement on its three nodes, password login, the hub at a
+// node port without HTTPS, volumes from the cluster's provisioner, the
+// real charts from a chart repository.
+func hubFile(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	password := filepath.Join(dir, "admin-password")
+	if err := os.WriteFile(password, []byte("correct-horse-battery-staple-realnodes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := kubetest.ChartRepository(t)
+	doc := fmt.Sprintf(`name: realnodes-hub
+target: kubernetes
+namespace: %s
+hub:
+  expose: {type: nodePort, nodePort: 30080}
+  https: {enabled: false}
+  auth:
+    type: password
+    password:
+      adminPassword: {fromFile: %s}
+  storage: {class: %s}
+kubernetes:
+  kubeconfig: %s
+  nodeRoles: [core, user, worker]
+charts:
+  jupyterhub: {repository: %q}
+  daskGateway: {repository: %q}
+`, hubNamespace, password, realnodes.StorageClass, cluster.KubeconfigPath(), url, url)
+	file := filepath.Join(dir, "dhub.yaml")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+var built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// dhub runs the dhub binary, built once from this checkout, with args, in
+// an environment of its own (its caches in the test's directories, no
+// KUBECONFIG), and returns its exit code and output.
+func dhub(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	built.once.Do(func() {
+		root, err := kubetest.RepoRoot()
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(cluster.Root(), "bin", "dhub")
+		cmd := exec.Command("go", "build", "-o", built.path, "./cmd/dhub")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build ./cmd/dhub: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	home := t.TempDir()
+	cmd := exec.Command(built.path, args...)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("dhub %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, out.String(), errb.String()
+}
+
+// hubURL reads the URL up reports the hub at.
+func hubURL(t *testing.T, upOutput string) string {
+	t.Helper()
+	const prefix = "DaskHub is up at "
+	i := strings.Index(upOutput, prefix)
+	if i < 0 {
+		t.Fatalf("up did not say where the hub is:\n%s", upOutput)
+	}
+	url, _, _ := strings.Cut(upOutput[i+len(prefix):], "\n")
+	url = strings.TrimSpace(url)
+	if !strings.HasSuffix(url, ":30080/") {
+		t.Errorf("up reports the hub at %s, want a node's address at the node port 30080", url)
+	}
+	return url
+}
+
+// get fetches url from the host and returns the body.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%.500s", url, resp.Status, body)
+	}
+	return string(body)
+}
+
+// statusUp runs dhub status -o json and reports whether it says up.
+func statusUp(t *testing.T, file string) bool {
+	t.Helper()
+	code, stdout, stderr := dhub(t, "status", "-f", file, "-o", "json")
+	var st struct{ Up bool }
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatalf("status -o json: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	if st.Up != (code == 0) {
+		t.Errorf("status -o json says up=%v but exits %d", st.Up, code)
+	}
+	return st.Up
+}
+
+// waitStatus runs status until it says up (or not), for up to three
+// minutes.
+func waitStatus(t *testing.T, file string, up bool, when string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for statusUp(t, file) != up {
+		if time.Now().After(deadline) {
+			t.Fatalf("status %s: still up=%v after three minutes\n%s", when, !up, podsReport(hubNamespace))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// podOf returns the one running pod of ns with the label selector.
+func podOf(t *testing.T, ns, selector string) corev1.Pod {
+	t.Helper()
+	pods, err := cluster.Client().CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			live = append(live, p)
+		}
+	}
+	if len(live) != 1 {
+		t.Fatalf("pods %s in %s: %d live, want 1\n%s", selector, ns, len(live), podsReport(ns))
+	}
+	return live[0]
+}
+
+// checkWorkloadsRun asserts that every Deployment, StatefulSet and
+// DaemonSet of ns has all its replicas ready, and that every pod of ns is
+// Running with each container started by the kubelet (a container ID from
+// containerd, a start time), none restarted.
+func checkWorkloadsRun(t *testing.T, ns string) {
+	t.Helper()
+	ctx := t.Context()
+	apps := cluster.Client().AppsV1()
+	deps, err := apps.Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		if d.Status.ReadyReplicas != *d.Spec.Replicas {
+			t.Errorf("deployment %s: %d of %d ready", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas)
+		}
+	}
+	sets, err := apps.StatefulSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sets.Items {
+		if s.Status.ReadyReplicas != *s.Spec.Replicas {
+			t.Errorf("statefulset %s: %d of %d ready", s.Name, s.Status.ReadyReplicas, *s.Spec.Replicas)
+		}
+	}
+	daemons, err := apps.DaemonSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range daemons.Items {
+		if d.Status.DesiredNumberScheduled == 0 || d.Status.NumberReady != d.Status.DesiredNumberScheduled {
+			t.Errorf("daemonset %s: %d of %d ready", d.Name, d.Status.NumberReady, d.Status.DesiredNumberScheduled)
+		}
+	}
+	if len(deps.Items) < 6 {
+		t.Errorf("%d deployments in %s, want the hub, proxy, user-scheduler and the gateway's api, controller and traefik", len(deps.Items), ns)
+	}
+	pods, err := cluster.Client().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodSucceeded {
+			continue // the image puller's hook Job
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			t.Errorf("pod %s: %s", p.Name, describePod(&p))
+			continue
+		}
+		for _, s := range p.Status.ContainerStatuses {
+			if !strings.HasPrefix(s.ContainerID, "containerd://") || s.State.Running == nil || s.RestartCount > 0 {
+				t.Errorf("pod %s container %s: id %q, running %v, restarts %d", p.Name, s.Name, s.ContainerID, s.State.Running != nil, s.RestartCount)
+			}
+		}
+	}
+}
+
+// checkPlacement asserts the recommended profile's placement: the hub's
+// and the gateway's pods on the core node, the image puller on the user
+// node only.
+func checkPlacement(t *testing.T, ns string) {
+	t.Helper()
+	pods, err := cluster.Client().CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		want := "core"
+		switch p.Labels["component"] {
+		case "continuous-image-puller", "hook-image-puller", "user-placeholder":
+			want = "user"
+		}
+		if p.Spec.NodeName != want {
+			t.Errorf("pod %s (component %q) runs on %q, want %q", p.Name, p.Labels["component"], p.Spec.NodeName, want)
+		}
+	}
+}
+
+// checkNothingLeft asserts that no pod, claim, volume or Helm release of
+// the hub is left after down --delete-data, and its namespace is gone.
+func checkNothingLeft(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var left []string
+		if _, err := cluster.Client().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
+			left = append(left, "namespace "+ns)
+		}
+		pvs, err := cluster.Client().CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pv := range pvs.Items {
+			if ref := pv.Spec.ClaimRef; ref != nil && ref.Namespace == ns {
+				left = append(left, "volume "+pv.Name+" of claim "+ref.Name)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("two minutes after down --delete-data, left: %v", left)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// podsReport lists the pods of ns and where they stand, for failure
+// messages.
+func podsReport(ns string) string {
+	pods, err := cluster.Client().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "pod %s: %s\n", p.Name, describePod(&p))
+	}
+	return b.String()
+}
