@@ -106,7 +106,7 @@ func newClient(t *testing.T, ns string, prober Prober) (*Client, *syncBuffer) {
 		CertTimeout:  5 * time.Second,
 		Prober:       prober,
 		CacheDir:     t.TempDir(),
-		ServiceGet:   cluster.ServiceAnswers(ns, `{"status": "pass"}`),
+		ServiceGet:   cluster.ServiceAnswers(ns, kubetest.GatewayAPI(`{"status": "pass"}`)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func options(t *testing.T, ns string, progress *bytes.Buffer) deploy.Options {
 	cache := t.TempDir()
 	o := deploy.Options{Kube: func(o *kube.Options) {
 		o.Prober, o.PollInterval, o.ReadyTimeout, o.URLTimeout = answeringProber{}, 200*time.Millisecond, time.Minute, 30*time.Second
-		o.ServiceGet = cluster.ServiceAnswers(ns, `{"status": "pass"}`)
+		o.ServiceGet = cluster.ServiceAnswers(ns, kubetest.GatewayAPI(`{"status": "pass"}`))
 		o.CacheDir = cache
 	}}
 	if progress != nil {
