@@ -18,7 +18,7 @@ import (
 func TestGatewayHealthAsksTheServicesPort(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	h, c, _ := installedHub(t, "gateway-port", "192.0.2.17")
+	h, c, _ := installedHub(t, "gateway-port", "192.0.2.21")
 	name := render.ReleaseNamesFor(h.Namespace).GatewayAPIService()
 	services := c.clientset.CoreV1().Services(h.Namespace)
 	retarget := func(port int32, target int) {
