@@ -103,7 +103,7 @@ func (c *Client) urlState(ctx context.Context, h *config.Hub) (string, string) {
 	if url == "" {
 		return "", why
 	}
-	if err := c.opts.Prober.Resolve(ctx, host); err != nil {
+	if _, err := c.lookupHost(ctx, host); err != nil {
 		return url, "does not resolve: " + shortErr(err)
 	}
 	err := c.opts.Prober.Get(ctx, url+"hub/api")
