@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -55,9 +56,13 @@ type Options struct {
 	CertTimeout time.Duration
 	// Prober checks the hub's URL; nil means real HTTP requests.
 	Prober Prober
-	// ServiceGet GETs a path from a Service of the hub's namespace (the
-	// gateway API's health); nil means through the API server's service
-	// proxy. Tests stand in for the pods a kwok cluster does not run.
+	// Resolver resolves the hub's name; nil means the system's resolver.
+	Resolver Resolver
+	// ServiceGet GETs a path from a port (a number or a name) of a Service
+	// of the hub's namespace (the gateway API's health) and returns the
+	// body, also with an error, as client-go's DoRaw does; nil means
+	// through the API server's service proxy. Tests stand in for the pods
+	// a kwok cluster does not run.
 	ServiceGet func(ctx context.Context, service, port, path string) ([]byte, error)
 	// CacheDir holds downloaded charts; empty means the user cache dir.
 	CacheDir string
@@ -87,7 +92,9 @@ func (o *Options) defaults() {
 	if o.Prober == nil {
 		o.Prober = httpProber{}
 	}
-
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
 }
 
 // Client talks to one cluster and namespace for one hub.

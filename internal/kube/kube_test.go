@@ -71,14 +71,13 @@ charts:
 	return f.Hub
 }
 
-// fakeProber stands in for DNS and HTTP, which kwok's pods don't serve.
+// fakeProber stands in for the hub answering over HTTP, which kwok's pods
+// don't serve.
 type fakeProber struct {
 	mu  sync.Mutex
 	get func(url string) error
 	got []string
 }
-
-func (p *fakeProber) Resolve(context.Context, string) error { return nil }
 
 func (p *fakeProber) Get(_ context.Context, url string) error {
 	p.mu.Lock()
@@ -91,22 +90,37 @@ func (p *fakeProber) Get(_ context.Context, url string) error {
 }
 
 // newClient connects to the test cluster with short waits; progress goes
-// to the returned buffer.
+// to the returned buffer. A nil prober answers every URL; no name
+// resolves.
 func newClient(t *testing.T, ns string, prober Prober) (*Client, *syncBuffer) {
 	t.Helper()
+	return clientWith(t, ns, Options{Prober: prober})
+}
+
+// clientWith is newClient with o's Prober, Resolver and URLTimeout where
+// set; a nil Resolver is a DNS server of the test's that knows no name.
+func clientWith(t *testing.T, ns string, o Options) (*Client, *syncBuffer) {
+	t.Helper()
 	var out syncBuffer
-	if prober == nil {
-		prober = &fakeProber{}
+	if o.Prober == nil {
+		o.Prober = &fakeProber{}
+	}
+	if o.Resolver == nil {
+		o.Resolver = kubetest.StartDNS(t).Resolver()
+	}
+	if o.URLTimeout == 0 {
+		o.URLTimeout = 30 * time.Second
 	}
 	c, err := New(Source{Kubeconfig: cluster.KubeconfigBytes()}, ns, Options{
 		Progress:     &out,
 		ReadyTimeout: 60 * time.Second,
 		PollInterval: 200 * time.Millisecond,
-		URLTimeout:   30 * time.Second,
+		URLTimeout:   o.URLTimeout,
 		CertTimeout:  5 * time.Second,
-		Prober:       prober,
+		Prober:       o.Prober,
+		Resolver:     o.Resolver,
 		CacheDir:     t.TempDir(),
-		ServiceGet:   cluster.ServiceAnswers(ns, `{"status": "pass"}`),
+		ServiceGet:   cluster.ServiceAnswers(ns, kubetest.GatewayAPI(`{"status": "pass"}`)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -440,8 +454,11 @@ func TestAutoHTTPSRecreatedOnceWithoutCertificate(t *testing.T) {
 	h.JupyterHub.HTTPS = config.HTTPS{Enabled: ptr(true), ContactEmail: "admin@example.org"}
 	h.JupyterHub.Host = "hub.example.org"
 	prober := &fakeProber{}
-	c, progress := newClient(t, h.Namespace, prober)
+	dns := kubetest.StartDNS(t)
+	dns.Set(h.JupyterHub.Host, "192.0.2.22")
+	c, progress := clientWith(t, h.Namespace, Options{Prober: prober, Resolver: dns.Resolver()})
 	down(t, c, h)
+	cluster.AssignLoadBalancer(t, h.Namespace, "proxy-public", "192.0.2.22")
 	var first string
 	prober.get = func(string) error {
 		// A certificate comes only from an autohttps pod started after the
@@ -481,7 +498,9 @@ func TestAutoHTTPSRecreateThatDoesNotHelpIsReported(t *testing.T) {
 	prober := &fakeProber{get: func(string) error {
 		return &CertError{Err: fmt.Errorf("x509: certificate is valid for TRAEFIK DEFAULT CERT")}
 	}}
-	c, _ := newClient(t, h.Namespace, prober)
+	dns := kubetest.StartDNS(t)
+	dns.Set(h.JupyterHub.Host, "192.0.2.23")
+	c, _ := clientWith(t, h.Namespace, Options{Prober: prober, Resolver: dns.Resolver()})
 	down(t, c, h)
 	_, _, err := up(ctx, c, h)
 	if err == nil || !strings.Contains(err.Error(), "still has no valid certificate after the autohttps pod was recreated") {

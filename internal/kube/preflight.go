@@ -50,7 +50,8 @@ func countOf(n int, word string) string {
 
 // preflight checks the cluster of target kubernetes for h: the API server
 // answers and satisfies both charts' kubeVersion; the kubeconfig's user may
-// create what the charts create; a StorageClass exists for the hub's
+// create what the charts create, and reach the gateway API through the API
+// server's service proxy; a StorageClass exists for the hub's
 // database and users' homes; the way in (an IngressClass, a cert-manager
 // issuer; a load-balancer controller is guessed at); a node carries each
 // role's label and holds the largest worker; whether NetworkPolicies are
@@ -73,6 +74,7 @@ func (c *Client) preflight(ctx context.Context, h *config.Hub, k *render.Kuberne
 		func(ctx context.Context, f *finding) { c.checkNodeRoles(ctx, h, f) },
 		func(ctx context.Context, f *finding) { f.warn(c.workerFit(ctx, h)...) },
 		func(ctx context.Context, f *finding) { c.checkNetworkPolicies(ctx, f) },
+		func(ctx context.Context, f *finding) { c.checkServiceProxy(ctx, f) },
 	}
 	for _, a := range c.accessNeeded(ctx, h) {
 		checks = append(checks, func(ctx context.Context, f *finding) { c.checkAccess(ctx, a, f) })
@@ -183,18 +185,46 @@ func (c *Client) checkAccess(ctx context.Context, a access, f *finding) {
 	if a.namespaced {
 		attrs.Namespace, where = c.namespace, "in namespace "+c.namespace
 	}
-	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: attrs}}
-	got, err := c.clientset.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	allowed, err := c.mayI(ctx, attrs)
 	name := a.resource
 	if a.group != "" {
 		name += "." + a.group
 	}
 	switch {
 	case err != nil:
-		f.fail("could not ask whether the kubeconfig's user may create %s %s (%s): dhub needs the right to ask (SelfSubjectAccessReview), which every authenticated user has by default", name, where, shortErr(err))
-	case !got.Status.Allowed:
+		f.fail("could not ask whether the kubeconfig's user may create %s %s (%s): %s", name, where, shortErr(err), askRight)
+	case !allowed:
 		f.fail("the kubeconfig's user may not create %s %s, which the charts need for %s: ask a cluster admin for that right, or use a context with it (kubernetes.context)", name, where, a.why)
 	}
+}
+
+// checkServiceProxy asks the API server whether the kubeconfig's user may
+// get services/proxy in the hub's namespace: up waits for the gateway
+// API's health, and status reports it, through the API server's service
+// proxy (serviceProxyGet).
+func (c *Client) checkServiceProxy(ctx context.Context, f *finding) {
+	attrs := &authorizationv1.ResourceAttributes{Namespace: c.namespace, Verb: "get", Resource: "services", Subresource: "proxy"}
+	allowed, err := c.mayI(ctx, attrs)
+	switch {
+	case err != nil:
+		f.fail("could not ask whether the kubeconfig's user may get services/proxy in namespace %s (%s): %s", c.namespace, shortErr(err), askRight)
+	case !allowed:
+		f.fail("the kubeconfig's user may not get services/proxy in namespace %s, which dhub needs to ask the gateway API's health through the API server (up waits for it, status reports it): ask a cluster admin for that right, or use a context with it (kubernetes.context)", c.namespace)
+	}
+}
+
+// askRight is why a failed access review is a problem, and its fix.
+const askRight = "dhub needs the right to ask (SelfSubjectAccessReview), which every authenticated user has by default"
+
+// mayI asks the API server whether the kubeconfig's user may do what
+// attrs say (a SelfSubjectAccessReview).
+func (c *Client) mayI(ctx context.Context, attrs *authorizationv1.ResourceAttributes) (bool, error) {
+	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: attrs}}
+	got, err := c.clientset.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	return got.Status.Allowed, nil
 }
 
 // storageNeed is who needs a volume and of which StorageClass ("" for the

@@ -141,23 +141,27 @@ func TestPreflightChecksTheChartsKubeVersion(t *testing.T) {
 	}
 }
 
-// A kubeconfig whose user may only work in the hub's namespace is told,
-// before anything is installed, which cluster-wide objects it may not
-// create.
-func TestPreflightNamesWhatTheUserMayNotCreate(t *testing.T) {
-	t.Parallel()
+// clientAs connects to namespace ns (which it creates) as a service
+// account of its own whose rights in ns are those of role (a ClusterRole
+// or a Role of ns, which rules, when given, make first).
+func clientAs(t *testing.T, ns string, role rbacv1.RoleRef, rules []rbacv1.PolicyRule) *Client {
+	t.Helper()
 	ctx := context.Background()
-	const ns = "preflight-rbac"
 	admin := cluster.Client()
 	userNamespace(t, ns)
 	if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Everything in the namespace (the built-in admin role), nothing else.
+	if rules != nil {
+		r := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: role.Name}, Rules: rules}
+		if _, err := admin.RbacV1().Roles(ns).Create(ctx, r, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "deployer-admin"},
+		ObjectMeta: metav1.ObjectMeta{Name: "deployer"},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "deployer", Namespace: ns}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"},
+		RoleRef:    role,
 	}
 	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -178,17 +182,33 @@ func TestPreflightNamesWhatTheUserMayNotCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := testHub(t, ns)
 	c, err := New(Source{Kubeconfig: raw}, ns, Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Plan(ctx, h)
+	return c
+}
+
+// planRefused plans h with c and returns the preflight's refusal.
+func planRefused(t *testing.T, c *Client, h *config.Hub) string {
+	t.Helper()
+	_, err := c.Plan(context.Background(), h)
 	var pe *PreflightError
 	if !errors.As(err, &pe) {
-		t.Fatalf("plan as a namespace admin = %v, want a preflight refusal", err)
+		t.Fatalf("plan = %v, want a preflight refusal", err)
 	}
-	msg := err.Error()
+	return err.Error()
+}
+
+// A kubeconfig whose user may only work in the hub's namespace is told,
+// before anything is installed, which cluster-wide objects it may not
+// create.
+func TestPreflightNamesWhatTheUserMayNotCreate(t *testing.T) {
+	t.Parallel()
+	const ns = "preflight-rbac"
+	// Everything in the namespace (the built-in admin role), nothing else.
+	c := clientAs(t, ns, rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"}, nil)
+	msg := planRefused(t, c, testHub(t, ns))
 	for _, want := range []string{
 		"the kubeconfig's user may not create clusterroles.rbac.authorization.k8s.io in the cluster, which the charts need for the user-scheduler",
 		"may not create customresourcedefinitions.apiextensions.k8s.io in the cluster",
@@ -198,7 +218,31 @@ func TestPreflightNamesWhatTheUserMayNotCreate(t *testing.T) {
 			t.Errorf("refusal lacks %q:\n%s", want, msg)
 		}
 	}
-	if strings.Contains(msg, "deployments.apps") || strings.Contains(msg, "StorageClass") {
+	if strings.Contains(msg, "deployments.apps") || strings.Contains(msg, "StorageClass") || strings.Contains(msg, "services/proxy") {
+		t.Errorf("refusal names what the user may do:\n%s", msg)
+	}
+}
+
+// A user who may create everything in the hub's namespace but not reach
+// its services through the API server is told so before anything is
+// installed: up would install the hub and then never see the gateway API
+// answer, and status could not say whether it does.
+func TestPreflightNamesTheServiceProxyRight(t *testing.T) {
+	t.Parallel()
+	const ns = "preflight-proxy"
+	// Create anything, read what dhub reads (a subresource such as
+	// services/proxy is a resource of its own).
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"*"}, Resources: []string{"secrets", "configmaps", "services", "pods", "serviceaccounts", "persistentvolumeclaims", "deployments", "statefulsets", "daemonsets", "jobs"}, Verbs: []string{"get", "list", "watch"}},
+	}
+	c := clientAs(t, ns, rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "no-service-proxy"}, rules)
+	msg := planRefused(t, c, testHub(t, ns))
+	want := "the kubeconfig's user may not get services/proxy in namespace " + ns + ", which dhub needs to ask the gateway API's health through the API server (up waits for it, status reports it)"
+	if !strings.Contains(msg, want) {
+		t.Errorf("refusal lacks %q:\n%s", want, msg)
+	}
+	if strings.Contains(msg, "deployments.apps") {
 		t.Errorf("refusal names what the user may do:\n%s", msg)
 	}
 }

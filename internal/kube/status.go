@@ -3,9 +3,6 @@ package kube
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,53 +86,6 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 	return st, nil
 }
 
-// gatewayHealth asks the gateway API's health endpoint (through the API
-// server's service proxy, so no port-forward is needed): "answering", or
-// why not.
-func (c *Client) gatewayHealth(ctx context.Context, names render.ReleaseNames) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	svc := names.GatewayAPIService()
-	raw, err := c.opts.ServiceGet(ctx, svc, "8000", "/api/health")
-	if err != nil {
-		return fmt.Sprintf("not answering (%s:8000/api/health): %v", svc, shortErr(err))
-	}
-	if !strings.Contains(string(raw), "pass") {
-		return fmt.Sprintf("unhealthy: %s", strings.TrimSpace(string(raw)))
-	}
-	return gatewayAnswering
-}
-
-// gatewayAnswering is gatewayHealth's answer for a healthy gateway API.
-const gatewayAnswering = "answering"
-
-// serviceProxyGet GETs path from a Service of the hub's namespace through
-// the API server's service proxy.
-func (c *Client) serviceProxyGet(ctx context.Context, service, port, path string) ([]byte, error) {
-	return c.clientset.CoreV1().Services(c.namespace).ProxyGet("http", service, port, path, nil).DoRaw(ctx)
-}
-
-// waitGateway waits until the gateway API answers its health check, the
-// last step of readiness: users' clusters are created through it.
-func (c *Client) waitGateway(ctx context.Context, names render.ReleaseNames) error {
-	deadline := time.Now().Add(c.opts.ReadyTimeout)
-	for {
-		state := c.gatewayHealth(ctx, names)
-		if state == gatewayAnswering {
-			fmt.Fprintln(c.opts.Progress, "gateway API answering")
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the Dask Gateway API is %s after %s", state, c.opts.ReadyTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(c.opts.PollInterval):
-		}
-	}
-}
-
 // publicURL is where people reach the hub, without waiting or probing
 // (see currentAddress). It returns the URL (with a trailing slash) and the
 // host, or "" and why there is none yet.
@@ -153,7 +103,7 @@ func (c *Client) urlState(ctx context.Context, h *config.Hub) (string, string) {
 	if url == "" {
 		return "", why
 	}
-	if err := c.opts.Prober.Resolve(ctx, host); err != nil {
+	if _, err := c.lookupHost(ctx, host); err != nil {
 		return url, "does not resolve: " + shortErr(err)
 	}
 	err := c.opts.Prober.Get(ctx, url+"hub/api")

@@ -19,18 +19,17 @@ import (
 
 // Prober checks the hub from the outside, as a user's browser would.
 type Prober interface {
-	// Resolve returns nil when host resolves.
-	Resolve(ctx context.Context, host string) error
 	// Get returns nil when url answers; a certificate that is not valid for
 	// the host is reported as a *CertError.
 	Get(ctx context.Context, url string) error
 }
 
-// AddressResolver is a Prober that also tells the addresses a name
-// resolves to. With one, the HTTPS URL check proves the name is this hub's:
-// it resolves to proxy-public's load balancer address, not to a server
-// that merely answers (another hub that took the same DNS label).
-type AddressResolver interface {
+// Resolver tells the addresses a name resolves to; *net.Resolver is one.
+// With it the URL check waits until the hub's name resolves and, with
+// HTTPS, proves the name is this hub's: it resolves to proxy-public's load
+// balancer address, not to a server that merely answers (another hub that
+// took the same DNS label).
+type Resolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
@@ -40,23 +39,8 @@ type CertError struct{ Err error }
 // Error says the certificate is not valid, and why.
 func (e *CertError) Error() string { return "certificate not valid: " + e.Err.Error() }
 
-// httpProber uses the system resolver and real requests.
+// httpProber makes real requests.
 type httpProber struct{}
-
-func (httpProber) Resolve(ctx context.Context, host string) error {
-	if net.ParseIP(host) != nil {
-		return nil
-	}
-	_, err := net.DefaultResolver.LookupHost(ctx, host)
-	return err
-}
-
-func (httpProber) LookupHost(ctx context.Context, host string) ([]string, error) {
-	if net.ParseIP(host) != nil {
-		return []string{host}, nil
-	}
-	return net.DefaultResolver.LookupHost(ctx, host)
-}
 
 func (httpProber) Get(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -117,13 +101,8 @@ func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
 
 // ownHost waits (within URLTimeout, for DNS caches) until host resolves
 // to an address of the hub's way in (its load balancer or Ingress): a hub
-// that answers at the name is not proof that it is this hub. A Prober that
-// cannot resolve names (AddressResolver) skips the check.
+// that answers at the name is not proof that it is this hub.
 func (c *Client) ownHost(ctx context.Context, h *config.Hub, host string) error {
-	r, ok := c.opts.Prober.(AddressResolver)
-	if !ok {
-		return nil
-	}
 	a, err := c.waitAddress(ctx, h, false)
 	if err != nil {
 		return err
@@ -131,8 +110,8 @@ func (c *Client) ownHost(ctx context.Context, h *config.Hub, host string) error 
 	lb := a.host
 	deadline := time.Now().Add(c.opts.URLTimeout)
 	for {
-		want, err1 := r.LookupHost(ctx, lb)
-		got, err2 := r.LookupHost(ctx, host)
+		want, err1 := c.lookupHost(ctx, lb)
+		got, err2 := c.lookupHost(ctx, host)
 		if err := errors.Join(err1, err2); err == nil && sameAddress(got, want) {
 			return nil
 		} else if time.Now().After(deadline) {
@@ -148,6 +127,14 @@ func (c *Client) ownHost(ctx context.Context, h *config.Hub, host string) error 
 		case <-time.After(c.opts.PollInterval):
 		}
 	}
+}
+
+// lookupHost is the addresses host resolves to: itself for an IP address.
+func (c *Client) lookupHost(ctx context.Context, host string) ([]string, error) {
+	if net.ParseIP(host) != nil {
+		return []string{host}, nil
+	}
+	return c.opts.Resolver.LookupHost(ctx, host)
 }
 
 // sameAddress reports whether two address lists share an address.
@@ -170,7 +157,7 @@ func (c *Client) waitAnswer(ctx context.Context, host, url string, bound time.Du
 	var last error
 	var certSince time.Time
 	for {
-		last = c.opts.Prober.Resolve(ctx, host)
+		_, last = c.lookupHost(ctx, host)
 		if last == nil {
 			last = c.opts.Prober.Get(ctx, url+"hub/api")
 			if last == nil {

@@ -140,6 +140,10 @@ func chart(c charts.Chart, s config.ChartSource) charts.Chart {
 // names it after its release (which always contains "dask-gateway").
 func (n ReleaseNames) GatewayAPIService() string { return "api-" + n.DaskGateway }
 
+// GatewayHealthPath is the gateway API server's health route
+// (dask_gateway_server/routes.py), which the chart's probes ask too.
+const GatewayHealthPath = "/api/health"
+
 // traefikService is the gateway's proxy Service.
 func (n ReleaseNames) traefikService() string { return "traefik-" + n.DaskGateway }
 

@@ -23,7 +23,7 @@ import (
 func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 	t.Parallel()
 	const ns = "cli-azure"
-	w, o := fakeAzure(t, ns)
+	w, o := fakeAzure(t, ns, "192.0.2.70")
 	file := azureHub(t, ns)
 	dir := t.TempDir()
 	t.Cleanup(func() { cleanNamespace(t, ns) })
@@ -175,7 +175,7 @@ func TestKubernetesVerbsEndToEnd(t *testing.T) {
 func TestAzureManagedApplicationEndToEnd(t *testing.T) {
 	t.Parallel()
 	const ns = "cli-azure-app"
-	w, o := fakeAzure(t, ns)
+	w, o := fakeAzure(t, ns, "192.0.2.71")
 	g := graphfake.New(t)
 	o.Azure = func(*config.Hub) (azure.Options, error) {
 		ao := w.Options(nil)

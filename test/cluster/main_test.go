@@ -28,22 +28,24 @@ var cluster *kubetest.Cluster
 
 func TestMain(m *testing.M) { kubetest.Main(m, "dhub-cluster-test", &cluster, kubetest.PoolNodes) }
 
-// answeringProber stands in for DNS and the hub answering at its URL,
-// which a kwok cluster does not have.
+// answeringProber stands in for the hub answering at its URL, which a
+// kwok cluster does not have.
 type answeringProber struct{}
 
-func (answeringProber) Resolve(context.Context, string) error { return nil }
-func (answeringProber) Get(context.Context, string) error     { return nil }
+func (answeringProber) Get(context.Context, string) error { return nil }
 
 // options are the targets' options for a hub in namespace ns of the test
-// cluster: short waits, a prober that answers, a gateway API that answers
-// once its Service has a ready endpoint, and a chart cache of the test's.
+// cluster: short waits, a prober that answers, a DNS that knows no name
+// (see withDNS), a gateway API that answers on its health path once its
+// Service has a ready endpoint, and a chart cache of the test's.
 func options(t *testing.T, ns string, progress *bytes.Buffer) deploy.Options {
 	t.Helper()
 	cache := t.TempDir()
+	resolver := kubetest.StartDNS(t).Resolver()
 	o := deploy.Options{Kube: func(o *kube.Options) {
 		o.Prober, o.PollInterval, o.ReadyTimeout, o.URLTimeout = answeringProber{}, 200*time.Millisecond, time.Minute, 30*time.Second
-		o.ServiceGet = cluster.ServiceAnswers(ns, `{"status": "pass"}`)
+		o.Resolver = resolver
+		o.ServiceGet = cluster.ServiceAnswers(ns, kubetest.GatewayAPI(`{"status": "pass"}`))
 		o.CacheDir = cache
 	}}
 	if progress != nil {
@@ -192,14 +194,32 @@ func run(t *testing.T, o deploy.Options, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// withDNS is o with the hub's name resolved by dns alone.
+func withDNS(o deploy.Options, dns *kubetest.DNS) deploy.Options {
+	base, resolver := o.Kube, dns.Resolver()
+	o.Kube = func(ko *kube.Options) {
+		base(ko)
+		ko.Resolver = resolver
+	}
+	return o
+}
+
+// azureHost is the hub's name in the azure example (see azureHub): its
+// DNS label in its region.
+const azureHost = "pangeo-hub-r2crrr.westeurope.cloudapp.azure.com"
+
 // fakeAzure returns a fresh in-memory Azure that hands out the test
 // cluster's kubeconfig, and the targets' options that reach it and the
-// cluster.
-func fakeAzure(t *testing.T, ns string) (*azurefake.World, deploy.Options) {
+// cluster. As Azure would, it gives proxy-public of namespace ns the
+// public address ip, which the hub's DNS label (azureHost) resolves to.
+func fakeAzure(t *testing.T, ns, ip string) (*azurefake.World, deploy.Options) {
 	t.Helper()
 	w := azurefake.New()
 	w.Kubeconfig = cluster.KubeconfigBytes()
-	o := options(t, ns, nil)
+	cluster.AssignLoadBalancer(t, ns, "proxy-public", ip)
+	dns := kubetest.StartDNS(t)
+	dns.Set(azureHost, ip)
+	o := withDNS(options(t, ns, nil), dns)
 	o.Azure = func(*config.Hub) (azure.Options, error) { return w.Options(nil), nil }
 	return w, o
 }

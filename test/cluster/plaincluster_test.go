@@ -42,7 +42,6 @@ type recordingProber struct {
 	urls []string
 }
 
-func (p *recordingProber) Resolve(context.Context, string) error { return nil }
 func (p *recordingProber) Get(_ context.Context, url string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -178,8 +177,14 @@ func TestRealChartsIngress(t *testing.T) {
     enabled: true
     certManager: {issuer: letsencrypt-test}
   storage: {class: %s}`, host, class, staticClass(t)))
+	// The ingress controller gives the Ingress an address, which the
+	// hub's name resolves to.
+	const ip = "192.0.2.61"
+	cluster.AssignIngressAddress(t, ns, "jupyterhub", ip)
+	dns := kubetest.StartDNS(t)
+	dns.Set(host, ip)
 	prober := &recordingProber{}
-	o := withProber(options(t, ns, nil), prober)
+	o := withProber(withDNS(options(t, ns, nil), dns), prober)
 	t.Cleanup(func() { run(t, o, "down", "-f", file, "--yes", "--delete-data") })
 
 	code, stdout, stderr := run(t, o, "up", "-f", file, "--yes")

@@ -109,7 +109,7 @@ func TestKubernetesUpDoesWhatThePlanSays(t *testing.T) {
 func TestAzureUpDoesWhatThePlanSays(t *testing.T) {
 	t.Parallel()
 	const ns = "plan-azure"
-	w, o := fakeAzure(t, ns)
+	w, o := fakeAzure(t, ns, "192.0.2.72")
 	file := azureHub(t, ns)
 	t.Cleanup(func() {
 		if code, _, stderr := run(t, o, "down", "-f", file, "--yes"); code != 0 {

@@ -37,7 +37,9 @@
 // addresses nor provisions volumes: SetLoadBalancerIP plays the cloud's load
 // balancer controller and AddPersistentVolume pre-creates a volume for a claim.
 // It runs no container either: a test sets a pod's status as the kubelet
-// would, and SetPreviousLogs gives a container the logs of an earlier run.
+// would, SetPreviousLogs gives a container the logs of an earlier run, and
+// ServiceAnswers plays a component's pods behind the API server's service
+// proxy, refusing what the real API server and component would refuse.
 // Main points Helm's cache, config and data homes at a temporary directory
 // for the whole test process, and IsolateHelm gives one test homes of its
 // own; tests should also give client-go discovery a CacheDir, so nothing
@@ -629,27 +631,6 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// ServiceAnswers stands in for the pods behind a Service of namespace,
-// which kwok does not run, as the API server's service proxy reaches them:
-// an error while the Service has no ready endpoint, else body. Its
-// signature is kube.Options.ServiceGet's.
-func (c *Cluster) ServiceAnswers(namespace, body string) func(ctx context.Context, service, port, path string) ([]byte, error) {
-	return func(ctx context.Context, service, _, _ string) ([]byte, error) {
-		slices, err := c.client.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + service})
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range slices.Items {
-			for _, e := range s.Endpoints {
-				if e.Conditions.Ready != nil && *e.Conditions.Ready {
-					return []byte(body), nil
-				}
-			}
-		}
-		return nil, fmt.Errorf("no endpoints available for service %q", service)
-	}
 }
 
 // AssignLoadBalancer plays the cloud's load balancer controller for a
