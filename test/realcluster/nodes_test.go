@@ -86,10 +86,10 @@ func TestNetworkAcrossNodes(t *testing.T) {
 	}
 	waitPod(t, ns, "web", func(p *corev1.Pod) bool { return podReady(p) })
 
-	url := fmt.Sprintf("http://web.%s.svc.cluster.local/", ns)
-	phase, logs := runPod(t, ns, "client", "worker", "wget -T 5 -q -O- "+url)
-	if phase != corev1.PodSucceeded || strings.TrimSpace(logs) != "web" {
-		t.Fatalf("from the worker node, GET %s: pod %s, output %q; want the web pod's host name", url, phase, logs)
+	host := fmt.Sprintf("web.%s.svc.cluster.local", ns)
+	phase, logs := runPod(t, ns, "client", "worker", httpGet(host, 80))
+	if _, body, _ := strings.Cut(strings.ReplaceAll(logs, "\r", ""), "\n\n"); phase != corev1.PodSucceeded || strings.TrimSpace(body) != "web" {
+		t.Fatalf("from the worker node, GET http://%s/: pod %s, output %q; want the web pod's host name", host, phase, logs)
 	}
 
 	deny := &networkingv1.NetworkPolicy{
@@ -106,14 +106,21 @@ func TestNetworkAcrossNodes(t *testing.T) {
 	// again until refused, with a bound.
 	deadline := time.Now().Add(time.Minute)
 	for i := 0; ; i++ {
-		phase, logs = runPod(t, ns, fmt.Sprintf("client-denied-%d", i), "worker", "wget -T 3 -q -O- "+url)
+		phase, logs = runPod(t, ns, fmt.Sprintf("client-denied-%d", i), "worker", httpGet(host, 80))
 		if phase == corev1.PodFailed {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a NetworkPolicy that admits no one still lets GET %s through after a minute: %q", url, logs)
+			t.Fatalf("a NetworkPolicy that admits no one still lets GET http://%s/ through after a minute: %q", host, logs)
 		}
 	}
+}
+
+// httpGet is a shell command that GETs / from host:port and prints the
+// response, failing when it cannot connect. (The helper image's static
+// busybox wget crashes; its nc does not.)
+func httpGet(host string, port int) string {
+	return fmt.Sprintf(`printf 'GET / HTTP/1.0\r\nHost: %[1]s\r\n\r\n' | nc -w 5 %[1]s %[2]d`, host, port)
 }
 
 // namespace creates a namespace for a test and deletes it afterwards.

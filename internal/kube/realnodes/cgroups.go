@@ -23,8 +23,16 @@ const cgroupRoot = "dhubrn"
 const cgroupFS = "/sys/fs/cgroup"
 
 // hierarchies returns the directories of the mounted cgroup v1 hierarchies
-// (cpu, memory, pids, name=systemd, ...), not the unified v2 tree.
-func hierarchies() ([]string, error) {
+// (cpu, memory, pids, name=systemd, ...), where the cluster's processes
+// join its cgroups. The unified v2 tree of a hybrid host is not among
+// them: runc makes containers' cgroups there too, so teardown also looks
+// at allHierarchies.
+func hierarchies() ([]string, error) { return mountedCgroups(false) }
+
+// allHierarchies is hierarchies and the unified v2 tree, where mounted.
+func allHierarchies() ([]string, error) { return mountedCgroups(true) }
+
+func mountedCgroups(withV2 bool) ([]string, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -36,7 +44,7 @@ func hierarchies() ([]string, error) {
 			continue
 		}
 		f := strings.Fields(line)
-		if pf := strings.Fields(post); len(pf) > 0 && pf[0] == "cgroup" && len(f) > 4 && strings.HasPrefix(f[4], cgroupFS+"/") {
+		if pf := strings.Fields(post); len(pf) > 0 && (pf[0] == "cgroup" || withV2 && pf[0] == "cgroup2") && len(f) > 4 && strings.HasPrefix(f[4], cgroupFS+"/") {
 			dirs = append(dirs, f[4])
 		}
 	}
@@ -156,7 +164,7 @@ func killCgroups(bound time.Duration) error {
 // removeCgroups removes cgroupRoot and everything below it from every
 // hierarchy, deepest first. The cgroups must hold no process.
 func removeCgroups() error {
-	hs, err := hierarchies()
+	hs, err := allHierarchies()
 	if err != nil {
 		return err
 	}

@@ -215,6 +215,9 @@ func (c *Cluster) start(ctx context.Context) error {
 				errs[i] = c.waitNodeReady(ctx, n)
 			}
 			if errs[i] == nil {
+				errs[i] = c.startFirewall(n)
+			}
+			if errs[i] == nil {
 				c.progress("node %s Ready", n.spec.Name)
 			}
 		})
@@ -227,7 +230,21 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	c.progress("CoreDNS and local-path-provisioner running")
-	return nil
+	return c.Healthy()
+}
+
+// Healthy returns an error naming each of the cluster's daemons that has
+// exited, with the end of its log.
+func (c *Cluster) Healthy() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, d := range c.daemons {
+		if d.exited() {
+			errs = append(errs, fmt.Errorf("realnodes: %s exited:\n%s", d.name, logTail(d.log, 15)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // progress reports a step with the time since Start.

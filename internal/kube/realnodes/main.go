@@ -40,6 +40,12 @@ func runMain(m *testing.M, cluster **Cluster, opts func() (Options, error)) (cod
 	}
 	*cluster = c
 	defer func() {
+		// A daemon that died during the tests may explain a failure, and
+		// must fail a run whose tests did not notice.
+		if err := c.Healthy(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			if code == 0 {

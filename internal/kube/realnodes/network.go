@@ -2,6 +2,7 @@ package realnodes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -115,18 +116,22 @@ func removeBridge(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("realnodes: ip link: %w: %s", err, out)
 	}
-	var cmds [][]string
+	var errs []error
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
 			continue
 		}
 		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-		if name == bridgeName || strings.HasPrefix(name, linkPrefix) {
-			cmds = append(cmds, []string{"ip", "link", "del", name})
+		if name != bridgeName && !strings.HasPrefix(name, linkPrefix) {
+			continue
+		}
+		// A node's link goes with its namespace, maybe since the list.
+		if err := run(ctx, "", []string{"ip", "link", "del", name}); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+			errs = append(errs, err)
 		}
 	}
-	return run(ctx, "", cmds...)
+	return errors.Join(errs...)
 }
 
 // run runs each command in turn (in dir, when not empty) and returns the

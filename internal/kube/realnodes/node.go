@@ -118,6 +118,9 @@ func (c *Cluster) writeNodeConfigs(n *node) error {
 `, podCIDR(n.index))
 	containerd := fmt.Sprintf(`version = 4
 imports = []
+# NRI's socket is at a fixed host path, shared by every containerd of the
+# machine; the nodes have no NRI plugin.
+disabled_plugins = ['io.containerd.nri.v1.nri']
 
 [grpc]
   address = '/run/containerd/containerd.sock'
@@ -220,7 +223,7 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 }
 
 // startNode starts the node's containerd, imports the node's images, then
-// starts its kubelet, kube-proxy and kube-router's firewall.
+// starts its kubelet and kube-proxy.
 func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	name := n.spec.Name
 	bin := func(b string) string { return filepath.Join(c.opts.NodeTools, b) }
@@ -258,11 +261,16 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	if _, err := c.startDaemon(name+"-kubelet", name+"/system", n, nil, bin("kubelet"), args...); err != nil {
 		return err
 	}
-	if _, err := c.startDaemon(name+"-kube-proxy", name+"/system", n, nil, bin("kube-proxy"),
-		"--config", filepath.Join(n.dir, "kube-proxy.yaml")); err != nil {
-		return err
-	}
-	_, err = c.startDaemon(name+"-kube-router", name+"/system", n, nil, bin("kube-router"),
+	_, err = c.startDaemon(name+"-kube-proxy", name+"/system", n, nil, bin("kube-proxy"),
+		"--config", filepath.Join(n.dir, "kube-proxy.yaml"))
+	return err
+}
+
+// startFirewall starts kube-router's NetworkPolicy firewall on the node.
+// It finds its node by name at start, so the node must be registered.
+func (c *Cluster) startFirewall(n *node) error {
+	name := n.spec.Name
+	_, err := c.startDaemon(name+"-kube-router", name+"/system", n, nil, filepath.Join(c.opts.NodeTools, "kube-router"),
 		"--kubeconfig", c.kubeconfigPath("kube-router-"+name),
 		"--hostname-override", name,
 		"--run-firewall=true", "--run-router=false", "--run-service-proxy=false",

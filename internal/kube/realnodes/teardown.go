@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,10 +28,19 @@ const hostPathsFile = "host-paths-made"
 func recordHostPaths(root string) error {
 	var made []string
 	for _, p := range append(append([]string(nil), hostPaths...), strayPaths...) {
-		if _, err := os.Lstat(p); err == nil {
-			continue
+		// p and each missing directory above it, the topmost first.
+		var missing []string
+		for dir := p; dir != "/"; dir = filepath.Dir(dir) {
+			if _, err := os.Lstat(dir); err == nil {
+				break
+			}
+			missing = append([]string{dir}, missing...)
 		}
-		made = append(made, p)
+		for _, m := range missing {
+			if !slices.Contains(made, m) {
+				made = append(made, m)
+			}
+		}
 	}
 	if err := os.WriteFile(filepath.Join(root, hostPathsFile), []byte(strings.Join(made, "\n")+"\n"), 0o644); err != nil {
 		return err
@@ -75,7 +85,7 @@ func Teardown(ctx context.Context, root string) error {
 	}
 	if data, err := os.ReadFile(filepath.Join(root, hostPathsFile)); err == nil {
 		made := strings.Fields(string(data))
-		// Deepest first: /var/lib/kube-router before /var/lib, were both made.
+		// Deepest first: /etc/cni/net.d before /etc/cni.
 		for i := len(made) - 1; i >= 0; i-- {
 			if err := os.Remove(made[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("realnodes: remove %s, which the cluster made: %w", made[i], err))
