@@ -56,6 +56,9 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 	}
 	checkWorkloadsRun(t, hubNamespace)
 	checkPlacement(t, hubNamespace)
+	if rss, err := cluster.RSS(); err == nil {
+		t.Logf("resident memory of the cluster with the hub up: %.2f GiB", float64(rss)/(1<<30))
+	}
 	if page := get(t, url+"hub/login"); !strings.Contains(page, "Sign in") {
 		t.Errorf("GET %shub/login from the host: no sign-in form:\n%.500s", url, page)
 	}
@@ -181,7 +184,8 @@ func hubURL(t *testing.T, upOutput string) string {
 	if i < 0 {
 		t.Fatalf("up did not say where the hub is:\n%s", upOutput)
 	}
-	url, _, _ := strings.Cut(upOutput[i+len(prefix):], "\n")
+	// "DaskHub is up at URL (how long it took)"
+	url, _, _ := strings.Cut(upOutput[i+len(prefix):], " ")
 	url = strings.TrimSpace(url)
 	if !strings.HasSuffix(url, ":30080/") {
 		t.Errorf("up reports the hub at %s, want a node's address at the node port 30080", url)

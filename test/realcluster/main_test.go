@@ -21,6 +21,19 @@ func TestMain(m *testing.M) { realnodes.Main(m, &cluster, options) }
 // built by scripts/node-images.sh.
 const helperImage = "dhub.test/busybox:1.35"
 
+// imageNodes places the big images only on the nodes their pods run on
+// in the recommended profile; every other image (the pause image, the
+// volume helper's shell, the image awaiter, the network tools of users'
+// pods' init container) goes on every node.
+var imageNodes = map[string][]string{
+	"quay.io/jupyterhub/k8s-hub:4.4.0":                 {"core"},
+	"quay.io/jupyterhub/configurable-http-proxy:5.2.0": {"core"},
+	"registry.k8s.io/kube-scheduler:v1.30.14":          {"core"},
+	"ghcr.io/dask/dask-gateway-server:2026.3.0":        {"core"},
+	"docker.io/traefik:3.3.5":                          {"core"},
+	"pangeo/pangeo-notebook:2025.08.14":                {"user", "worker"},
+}
+
 // options finds (or builds, once, through the scripts) the control plane's
 // and the nodes' tools and the images, and asks for the recommended
 // profile's three nodes.
@@ -86,7 +99,7 @@ func readManifest(dir string) ([]realnodes.Image, error) {
 		if !filepath.IsAbs(archive) {
 			archive = filepath.Join(dir, archive)
 		}
-		images = append(images, realnodes.Image{Archive: archive, Ref: ref})
+		images = append(images, realnodes.Image{Archive: archive, Ref: ref, Nodes: imageNodes[ref]})
 	}
 	if err := s.Err(); err != nil {
 		return nil, err

@@ -185,3 +185,26 @@ func removeCgroups() error {
 	}
 	return errors.Join(errs...)
 }
+
+// RSS returns the resident memory, in bytes, of every process of the
+// cluster: control plane, node daemons, shims and containers.
+func (c *Cluster) RSS() (int64, error) {
+	pids, err := cgroupPids()
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue // gone since listed
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				total += kb * 1024
+			}
+		}
+	}
+	return total, nil
+}

@@ -42,11 +42,15 @@ import (
 // among the imported images.
 const SandboxImage = "registry.k8s.io/pause:3.10.1"
 
-// Image is an image archive (docker-archive) and the reference it is
-// imported under.
+// Image is an image archive (docker-archive), the reference it is
+// imported under, and the nodes it is imported on.
 type Image struct {
 	Archive string
 	Ref     string
+	// Nodes names the nodes that get the image; none means every node.
+	// Importing costs seconds per hundred megabytes on each node, so an
+	// image goes only where its pods may run.
+	Nodes []string
 }
 
 // Options say where the cluster's tools are and what it runs.
@@ -66,7 +70,7 @@ type Options struct {
 	// CNIPlugins is the directory of the bridge, host-local and portmap
 	// plugins (default Debian's /usr/lib/cni).
 	CNIPlugins string
-	// Images are imported on every node before its kubelet starts.
+	// Images are imported on their nodes before the kubelets start.
 	Images []Image
 	// HelperImage is the image of local-path-provisioner's helper pods (a
 	// shell with mkdir and rm); it must be among Images.

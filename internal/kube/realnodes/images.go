@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -12,7 +13,13 @@ import (
 // that the runtime lists it there.
 func (c *Cluster) importImages(ctx context.Context, n *node, socket string) error {
 	ctr := filepath.Join(c.opts.NodeTools, "ctr")
+	var images []Image
 	for _, im := range c.opts.Images {
+		if len(im.Nodes) == 0 || slices.Contains(im.Nodes, n.spec.Name) {
+			images = append(images, im)
+		}
+	}
+	for _, im := range images {
 		if err := run(ctx, "", []string{ctr, "--address", socket, "--namespace", "k8s.io", "images", "import", im.Archive}); err != nil {
 			return fmt.Errorf("node %s: import %s: %w", n.spec.Name, im.Ref, err)
 		}
@@ -25,12 +32,12 @@ func (c *Cluster) importImages(ctx context.Context, n *node, socket string) erro
 	for _, ref := range strings.Fields(out) {
 		have[ref] = true
 	}
-	for _, im := range c.opts.Images {
+	for _, im := range images {
 		if !have[normalizeRef(im.Ref)] {
 			return fmt.Errorf("node %s: image %s imported from %s is not listed as %s (listed: %s)", n.spec.Name, im.Ref, im.Archive, normalizeRef(im.Ref), strings.Join(strings.Fields(out), ", "))
 		}
 	}
-	c.progress("node %s: %d images imported", n.spec.Name, len(c.opts.Images))
+	c.progress("node %s: %d images imported", n.spec.Name, len(images))
 	return nil
 }
 
