@@ -11,7 +11,9 @@
 # charts' own code (test/chartcode: the real charts' configuration run with
 # dhub's values in a Python environment with the images' pins), the
 # Kubernetes tier (kube, kube/kubetest and test/cluster, each on a real
-# control plane with kwok nodes), fuzz, and end to end on the local target
+# control plane with kwok nodes), fuzz, real nodes (test/realcluster: the
+# real charts through dhub's verbs on three real kubelets; needs root, and
+# builds its tools and images once), and end to end on the local target
 # (real JupyterHub, Dask Gateway and Dask from PyPI in a Python environment
 # dhub builds; needs python3 3.11+).
 set -euo pipefail

@@ -46,7 +46,9 @@ func options() (realnodes.Options, error) {
 	if err != nil {
 		return realnodes.Options{}, err
 	}
-	imagesDir, err := dirFromEnvOrScript("DHUB_NODE_IMAGES", "node-images.sh")
+	// The user-scheduler's and traefik's images hold binaries of the
+	// node tools.
+	imagesDir, err := dirFromEnvOrScript("DHUB_NODE_IMAGES", "node-images.sh", "DHUB_NODE_TOOLS="+nodeTools)
 	if err != nil {
 		return realnodes.Options{}, err
 	}
@@ -64,12 +66,12 @@ func options() (realnodes.Options, error) {
 }
 
 // dirFromEnvOrScript returns $env when set, else the directory the script
-// prints.
-func dirFromEnvOrScript(env, script string) (string, error) {
+// prints when run with scriptEnv.
+func dirFromEnvOrScript(env, script string, scriptEnv ...string) (string, error) {
 	if dir := os.Getenv(env); dir != "" {
 		return dir, nil
 	}
-	dir, err := kubetest.ScriptDir(script)
+	dir, err := kubetest.ScriptDir(script, scriptEnv...)
 	if err != nil {
 		return "", fmt.Errorf("%w (%s is unset)", err, env)
 	}

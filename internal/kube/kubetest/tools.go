@@ -61,12 +61,13 @@ func buildTools() (string, error) {
 	return dir, nil
 }
 
-// ScriptDir runs scripts/<script> of the repository, a script that builds
-// or finds something in its cache and prints the directory holding it on
-// its last line of output, and returns that directory. It runs under a lock
-// shared by all processes of the machine, so test packages that start
-// together do not build the same thing twice.
-func ScriptDir(script string) (string, error) {
+// ScriptDir runs scripts/<script> of the repository, with env added to
+// this process's environment, a script that builds or finds something in
+// its cache and prints the directory holding it on its last line of
+// output, and returns that directory. It runs under a lock shared by all
+// processes of the machine, so test packages that start together do not
+// build the same thing twice.
+func ScriptDir(script string, env ...string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
@@ -84,6 +85,7 @@ func ScriptDir(script string) (string, error) {
 	path := filepath.Join(root, "scripts", script)
 	cmd := exec.Command(path)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
