@@ -29,9 +29,9 @@
 # when they are missing. Every mount it makes lives in a private mount
 # namespace that ends with the command using it, so the host's mounts are
 # never touched; skopeo still writes its blob cache in /var/lib/containers.
-# Cost: cold about 6 minutes on 2 cores shared with a Go build (three
-# debootstraps of about a minute, the pins' wheels, packing 1.8 GB of
-# images), plus downloads; warm: hashing the inputs, about a second.
+# Cost: cold about 5.5 minutes on 2 cores shared with a Go build, downloads
+# included (three debootstraps of under a minute, the pins' wheels, packing
+# 1.8 GB of images); warm: hashing the inputs, about a second.
 set -euo pipefail
 node_tools=${1:-${DHUB_NODE_TOOLS:-}}
 [ -z "$node_tools" ] || node_tools=$(realpath "$node_tools")
