@@ -71,6 +71,8 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 		t.Errorf("second up: exit %d, want no changes\n%s%s", code, stdout, stderr)
 	}
 
+	userPath(t, file)
+
 	// The hub's pod is killed as a node failure or an eviction would: the
 	// cluster starts another, and status says so meanwhile.
 	hub := podOf(t, hubNamespace, "component=hub")
@@ -88,6 +90,101 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 		t.Fatalf("down: exit %d\n%s%s", code, stdout, stderr)
 	}
 	checkNothingLeft(t, hubNamespace)
+}
+
+// userPath runs dhub smoke, the seed's last sentence as a person lives
+// it: sign in through the form, a server spawned in a real pod, Gateway()
+// in its kernel, a cluster of two workers, a computation checked, the
+// dashboard, shutdown. The scheduler and workers it starts are real pods,
+// watched as they come: the scheduler on the user node, each worker on
+// the Spot-tainted worker node, all in the user's image.
+func userPath(t *testing.T, file string) {
+	t.Helper()
+	seen := watchPods(t, hubNamespace, "app.kubernetes.io/name=dask-gateway")
+	code, stdout, stderr := dhub(t, "smoke", "-f", file, "--workers", "2", "-o", "json")
+	var res struct {
+		OK          bool
+		Error       string
+		WorkersSeen int
+		Result      int64
+		Expected    int64
+		Phases      []struct {
+			Name    string
+			Seconds float64
+			OK      bool
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 0 || !res.OK {
+		t.Fatalf("smoke: exit %d, %v\n%s%s\n%s", code, err, stdout, stderr, podsReport(hubNamespace))
+	}
+	var phases []string
+	for _, p := range res.Phases {
+		phases = append(phases, p.Name)
+		t.Logf("smoke phase %s: %.2fs", p.Name, p.Seconds)
+	}
+	if res.WorkersSeen != 2 || res.Result != res.Expected || res.Result == 0 {
+		t.Errorf("smoke: %d workers seen, result %d (want %d)", res.WorkersSeen, res.Result, res.Expected)
+	}
+	pods := seen()
+	var schedulers, workers int
+	for _, p := range pods {
+		switch p.component {
+		case "dask-scheduler":
+			schedulers++
+			if p.node != "user" {
+				t.Errorf("scheduler pod %s ran on %q, want the user node", p.name, p.node)
+			}
+		case "dask-worker":
+			workers++
+			if p.node != "worker" {
+				t.Errorf("worker pod %s ran on %q, want the worker node", p.name, p.node)
+			}
+		}
+		if p.image != "pangeo/pangeo-notebook:2025.08.14" {
+			t.Errorf("pod %s ran image %q, want the user's", p.name, p.image)
+		}
+	}
+	if schedulers != 1 || workers != 2 {
+		t.Errorf("smoke's cluster ran %d scheduler and %d worker pods, want 1 and 2 (phases %v): %+v", schedulers, workers, phases, pods)
+	}
+}
+
+// seenPod is what a pod watch saw of a running pod.
+type seenPod struct {
+	name, component, node, image string
+}
+
+// watchPods records every pod of ns matching selector that gets to run
+// until the returned function is called, which returns them.
+func watchPods(t *testing.T, ns, selector string) func() []seenPod {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	w, err := cluster.Client().CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]seenPod{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok || p.Status.Phase != corev1.PodRunning || len(p.Spec.Containers) == 0 {
+				continue
+			}
+			seen[p.Name] = seenPod{name: p.Name, component: p.Labels["app.kubernetes.io/component"], node: p.Spec.NodeName, image: p.Spec.Containers[0].Image}
+		}
+	}()
+	return func() []seenPod {
+		cancel()
+		w.Stop()
+		<-done
+		var out []seenPod
+		for _, p := range seen {
+			out = append(out, p)
+		}
+		return out
+	}
 }
 
 // hubFile writes the dhub.yaml of a hub on the cluster: the recommended

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,7 +49,7 @@ func (c *Cluster) startDNS(ctx context.Context) error {
 	if err := os.WriteFile(path, []byte(corefile), 0o644); err != nil {
 		return err
 	}
-	if _, err := c.startDaemon("coredns", "control", nil, nil, filepath.Join(c.opts.NodeTools, "coredns"), "-conf", path); err != nil {
+	if _, err := c.startDaemon("coredns", "control", nil, filepath.Join(c.opts.NodeTools, "coredns"), "-conf", path); err != nil {
 		return err
 	}
 	svc := &corev1.Service{
@@ -149,7 +150,7 @@ spec:
 	if _, err := c.client.StorageV1().StorageClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("realnodes: StorageClass %s: %w", StorageClass, err)
 	}
-	d, err := c.startDaemon("local-path-provisioner", "control", nil, nil, filepath.Join(c.opts.NodeTools, "local-path-provisioner"),
+	d, err := c.startDaemon("local-path-provisioner", "control", nil, filepath.Join(c.opts.NodeTools, "local-path-provisioner"),
 		"--debug", "start",
 		"--kubeconfig", c.kubeconfigPath("local-path-provisioner"),
 		"--namespace", "kube-system",
@@ -161,13 +162,13 @@ spec:
 	if err != nil {
 		return err
 	}
-	// It reads its ConfigMap once at start: a quick exit means it could not.
-	return c.waitFor(ctx, "local-path-provisioner running", 10*time.Second, func() error {
+	// It reads its ConfigMap at start, then says so (at debug level).
+	return c.waitFor(ctx, "local-path-provisioner started", 30*time.Second, func() error {
 		if d.exited() {
 			return permanent(fmt.Errorf("local-path-provisioner exited:\n%s", logTail(d.log, 20)))
 		}
-		if data, _ := os.ReadFile(d.log); len(data) == 0 {
-			return fmt.Errorf("no output yet")
+		if data, _ := os.ReadFile(d.log); !strings.Contains(string(data), "Provisioner started") {
+			return fmt.Errorf("it has not said \"Provisioner started\"")
 		}
 		return nil
 	})

@@ -33,7 +33,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"dhub/internal/config"
 )
@@ -84,16 +83,14 @@ type Options struct {
 // Cluster is a running cluster with real nodes. Its methods may be called
 // from several goroutines at once.
 type Cluster struct {
-	opts       Options
-	root       string
-	ca         *authority
-	nodes      []*node
-	kubeconfig []byte
-	config     *rest.Config
-	client     kubernetes.Interface
-	lock       *os.File
-	watchdog   *os.Process
-	started    time.Time
+	opts     Options
+	root     string
+	ca       *authority
+	nodes    []*node
+	client   kubernetes.Interface
+	lock     *os.File
+	watchdog *os.Process
+	started  time.Time
 
 	mu      sync.Mutex
 	daemons []*daemon
@@ -287,30 +284,14 @@ func (c *Cluster) unlock() {
 	}
 }
 
-// Kubeconfig returns the admin's kubeconfig.
-func (c *Cluster) Kubeconfig() []byte { return append([]byte(nil), c.kubeconfig...) }
-
 // KubeconfigPath returns the path of the admin's kubeconfig file.
 func (c *Cluster) KubeconfigPath() string { return c.kubeconfigPath("admin") }
-
-// RESTConfig returns a copy of the admin's client configuration.
-func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
 
 // Client returns a client with admin rights.
 func (c *Cluster) Client() kubernetes.Interface { return c.client }
 
 // Root returns the cluster's directory (logs in Root()/logs).
 func (c *Cluster) Root() string { return c.root }
-
-// NodeIP returns the address of the named node, reachable from the host.
-func (c *Cluster) NodeIP(name string) (string, error) {
-	for _, n := range c.nodes {
-		if n.spec.Name == name {
-			return nodeIP(n.index), nil
-		}
-	}
-	return "", fmt.Errorf("realnodes: no node %s", name)
-}
 
 // checkTools fails, naming each, when a binary the cluster runs is missing.
 func checkTools(o Options) error {

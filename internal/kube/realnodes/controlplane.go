@@ -22,7 +22,7 @@ const apiPort = 6443
 func apiServer() string { return "https://" + net.JoinHostPort(hostIP, strconv.Itoa(apiPort)) }
 
 // credentials writes the cluster's authority, the API server's certificates
-// and one kubeconfig per component, and returns the admin's kubeconfig.
+// and one kubeconfig per component (the admin's among them).
 func (c *Cluster) credentials() error {
 	ca, err := newAuthority()
 	if err != nil {
@@ -99,7 +99,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 	}
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	bin := func(name string) string { return filepath.Join(c.opts.KubeTools, name) }
-	if _, err := c.startDaemon("etcd", "control", nil, nil, bin("etcd"),
+	if _, err := c.startDaemon("etcd", "control", nil, bin("etcd"),
 		"--data-dir", filepath.Join(c.root, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1]),
@@ -110,7 +110,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	apiserver, err := c.startDaemon("kube-apiserver", "control", nil, nil, bin("kube-apiserver"),
+	apiserver, err := c.startDaemon("kube-apiserver", "control", nil, bin("kube-apiserver"),
 		"--etcd-servers", etcdURL,
 		"--bind-address", hostIP, "--advertise-address", hostIP, "--secure-port", strconv.Itoa(apiPort),
 		"--service-cluster-ip-range", serviceNet,
@@ -138,7 +138,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 	if err := c.waitReadyz(ctx, apiserver); err != nil {
 		return err
 	}
-	if _, err := c.startDaemon("kube-controller-manager", "control", nil, nil, bin("kube-controller-manager"),
+	if _, err := c.startDaemon("kube-controller-manager", "control", nil, bin("kube-controller-manager"),
 		"--kubeconfig", c.kubeconfigPath("kube-controller-manager"),
 		"--authentication-kubeconfig", c.kubeconfigPath("kube-controller-manager"),
 		"--authorization-kubeconfig", c.kubeconfigPath("kube-controller-manager"),
@@ -151,7 +151,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if _, err := c.startDaemon("kube-scheduler", "control", nil, nil, bin("kube-scheduler"),
+	if _, err := c.startDaemon("kube-scheduler", "control", nil, bin("kube-scheduler"),
 		"--kubeconfig", c.kubeconfigPath("kube-scheduler"),
 		"--authentication-kubeconfig", c.kubeconfigPath("kube-scheduler"),
 		"--authorization-kubeconfig", c.kubeconfigPath("kube-scheduler"),
@@ -181,7 +181,7 @@ func (c *Cluster) connect() error {
 	if err != nil {
 		return fmt.Errorf("realnodes: %w", err)
 	}
-	c.kubeconfig, c.config, c.client = kc, config, client
+	c.client = client
 	return nil
 }
 

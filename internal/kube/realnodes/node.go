@@ -227,7 +227,7 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	name := n.spec.Name
 	bin := func(b string) string { return filepath.Join(c.opts.NodeTools, b) }
-	containerd, err := c.startDaemon(name+"-containerd", name+"/system", n, nil, bin("containerd"),
+	containerd, err := c.startDaemon(name+"-containerd", name+"/system", n, bin("containerd"),
 		"--config", filepath.Join(n.dir, "containerd.toml"))
 	if err != nil {
 		return err
@@ -258,10 +258,10 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	if len(labels) > 0 {
 		args = append(args, "--node-labels", strings.Join(labels, ","))
 	}
-	if _, err := c.startDaemon(name+"-kubelet", name+"/system", n, nil, bin("kubelet"), args...); err != nil {
+	if _, err := c.startDaemon(name+"-kubelet", name+"/system", n, bin("kubelet"), args...); err != nil {
 		return err
 	}
-	_, err = c.startDaemon(name+"-kube-proxy", name+"/system", n, nil, bin("kube-proxy"),
+	_, err = c.startDaemon(name+"-kube-proxy", name+"/system", n, bin("kube-proxy"),
 		"--config", filepath.Join(n.dir, "kube-proxy.yaml"))
 	return err
 }
@@ -270,7 +270,7 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 // It finds its node by name at start, so the node must be registered.
 func (c *Cluster) startFirewall(n *node) error {
 	name := n.spec.Name
-	_, err := c.startDaemon(name+"-kube-router", name+"/system", n, nil, filepath.Join(c.opts.NodeTools, "kube-router"),
+	_, err := c.startDaemon(name+"-kube-router", name+"/system", n, filepath.Join(c.opts.NodeTools, "kube-router"),
 		"--kubeconfig", c.kubeconfigPath("kube-router-"+name),
 		"--hostname-override", name,
 		"--run-firewall=true", "--run-router=false", "--run-service-proxy=false",

@@ -20,7 +20,7 @@ type daemon struct {
 // (see makeCgroup) and, when ns is not nil, inside that node's network and
 // mount namespaces. Its output goes to logs/name.log. The process joins its
 // cgroup before it runs bin, so all it ever starts is found there.
-func (c *Cluster) startDaemon(name, group string, ns *node, env []string, bin string, args ...string) (*daemon, error) {
+func (c *Cluster) startDaemon(name, group string, ns *node, bin string, args ...string) (*daemon, error) {
 	procs, err := makeCgroup(group)
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func (c *Cluster) startDaemon(name, group string, ns *node, env []string, bin st
 	defer logFile.Close()
 	cmd := exec.Command("sh", argv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(c.baseEnv(), env...)
+	cmd.Env = c.baseEnv()
 	// Its own process group: a terminal's Ctrl-C reaches the test, whose
 	// teardown stops the cluster in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
