@@ -155,10 +155,11 @@ exec ` + python3 + ` "$@"
 	code, _, stderr := interruptUp(t, cfg, "installing JupyterHub")
 	venv := filepath.Join(state, "venv")
 	want := "error: interrupted: the Python environment at " + venv + " is not finished and is kept (the next 'dhub up' completes it); nothing was started or stopped\n"
-	// (The "finishing up" line may or may not come first: it is not
-	// written when the verb has already returned.)
-	if code != ExitInterrupted || !strings.HasSuffix(stderr, want) {
-		t.Errorf("exit %d, stderr:\n%s\nwant exit %d and it to end with:\n%s", code, stderr, ExitInterrupted, want)
+	// The notice comes first: the verb's context ends only after it is
+	// written.
+	notice := "interrupted: finishing up (Ctrl-C again to quit at once)\n"
+	if code != ExitInterrupted || !strings.HasSuffix(stderr, notice+want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit %d and it to end with:\n%s", code, stderr, ExitInterrupted, notice+want)
 	}
 	if pids := markedProcesses(t, state); len(pids) != 0 {
 		t.Errorf("processes of the hub run after the interrupt: %v", pids)

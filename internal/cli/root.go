@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -52,19 +51,26 @@ func (e *exitError) Unwrap() error { return e.err }
 // what it started and says what it left; a second Ctrl-C ends dhub at
 // once.
 func Run(args []string, s Streams) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// finished is set once the verb returned: the context ending then
-	// is the deferred stop, not a signal.
-	var finished atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		<-ctx.Done()
-		stop()
-		if !finished.Load() {
-			fmt.Fprintln(s.Err, "interrupted: finishing up (Ctrl-C again to quit at once)")
+		select {
+		case <-sigs:
+		case <-done:
+			return
 		}
+		// The next Ctrl-C ends dhub at once. The notice is written before
+		// the verb sees its context end, so it always comes before what
+		// the verb then says it left.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		fmt.Fprintln(s.Err, "interrupted: finishing up (Ctrl-C again to quit at once)")
+		cancel()
 	}()
-	defer finished.Store(true)
 	return runContext(ctx, args, s, deploy.Options{})
 }
 
