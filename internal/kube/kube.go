@@ -181,6 +181,9 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*UpResult, error) {
 		return nil, err
 	}
 	url, err := c.hubURL(ctx, p.hub)
+	if err == nil {
+		err = c.waitGatewayRoute(ctx, url)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -508,6 +508,47 @@ func TestAutoHTTPSRecreateThatDoesNotHelpIsReported(t *testing.T) {
 	}
 }
 
+// TestUpWaitsForTheGatewayThroughTheHub: the hub adds its proxy's route
+// to the gateway only once it reaches the gateway, up to 20 s after its
+// pod is ready (seen on real nodes); until then users' Gateway() calls get
+// the hub's 404 page. up waits for the route, and names it if it never
+// comes.
+func TestUpWaitsForTheGatewayThroughTheHub(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := testHub(t, "gateway-route")
+	routed := false
+	prober := &fakeProber{}
+	prober.get = func(url string) error {
+		if strings.HasSuffix(url, render.GatewayPrefix+render.GatewayHealthPath) && !routed {
+			routed = len(prober.got) > 3 // it comes after a few asks
+			return fmt.Errorf("%s answered 404 Not Found", url)
+		}
+		return nil
+	}
+	c, progress := clientWith(t, h.Namespace, Options{Prober: prober})
+	down(t, c, h)
+	cluster.AssignLoadBalancer(t, h.Namespace, "proxy-public", "192.0.2.24")
+	if _, _, err := up(ctx, c, h); err != nil {
+		t.Fatal(err)
+	}
+	if !routed || !strings.Contains(progress.String(), "gateway answering through the hub at http://192.0.2.24/services/dask-gateway/") {
+		t.Errorf("up did not wait for the gateway's route through the hub (routed %v):\n%s", routed, progress)
+	}
+
+	prober.get = func(url string) error {
+		if strings.HasSuffix(url, render.GatewayHealthPath) {
+			return fmt.Errorf("%s answered 404 Not Found", url)
+		}
+		return nil
+	}
+	c, _ = clientWith(t, h.Namespace, Options{Prober: prober, URLTimeout: time.Second})
+	_, _, err := up(ctx, c, h)
+	if err == nil || !strings.Contains(err.Error(), "the hub does not route /services/dask-gateway/ to the Dask Gateway after 1s") {
+		t.Errorf("up with no route to the gateway: err = %v", err)
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // userNamespace creates namespace ns as someone other than dhub would,

@@ -58,7 +58,8 @@ func (httpProber) Get(ctx context.Context, url string) error {
 		return err
 	}
 	resp.Body.Close()
-	if resp.StatusCode >= 500 {
+	// Redirects are followed: what is left must be a page, not an error.
+	if resp.StatusCode >= 400 {
 		return fmt.Errorf("%s answered %s", url, resp.Status)
 	}
 	return nil
@@ -97,6 +98,31 @@ func (c *Client) hubURL(ctx context.Context, h *config.Hub) (string, error) {
 		}
 	}
 	return url, nil
+}
+
+// waitGatewayRoute waits (within URLTimeout) until the Dask Gateway
+// answers through the hub's URL, the way users' Gateway() calls go: the
+// hub adds that route to its proxy only once it reaches the gateway, which
+// on a fresh install can be 20 s after the hub's pod is ready. Until then
+// users' calls get the hub's 404 page.
+func (c *Client) waitGatewayRoute(ctx context.Context, url string) error {
+	health := strings.TrimSuffix(url, "/") + render.GatewayPrefix + render.GatewayHealthPath
+	deadline := time.Now().Add(c.opts.URLTimeout)
+	for {
+		err := c.opts.Prober.Get(ctx, health)
+		if err == nil {
+			fmt.Fprintf(c.opts.Progress, "gateway answering through the hub at %s\n", strings.TrimSuffix(url, "/")+render.GatewayPrefix+"/")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the hub does not route %s to the Dask Gateway after %s: %w; it adds the route once it reaches the gateway's traefik (kubectl -n %s logs deploy/hub)", render.GatewayPrefix+"/", c.opts.URLTimeout, err, c.namespace)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.opts.PollInterval):
+		}
+	}
 }
 
 // ownHost waits (within URLTimeout, for DNS caches) until host resolves

@@ -18,7 +18,9 @@ const (
 	// AuthSecretName is the Secret dhub creates for authentication secrets,
 	// so they never sit in Helm values.
 	AuthSecretName = "dhub-auth"
-	gatewayPrefix  = "/services/dask-gateway"
+	// GatewayPrefix is where the hub's proxy routes to the Dask Gateway,
+	// the path users' Gateway() calls take.
+	GatewayPrefix = "/services/dask-gateway"
 )
 
 // ReleaseNames are the Helm release names of one hub. The JupyterHub chart
@@ -205,14 +207,14 @@ func singleuserEnv(h *config.Hub, names ReleaseNames) map[string]any {
 	// User pods reach the gateway through the hub's proxy; with the chart's
 	// autohttps, proxy-public redirects to https, so they use the internal
 	// proxy-http. Behind an Ingress, proxy-public itself serves plain HTTP.
-	gatewayAddress := "http://proxy-public" + gatewayPrefix
+	gatewayAddress := "http://proxy-public" + GatewayPrefix
 	if h.AutoHTTPS() {
-		gatewayAddress = "http://proxy-http:8000" + gatewayPrefix
+		gatewayAddress = "http://proxy-http:8000" + GatewayPrefix
 	}
 	env := map[string]any{
 		"DASK_GATEWAY__ADDRESS":                 gatewayAddress,
 		"DASK_GATEWAY__PROXY_ADDRESS":           fmt.Sprintf("gateway://%s.%s:80", names.traefikService(), h.Namespace),
-		"DASK_GATEWAY__PUBLIC_ADDRESS":          gatewayPrefix + "/",
+		"DASK_GATEWAY__PUBLIC_ADDRESS":          GatewayPrefix + "/",
 		"DASK_GATEWAY__AUTH__TYPE":              "jupyterhub",
 		"DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
 		"DASK_DISTRIBUTED__DASHBOARD__LINK":     "/user/{JUPYTERHUB_USER}/proxy/{port}/status",
@@ -446,7 +448,7 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 		}}
 	}
 	gateway := map[string]any{
-		"prefix":      gatewayPrefix,
+		"prefix":      GatewayPrefix,
 		"auth":        map[string]any{"type": "jupyterhub", "jupyterhub": jhAuth},
 		"backend":     backend,
 		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true)},

@@ -28,7 +28,7 @@ type LocalFile struct {
 // the local target. The files read their tokens and passwords at start from
 // the secrets directory named by DHUB_SECRETS_DIR, so they hold no secret.
 func ForLocal(h *config.Hub, ports LocalPorts) []LocalFile {
-	d := localData{Hub: h, Ports: ports, Prefix: gatewayPrefix, DhubScopes: DhubServiceScopes, ServerTokenScopes: ServerTokenScopes}
+	d := localData{Hub: h, Ports: ports, Prefix: GatewayPrefix, DhubScopes: DhubServiceScopes, ServerTokenScopes: ServerTokenScopes}
 	d.Admins = h.JupyterHub.Auth.Password.AdminNames()
 	d.Allowed = h.JupyterHub.Auth.Password.AllowedNames()
 	d.ClusterOptions = clusterOptionsPython(h.Dask, false)
