@@ -71,6 +71,18 @@ go vet -tags e2e ./...
 step "build"
 go build -o bin/dhub ./cmd/dhub
 
+step "images for real nodes: started in the background, to overlap the compiles below"
+# Debootstrap and the packages' downloads wait on the network more than on
+# the CPU. Without the node tools this run makes every image but the
+# user-scheduler's and traefik's; the step below adds those two and reuses
+# the rest from the cache.
+early_images_log=$logs/node-images-early.log
+DHUB_NODE_TOOLS= setsid scripts/node-images.sh >"$early_images_log" 2>&1 &
+early_images=$!
+# Its own process group: a failed run stops it with everything it started.
+trap 'kill -- -"$early_images" 2>/dev/null || true' EXIT
+echo "output in $early_images_log"
+
 step "Kubernetes test tools: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (built once, cached)"
 # Every package whose tests start a kwok control plane (internal/kube/kubetest) finds them here.
 DHUB_KUBE_TOOLS=$(scripts/kube-tools.sh) || die "building the Kubernetes test tools failed (output above)"
@@ -115,6 +127,7 @@ export DHUB_NODE_TOOLS
 echo "$DHUB_NODE_TOOLS"
 
 step "images for real nodes: the charts', the hub's and a user's, built from Debian, PyPI and npm (built once, cached)"
+wait "$early_images" || die "building the real nodes' images failed; output in $early_images_log"
 DHUB_NODE_IMAGES=$(scripts/node-images.sh) || die "building the real nodes' images failed (output above)"
 export DHUB_NODE_IMAGES
 echo "$DHUB_NODE_IMAGES"
