@@ -4,7 +4,7 @@
 #   kubelet, kube-proxy              the nodes (tools/kube, beside the control plane)
 #   containerd, containerd-shim-runc-v2, ctr
 #                                    the nodes' container runtime; ctr imports the images
-#   coredns                          cluster DNS
+#   coredns                          cluster DNS (tools/coredns: only the plugins used)
 #   local-path-provisioner           dynamic volumes for users' claims
 #   kube-router                      NetworkPolicy enforcement
 #   kube-scheduler-1.30.14           the JupyterHub chart's user-scheduler (tools/kube130)
@@ -39,7 +39,9 @@ containerd_version=v2.4.2
 # Leaves out the btrfs, devmapper and zfs snapshotters (they want cgo or host
 # tools); the tier's nodes use overlayfs.
 containerd_tags="no_btrfs no_devmapper no_zfs"
-coredns_version=v1.15.0
+# CoreDNS is built from tools/coredns, whose main compiles in only the plugins
+# the tier's Corefile uses.
+coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2 }' tools/coredns/go.mod)
 local_path_version=v0.0.30
 # v2.1.0 is the newest kube-router version served here. The tier runs only its
 # firewall (NetworkPolicy) controller, in tests, so its age matters little.
@@ -51,7 +53,7 @@ traefik_version=v3.3.5
 # The key takes in this script's own text, not just the versions above: its
 # tags and ldflags are part of what it makes too. An edit to it costs a
 # rebuild, about a minute while Go's build cache is warm.
-key=$( { cat tools/kube/go.mod tools/kube/go.sum tools/kube130/go.mod tools/kube130/go.sum scripts/node-tools.sh; go version; } | sha256sum | cut -c1-16)
+key=$( { cat tools/kube/go.mod tools/kube/go.sum tools/kube130/go.mod tools/kube130/go.sum tools/coredns/go.mod tools/coredns/go.sum tools/coredns/main.go scripts/node-tools.sh; go version; } | sha256sum | cut -c1-16)
 cache=${DHUB_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dhub}/node-tools
 dir=$cache/$key
 tools=(kubelet kube-proxy containerd containerd-shim-runc-v2 ctr coredns local-path-provisioner kube-router "kube-scheduler-${kube130_version#v}" traefik)
@@ -130,7 +132,8 @@ EOF
 }
 build "traefik $traefik_version" traefik_build
 
-build "coredns $coredns_version" go_install -ldflags "-s -w" "github.com/coredns/coredns@$coredns_version"
+build "coredns $coredns_version (bind, errors, kubernetes, cache)" \
+  sh -c 'cd tools/coredns && go build -trimpath -ldflags "-s -w" -o "$1" .' coredns "$tmp/bin/coredns"
 build "local-path-provisioner $local_path_version" go_install -ldflags "-s -w -X main.VERSION=$local_path_version" \
   "github.com/rancher/local-path-provisioner@$local_path_version"
 build "kube-router $kube_router_version" go_install \
