@@ -15,17 +15,22 @@ import (
 )
 
 // fakeAPI serves one DaemonSet whose status is the next of answers at each
-// request (the last one repeats), and records what it was asked.
+// request (the last one repeats), and records what it was asked; onAsk,
+// when set, is called with the number of requests so far.
 type fakeAPI struct {
 	mu      sync.Mutex
 	answers []string // "code body"
 	asked   []string
+	onAsk   func(n int)
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, r.URL.EscapedPath()+" "+r.Header.Get("Authorization"))
+	if f.onAsk != nil {
+		f.onAsk(len(f.asked))
+	}
 	answer := f.answers[0]
 	if len(f.answers) > 1 {
 		f.answers = f.answers[1:]
@@ -95,16 +100,25 @@ func TestWaitsForTheDesiredPods(t *testing.T) {
 
 func TestAfterTheSchedulingWaitOnlyScheduledPodsCount(t *testing.T) {
 	// One of three nodes has no room: strict waiting would never end.
-	f := &fakeAPI{answers: []string{daemonSetJSON(2, 3, 2)}}
-	a := start(t, f, 20*time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	unschedulable := daemonSetJSON(2, 3, 2)
+
+	// Within the scheduling wait, every desired pod counts: the awaiter
+	// keeps asking, here until the test has seen five requests.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	begin := time.Now()
-	if err := a.run(ctx); err != nil {
-		t.Fatal(err)
+	f := &fakeAPI{answers: []string{unschedulable}, onAsk: func(n int) {
+		if n == 5 {
+			cancel()
+		}
+	}}
+	if err := start(t, f, -time.Second).run(ctx); err != context.Canceled || len(f.asked) < 5 {
+		t.Errorf("within the scheduling wait: run = %v after %d requests, want it still waiting for the third pod", err, len(f.asked))
 	}
-	if waited := time.Since(begin); waited < 20*time.Millisecond {
-		t.Errorf("gave up waiting for the desired pods after %v, before the scheduling wait", waited)
+
+	// Once the wait has passed, the scheduled pods being ready is enough.
+	f = &fakeAPI{answers: []string{unschedulable}}
+	if err := start(t, f, 0).run(context.Background()); err != nil || len(f.asked) != 1 {
+		t.Errorf("after the scheduling wait: run = %v after %d requests, want done at the first answer", err, len(f.asked))
 	}
 }
 
