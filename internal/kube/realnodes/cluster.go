@@ -201,7 +201,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		if err := c.writeNodeConfigs(n); err != nil {
 			return err
 		}
-		if _, err := makeCgroup(n.spec.Name + "/pods"); err != nil {
+		if _, err := makeCgroup(n.podsCgroup()); err != nil {
 			return err
 		}
 	}

@@ -167,7 +167,7 @@ containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
 # cgroup v1 with the cgroupfs driver, every pod under the cluster's cgroup.
 failCgroupV1: false
 cgroupDriver: cgroupfs
-cgroupRoot: /%[3]s/%[4]s/pods
+cgroupRoot: /%[3]s/%[4]s
 # The machine withholds CAP_SYS_RESOURCE: no OOM score below the parent's.
 oomScoreAdj: 0
 clusterDNS: [%[5]s]
@@ -185,7 +185,7 @@ rotateCertificates: false
 serverTLSBootstrap: false
 hairpinMode: hairpin-veth
 registerWithTaints:%[7]s
-`, nodeIP(n.index), c.pki("ca.crt"), cgroupRoot, name, dnsServiceIP, clusterDomain, orEmptyList(taints.String()))
+`, nodeIP(n.index), c.pki("ca.crt"), cgroupRoot, n.podsCgroup(), dnsServiceIP, clusterDomain, orEmptyList(taints.String()))
 	proxy := fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: %[1]q}
@@ -226,9 +226,7 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 // starts its kubelet and kube-proxy.
 func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	name := n.spec.Name
-	bin := func(b string) string { return filepath.Join(c.opts.NodeTools, b) }
-	containerd, err := c.startDaemon(name+"-containerd", name+"/system", n, bin("containerd"),
-		"--config", filepath.Join(n.dir, "containerd.toml"))
+	containerd, err := c.startNodeDaemon(n, "containerd", "--config", filepath.Join(n.dir, "containerd.toml"))
 	if err != nil {
 		return err
 	}
@@ -237,7 +235,7 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 		if containerd.exited() {
 			return permanent(fmt.Errorf("containerd exited:\n%s", logTail(containerd.log, 20)))
 		}
-		return run(ctx, "", []string{bin("ctr"), "--address", socket, "version"})
+		return run(ctx, "", []string{filepath.Join(c.opts.NodeTools, "ctr"), "--address", socket, "version"})
 	}); err != nil {
 		return err
 	}
@@ -258,19 +256,28 @@ func (c *Cluster) startNode(ctx context.Context, n *node) error {
 	if len(labels) > 0 {
 		args = append(args, "--node-labels", strings.Join(labels, ","))
 	}
-	if _, err := c.startDaemon(name+"-kubelet", name+"/system", n, bin("kubelet"), args...); err != nil {
+	if _, err := c.startNodeDaemon(n, "kubelet", args...); err != nil {
 		return err
 	}
-	_, err = c.startDaemon(name+"-kube-proxy", name+"/system", n, bin("kube-proxy"),
-		"--config", filepath.Join(n.dir, "kube-proxy.yaml"))
+	_, err = c.startNodeDaemon(n, "kube-proxy", "--config", filepath.Join(n.dir, "kube-proxy.yaml"))
 	return err
 }
+
+// startNodeDaemon starts the node tool bin as the node's daemon: in the
+// node's namespaces and its system cgroup, logging to <node>-<bin>.log.
+func (c *Cluster) startNodeDaemon(n *node, bin string, args ...string) (*daemon, error) {
+	return c.startDaemon(n.spec.Name+"-"+bin, n.spec.Name+"/system", n, filepath.Join(c.opts.NodeTools, bin), args...)
+}
+
+// podsCgroup is the cgroup, under cgroupRoot, of the node's pods: its
+// kubelet's cgroupRoot.
+func (n *node) podsCgroup() string { return n.spec.Name + "/pods" }
 
 // startFirewall starts kube-router's NetworkPolicy firewall on the node.
 // It finds its node by name at start, so the node must be registered.
 func (c *Cluster) startFirewall(n *node) error {
 	name := n.spec.Name
-	_, err := c.startDaemon(name+"-kube-router", name+"/system", n, filepath.Join(c.opts.NodeTools, "kube-router"),
+	_, err := c.startNodeDaemon(n, "kube-router",
 		"--kubeconfig", c.kubeconfigPath("kube-router-"+name),
 		"--hostname-override", name,
 		"--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
@@ -283,7 +290,7 @@ func (c *Cluster) startFirewall(n *node) error {
 // waitNodeReady waits until the node is registered, Ready and free of the
 // taints a new node carries until its controllers have seen it.
 func (c *Cluster) waitNodeReady(ctx context.Context, n *node) error {
-	kubelet := filepath.Join(c.root, "logs", n.spec.Name+"-kubelet.log")
+	kubelet := c.logPath(n.spec.Name + "-kubelet")
 	return c.waitFor(ctx, "node "+n.spec.Name+" Ready", 2*time.Minute, func() error {
 		got, err := c.client.CoreV1().Nodes().Get(ctx, n.spec.Name, metav1.GetOptions{})
 		if err != nil {

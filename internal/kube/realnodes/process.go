@@ -33,7 +33,7 @@ func (c *Cluster) startDaemon(name, group string, ns *node, bin string, args ...
 	}
 	argv = append(argv, bin)
 	argv = append(argv, args...)
-	logPath := filepath.Join(c.root, "logs", name+".log")
+	logPath := c.logPath(name)
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("realnodes: %w", err)
@@ -55,6 +55,9 @@ func (c *Cluster) startDaemon(name, group string, ns *node, bin string, args ...
 	c.mu.Unlock()
 	return d, nil
 }
+
+// logPath is where the daemon name's output goes.
+func (c *Cluster) logPath(name string) string { return filepath.Join(c.root, "logs", name+".log") }
 
 // exited reports whether the daemon's process is gone.
 func (d *daemon) exited() bool {
