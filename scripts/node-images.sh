@@ -69,9 +69,7 @@ install_tools() {
   done
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]}"
-  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -qq -y -o DPkg::Lock::Timeout=600)
-  "${apt[@]}" update >&2
-  "${apt[@]}" install --no-install-recommends "${missing[@]}" >&2
+  scripts/apt-install.sh "${missing[@]}"
 }
 install_tools
 command -v go >/dev/null || die "needs go"

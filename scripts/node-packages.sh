@@ -63,13 +63,8 @@ mapfile -t need < <(missing)
 if [ ${#need[@]} -gt 0 ]; then
   start=$SECONDS
   printf 'node-packages: installing %s\n' "${need[*]}" >&2
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  # Other work on the machine may hold dpkg's lock; wait for it rather than fail.
-  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq -y -o DPkg::Lock::Timeout=600)
-  "${apt[@]}" update >&2
   # Recommends are left out: runc's is criu (checkpointing), never used here.
-  "${apt[@]}" install --no-install-recommends "${need[@]}" >&2
+  "$(dirname "$0")/apt-install.sh" "${need[@]}"
   printf 'node-packages: installed in %ds\n' $((SECONDS - start)) >&2
 fi
 
