@@ -192,6 +192,16 @@ func singleuserValues(h *config.Hub, names ReleaseNames) map[string]any {
 		"defaultUrl":  j.DefaultURL,
 		"storage":     storageValues(j.Storage),
 		"extraEnv":    singleuserEnv(h, names),
+		// JupyterLab in users' servers asks nobody about news and calls out
+		// for neither news nor updates, as on the local target, whatever the
+		// image. Its prompt heeds only the fetchNews setting, whose override
+		// file lives in the image's own prefix; a page config in a
+		// labconfig directory on every image's config path (/etc/jupyter)
+		// turns off the plugin that asks and fetches instead.
+		"extraFiles": map[string]any{"dhub-lab-page-config": map[string]any{
+			"mountPath":  "/etc/jupyter/labconfig/page_config.d/dhub.json",
+			"stringData": labPageConfig,
+		}},
 		// The singleuser egress policy blocks private IPs: allow exactly the
 		// gateway's traefik (web port) so Dask clients can reach their clusters.
 		"networkPolicy": map[string]any{"egress": []any{map[string]any{
@@ -200,6 +210,11 @@ func singleuserValues(h *config.Hub, names ReleaseNames) map[string]any {
 		}}},
 	}
 }
+
+// labPageConfig is the JupyterLab page config of users' servers: without
+// the plugin that prompts for, fetches and shows news and update checks.
+const labPageConfig = `{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}
+`
 
 // singleuserEnv points the Dask Gateway client and the Dask labextension
 // of user servers at the gateway.
