@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"dhub/internal/charts"
 	"dhub/internal/config"
 	"dhub/internal/plan"
 	"dhub/internal/render"
@@ -201,6 +202,11 @@ func (c *Client) applyRelease(ctx context.Context, cfg *action.Configuration, ch
 	start := time.Now()
 	if ch.have == nil {
 		fmt.Fprintf(c.opts.Progress, "release %s: installing chart %s %s\n", ch.Name, ch.release.Chart.Name, ch.release.Chart.Version)
+		if ch.release.Chart.Name == charts.JupyterHub.Name {
+			if err := c.seedProxyToken(ctx, ch.Name); err != nil {
+				return err
+			}
+		}
 		in := action.NewInstall(cfg)
 		in.ReleaseName, in.Namespace = ch.Name, c.namespace
 		in.WaitStrategy, in.Timeout = helmkube.HookOnlyStrategy, c.opts.ReadyTimeout
@@ -212,7 +218,11 @@ func (c *Client) applyRelease(ctx context.Context, cfg *action.Configuration, ch
 			c.removeHooks(cfg, ch.Name)
 			un := action.NewUninstall(cfg)
 			un.IgnoreNotFound, un.WaitStrategy, un.Timeout = true, helmkube.HookOnlyStrategy, c.opts.ReadyTimeout
-			if _, uerr := un.Run(ch.Name); uerr != nil {
+			_, uerr := un.Run(ch.Name)
+			if uerr == nil {
+				uerr = c.unseedProxyToken(context.WithoutCancel(ctx), ch.Name)
+			}
+			if uerr != nil {
 				return fmt.Errorf("install release %s: %w (and removing what it left failed: %v)", ch.Name, err, uerr)
 			}
 			return fmt.Errorf("install release %s: %w (what it created was removed)", ch.Name, err)

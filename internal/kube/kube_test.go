@@ -279,6 +279,17 @@ func TestUpgradeChangedValues(t *testing.T) {
 		delete(s.Data, "values.yaml")
 		return s.Data
 	}
+	// The proxy's pod template: a change restarts the proxy, and every
+	// user's open connection drops with it.
+	proxyTemplate := func() map[string]string {
+		t.Helper()
+		d, err := c.clientset.AppsV1().Deployments(h.Namespace).Get(ctx, "proxy", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Annotations
+	}
+	proxyBefore := proxyTemplate()
 	tokens := hubTokens()
 	if len(tokens["hub.services.dask-gateway.apiToken"]) == 0 {
 		t.Fatalf("the hub Secret has no token for the gateway: keys %v", slices.Sorted(maps.Keys(tokens)))
@@ -309,6 +320,9 @@ func TestUpgradeChangedValues(t *testing.T) {
 	// keeps them, or users' servers and the gateway lose the hub.
 	if !maps.EqualFunc(hubTokens(), tokens, bytes.Equal) {
 		t.Error("the upgrade changed the tokens in the hub Secret")
+	}
+	if after := proxyTemplate(); !maps.Equal(after, proxyBefore) {
+		t.Errorf("the first upgrade changed the proxy's pod template annotations %v to %v: the proxy restarts and every user's connections drop", proxyBefore, after)
 	}
 }
 
