@@ -8,6 +8,12 @@ import (
 	"dhub/internal/config"
 )
 
+// WorkerTTL is how long the scheduler of a Dask cluster on Kubernetes waits
+// for a silent worker's heartbeat before it counts the worker lost and runs
+// its tasks elsewhere. dask.environment may set another
+// (DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL).
+const WorkerTTL = "60s"
+
 // clusterOptionsPython returns the dask-gateway-server configuration that
 // offers the bounded cluster options of the guide and caps each cluster.
 // The Kubernetes backend takes requests and limits; the local backend has
@@ -44,7 +50,12 @@ def _dhub_cluster_options(options):
 		capEntry = "        \"cluster_max_workers\": max_workers,\n"
 	}
 	if kube {
-		b.WriteString(`    # Requests below the limits pack workers tighter, as in the Azure guide.
+		b.WriteString(`    # A worker whose node vanishes (an evicted Spot VM) says no goodbye: its
+    # scheduler notices only when its heartbeats have stopped for this long
+    # (distributed's default is 5 minutes), then runs its tasks elsewhere.
+    environment = {"DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL": ` + pyString(WorkerTTL) + `}
+    environment.update(options.environment)
+    # Requests below the limits pack workers tighter, as in the Azure guide.
     return {
 ` + capEntry + `        "worker_cores": 0.88 * min(options.worker_cores / 2, 1),
         "worker_cores_limit": options.worker_cores,
@@ -52,7 +63,7 @@ def _dhub_cluster_options(options):
         "worker_memory_limit": "%fG" % options.worker_memory,
         "worker_threads": threads,
         "image": options.image,
-        "environment": options.environment,
+        "environment": environment,
     }
 `)
 	} else {

@@ -354,6 +354,12 @@ func checkClusterPods(t *testing.T, h *config.Hub, name string, p clusterProbe, 
 				t.Errorf("%s options: %s env %s = %q, want %q", name, c.Name, k, env[k], v)
 			}
 		}
+		// A lost worker is noticed within dhub's bound, unless the
+		// admin's environment sets another.
+		const ttl = "DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL"
+		if _, own := d.Environment[ttl]; !own && env[ttl] != render.WorkerTTL {
+			t.Errorf("%s options: %s env %s = %q, want %q", name, c.Name, ttl, env[ttl], render.WorkerTTL)
+		}
 		// Kubernetes refuses a pod that requests more than its limit.
 		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 			req, lim := c.Resources.Requests[r], c.Resources.Limits[r]
