@@ -93,6 +93,20 @@ func writeKubeStatus(w io.Writer, st *kube.Status) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nhub URL:       %s %s\ngateway API:   %s\ndask clusters: %d %s\n",
 		dash(st.URL), st.URLState, st.GatewayAPI, len(st.DaskClusters), strings.Join(st.DaskClusters, " "))
+	for _, p := range st.DaskPods {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+	for _, p := range st.Pools {
+		fmt.Fprintf(w, "%-15s", fmt.Sprintf("%s nodes:", p.Role))
+		switch {
+		case len(p.Ready)+len(p.NotReady) == 0:
+			fmt.Fprintf(w, "none labelled %s: its pods wait for one\n", p.Selector)
+		case len(p.NotReady) == 0:
+			fmt.Fprintf(w, "%s\n", strings.Join(p.Ready, " "))
+		default:
+			fmt.Fprintf(w, "%s; NOT READY: %s\n", dash(strings.Join(p.Ready, " ")), strings.Join(p.NotReady, " "))
+		}
+	}
 }
 
 func writeAzureStatus(w io.Writer, st *azure.Status) {

@@ -32,6 +32,11 @@ type Status struct {
 	// GatewayAPI says whether the gateway's API answers its health check.
 	GatewayAPI   string   `json:"gatewayApi"`
 	DaskClusters []string `json:"daskClusters"`
+	// DaskPods names each of the clusters' scheduler and worker pods that
+	// is not running, and why.
+	DaskPods []string `json:"daskPods"`
+	// Pools are the nodes of each role the hub places pods by.
+	Pools []PoolStatus `json:"pools"`
 	// Up is true when every component is ready and the gateway API answers.
 	Up bool `json:"up"`
 }
@@ -41,14 +46,16 @@ var daskClusterGVR = schema.GroupVersionResource{Group: "gateway.dask.org", Vers
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // GetStatus reports releases, each component's readiness (or why not), the
-// URL, the gateway API and the running Dask clusters. It changes nothing.
+// URL, the gateway API, the Dask clusters and those of their pods that are
+// not running, and the nodes of each role the hub places pods by. It
+// changes nothing.
 func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) {
 	cfg, names, err := c.releases()
 	if err != nil {
 		return nil, err
 	}
 	k := render.ForReleases(h, names)
-	st := &Status{Namespace: c.namespace, Releases: []ReleaseStatus{}, Components: []ComponentStatus{}, DaskClusters: []string{}}
+	st := &Status{Namespace: c.namespace, Releases: []ReleaseStatus{}, Components: []ComponentStatus{}, DaskClusters: []string{}, DaskPods: []string{}, Pools: []PoolStatus{}}
 	installed := 0
 	for _, r := range k.Releases {
 		rel, err := deployed(cfg, r.Name)
@@ -81,6 +88,12 @@ func (c *Client) GetStatus(ctx context.Context, h *config.Hub) (*Status, error) 
 	}
 	if clusters, err := c.daskClusters(ctx, names); err == nil && clusters != nil {
 		st.DaskClusters = clusters
+	}
+	if problems, err := c.daskPodProblems(ctx, names); err == nil && problems != nil {
+		st.DaskPods = problems
+	}
+	if pools, err := c.pools(ctx, h); err == nil && pools != nil {
+		st.Pools = pools
 	}
 	st.URL, st.URLState = c.urlState(ctx, h)
 	return st, nil
