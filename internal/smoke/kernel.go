@@ -64,13 +64,26 @@ func startKernel(ctx context.Context, hc *http.Client, server, user, token strin
 		return nil, fmt.Errorf("start a kernel: %w", err)
 	}
 	k.id = started.ID
+	if err := k.connect(ctx); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// connect opens a websocket to the kernel's channels, as JupyterLab does
+// when it opens a notebook or its connection drops, and waits until the
+// kernel answers kernel_info.
+func (k *kernel) connect(ctx context.Context) error {
+	if k.conn != nil {
+		k.conn.CloseNow()
+	}
 	wsURL := "ws" + strings.TrimPrefix(k.server, "http") + "/api/kernels/" + k.id + "/channels?session_id=" + k.session
 	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
-		HTTPClient: hc,
-		HTTPHeader: http.Header{"Authorization": {"token " + token}},
+		HTTPClient: k.http,
+		HTTPHeader: http.Header{"Authorization": {"token " + k.token}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect to kernel %s: %w", k.id, err)
+		return fmt.Errorf("connect to kernel %s: %w", k.id, err)
 	}
 	conn.SetReadLimit(64 << 20)
 	k.conn = conn
@@ -81,10 +94,10 @@ func startKernel(ctx context.Context, hc *http.Client, server, user, token strin
 		_, err := k.request(askCtx, "kernel_info_request", map[string]any{}, nil)
 		cancel()
 		if err == nil {
-			return k, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("kernel %s did not answer kernel_info: %w", k.id, err)
+			return fmt.Errorf("kernel %s did not answer kernel_info: %w", k.id, err)
 		}
 	}
 }

@@ -90,9 +90,10 @@ func makeCgroup(name string) ([]string, error) {
 	return procs, nil
 }
 
-// cgroupPids returns every process in cgroupRoot and below, read from the
-// pids hierarchy (or the first hierarchy, where pids is not mounted).
-func cgroupPids() ([]int, error) {
+// cgroupPids returns every process in cgroupRoot/sub and below (sub ""
+// for the whole cluster), read from the pids hierarchy (or the first
+// hierarchy, where pids is not mounted).
+func cgroupPids(sub string) ([]int, error) {
 	hs, err := hierarchies()
 	if err != nil {
 		return nil, err
@@ -104,7 +105,7 @@ func cgroupPids() ([]int, error) {
 		}
 	}
 	var pids []int
-	err = filepath.WalkDir(filepath.Join(h, cgroupRoot), func(p string, d os.DirEntry, err error) error {
+	err = filepath.WalkDir(filepath.Join(h, cgroupRoot, sub), func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil
@@ -131,15 +132,16 @@ func cgroupPids() ([]int, error) {
 	return pids, err
 }
 
-// killCgroups kills every process of the cluster and waits, up to bound,
-// until none is left. It freezes the tree first where the freezer is
-// mounted, so nothing forks behind the kill.
-func killCgroups(bound time.Duration) error {
-	freezer := filepath.Join(cgroupFS, "freezer", cgroupRoot, "freezer.state")
+// killCgroups kills every process in cgroupRoot/sub and below (sub "" for
+// the whole cluster) and waits, up to bound, until none is left. It freezes
+// the tree first where the freezer is mounted, so nothing forks behind the
+// kill.
+func killCgroups(sub string, bound time.Duration) error {
+	freezer := filepath.Join(cgroupFS, "freezer", cgroupRoot, sub, "freezer.state")
 	frozen := os.WriteFile(freezer, []byte("FROZEN"), 0o644) == nil
 	deadline := time.Now().Add(bound)
 	for {
-		pids, err := cgroupPids()
+		pids, err := cgroupPids(sub)
 		if err != nil {
 			return fmt.Errorf("realnodes: %w", err)
 		}
@@ -155,7 +157,7 @@ func killCgroups(bound time.Duration) error {
 			frozen = false
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("realnodes: processes %v of the cluster's cgroups outlived SIGKILL for %s", pids, bound)
+			return fmt.Errorf("realnodes: processes %v of cgroup %s outlived SIGKILL for %s", pids, filepath.Join(cgroupRoot, sub), bound)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -189,7 +191,7 @@ func removeCgroups() error {
 // RSS returns the resident memory, in bytes, of every process of the
 // cluster: control plane, node daemons, shims and containers.
 func (c *Cluster) RSS() (int64, error) {
-	pids, err := cgroupPids()
+	pids, err := cgroupPids("")
 	if err != nil {
 		return 0, err
 	}

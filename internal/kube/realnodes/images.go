@@ -8,36 +8,52 @@ import (
 	"strings"
 )
 
-// importImages imports every image archive into the node's containerd, in
-// the namespace the kubelet's runtime uses, under its reference, and checks
-// that the runtime lists it there.
+// importImages imports every image archive the node does not have yet
+// (a restarted node keeps its images) into the node's containerd, in the
+// namespace the kubelet's runtime uses, under its reference, and checks
+// that the runtime lists each there.
 func (c *Cluster) importImages(ctx context.Context, n *node, socket string) error {
 	ctr := filepath.Join(c.opts.NodeTools, "ctr")
-	var images []Image
-	for _, im := range c.opts.Images {
-		if len(im.Nodes) == 0 || slices.Contains(im.Nodes, n.spec.Name) {
-			images = append(images, im)
+	listed := func() (map[string]bool, string, error) {
+		out, err := runOutput(ctx, ctr, "--address", socket, "--namespace", "k8s.io", "images", "list", "--quiet")
+		if err != nil {
+			return nil, "", fmt.Errorf("node %s: list images: %w", n.spec.Name, err)
 		}
+		have := map[string]bool{}
+		for _, ref := range strings.Fields(out) {
+			have[ref] = true
+		}
+		return have, out, nil
 	}
-	for _, im := range images {
+	have, _, err := listed()
+	if err != nil {
+		return err
+	}
+	var images []Image
+	imported := 0
+	for _, im := range c.opts.Images {
+		if len(im.Nodes) > 0 && !slices.Contains(im.Nodes, n.spec.Name) {
+			continue
+		}
+		images = append(images, im)
+		if have[normalizeRef(im.Ref)] {
+			continue
+		}
 		if err := run(ctx, "", []string{ctr, "--address", socket, "--namespace", "k8s.io", "images", "import", im.Archive}); err != nil {
 			return fmt.Errorf("node %s: import %s: %w", n.spec.Name, im.Ref, err)
 		}
+		imported++
 	}
-	out, err := runOutput(ctx, ctr, "--address", socket, "--namespace", "k8s.io", "images", "list", "--quiet")
+	have, out, err := listed()
 	if err != nil {
-		return fmt.Errorf("node %s: list images: %w", n.spec.Name, err)
-	}
-	have := map[string]bool{}
-	for _, ref := range strings.Fields(out) {
-		have[ref] = true
+		return err
 	}
 	for _, im := range images {
 		if !have[normalizeRef(im.Ref)] {
 			return fmt.Errorf("node %s: image %s imported from %s is not listed as %s (listed: %s)", n.spec.Name, im.Ref, im.Archive, normalizeRef(im.Ref), strings.Join(strings.Fields(out), ", "))
 		}
 	}
-	c.progress("node %s: %d images imported", n.spec.Name, len(images))
+	c.progress("node %s: %d images imported, %d already there", n.spec.Name, imported, len(images)-imported)
 	return nil
 }
 

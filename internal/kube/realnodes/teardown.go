@@ -60,7 +60,7 @@ func recordHostPaths(root string) error {
 // cluster made, then root itself. It is safe to call when nothing is left.
 func Teardown(ctx context.Context, root string) error {
 	var errs []error
-	if err := killCgroups(30 * time.Second); err != nil {
+	if err := killCgroups("", 30*time.Second); err != nil {
 		errs = append(errs, err)
 	}
 	nsDir := filepath.Join(root, "ns")
