@@ -20,18 +20,30 @@ import (
 
 	"dhub/internal/kube/kubetest"
 	"dhub/internal/kube/realnodes"
+	"dhub/test/browsertest"
 )
 
 // hubNamespace is the namespace of the hub the tier installs.
 const hubNamespace = "dhub"
 
+// adminPassword is the password of the hub's admin user, "admin".
+const adminPassword = "correct-horse-battery-staple-realnodes"
+
 // TestDaskHubOnRealNodes: dhub's verbs, as a user runs them, install the
 // real JupyterHub and Dask Gateway charts on real nodes and report what
-// the cluster really does: plan (its preflight passes on its own), up
-// (every workload's pods running real processes, the gateway API
-// answering through the API server's service proxy, the hub's URL
-// answering at a node port), status, up again (no change), a hub restart
-// noticed by status and recovered by the cluster, and down (nothing left).
+// the cluster really does, then people use the hub: plan (its preflight
+// passes on its own), up (every workload's pods running real processes,
+// the gateway answering through the hub's URL, the hub's URL answering at
+// a node port), status, up again (no change), smoke (the seed's path,
+// with the scheduler and workers where the profile puts them), a person
+// in Chromium (JupyterLab, a notebook's Gateway cluster, its dashboard),
+// two users kept apart by the gateway and by NetworkPolicies, an admin's
+// change applied with up while they work (the hub restarts, they do not),
+// the Spot worker node lost mid-computation (status says so, the gateway
+// replaces the worker once the node is back, the result comes),
+// the hub's pod killed while they work (status says so, their servers and cluster
+// run on, smoke passes once it is back), down while they work (keeping
+// their volumes), and down --delete-data (nothing left).
 func TestDaskHubOnRealNodes(t *testing.T) {
 	ctx := t.Context()
 	file := hubFile(t)
@@ -73,23 +85,139 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 
 	userPath(t, file)
 
+	// A person in Chromium: the admin signs in, and JupyterLab's notebook
+	// starts a cluster, computes, shows the dashboard and shuts it down.
+	browsertest.DaskInLab(t, browsertest.Person{
+		Hub: strings.TrimSuffix(url, "/"), User: "admin", Password: adminPassword,
+		Artifacts: browsertest.ArtifactsDir(t, "browser-realnodes"),
+	})
+	waitDaskClustersStopped(t, "after the notebook shut its cluster down")
+
+	people := usersApart(t, smokeTarget(t, url))
+	upgradeWhilePeopleWork(t, file, people)
+	spotNodeLost(t, file, people)
+
 	// The hub's pod is killed as a node failure or an eviction would: the
-	// cluster starts another, and status says so meanwhile.
+	// cluster starts another, and status says so meanwhile. People's
+	// servers and clusters run on without it.
 	hub := podOf(t, hubNamespace, "component=hub")
 	if err := cluster.Client().CoreV1().Pods(hubNamespace).Delete(ctx, hub.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, file, false, "after the hub's pod was deleted")
+	if got := run(t, people.alice, "alice", stillComputes, "SUM "); got != "332833500 1" {
+		t.Errorf("alice's cluster while the hub is away: sum and workers %q, want 332833500 1", got)
+	}
 	waitStatus(t, file, true, "after the cluster replaced the hub's pod")
 	if again := podOf(t, hubNamespace, "component=hub"); again.UID == hub.UID {
 		t.Errorf("the hub's pod %s was not replaced", hub.Name)
 	}
+	if code, stdout, stderr := dhub(t, "smoke", "-f", file, "--workers", "1"); code != 0 {
+		t.Errorf("smoke after the hub came back: exit %d\n%s%s", code, stdout, stderr)
+	}
 
+	downWhilePeopleWork(t, file, people)
 	code, stdout, stderr = dhub(t, "down", "-f", file, "--yes", "--delete-data")
 	if code != 0 {
-		t.Fatalf("down: exit %d\n%s%s", code, stdout, stderr)
+		t.Fatalf("down --delete-data: exit %d\n%s%s", code, stdout, stderr)
 	}
 	checkNothingLeft(t, hubNamespace)
+}
+
+// downWhilePeopleWork runs down (keeping data) while the admin's, alice's
+// and bob's servers and alice's Dask cluster run: afterwards no pod of
+// the hub runs, no DaskCluster is left, and each user's volume claim is
+// kept, bound.
+func downWhilePeopleWork(t *testing.T, file string, p people) {
+	t.Helper()
+	// The gateway names a cluster <namespace>.<its DaskCluster's name>.
+	if live := liveDaskClusters(t, hubNamespace); len(live) != 1 || hubNamespace+"."+live[0] != p.aliceCluster {
+		t.Fatalf("running DaskClusters before down: %v, want alice's %s", live, p.aliceCluster)
+	}
+	code, stdout, stderr := dhub(t, "down", "-f", file, "--yes")
+	if code != 0 {
+		t.Fatalf("down while people work: exit %d\n%s%s", code, stdout, stderr)
+	}
+	pods, err := cluster.Client().CoreV1().Pods(hubNamespace).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range pods.Items {
+		t.Errorf("pod %s is left after down: %s", pod.Name, describePod(&pod))
+	}
+	if phases := daskClusterPhases(t, hubNamespace); len(phases) != 0 {
+		t.Errorf("DaskClusters left after down: %v", phases)
+	}
+	for _, user := range []string{"admin", "alice", "bob"} {
+		claim, err := cluster.Client().CoreV1().PersistentVolumeClaims(hubNamespace).Get(t.Context(), "claim-"+user, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s's volume after down (which keeps data): %v", user, err)
+			continue
+		}
+		if claim.Status.Phase != corev1.ClaimBound {
+			t.Errorf("%s's claim after down: %s, want Bound", user, claim.Status.Phase)
+		}
+	}
+}
+
+// upgradeWhilePeopleWork changes the hub's configuration (the idle
+// culler's timeout) while alice and bob work, and runs up: the hub
+// restarts, the proxy does not, and alice's server (the same pod) answers
+// through the proxy, and her notebook's open connection computes on her
+// cluster afterwards.
+func upgradeWhilePeopleWork(t *testing.T, file string, p people) {
+	t.Helper()
+	hub := podOf(t, hubNamespace, "component=hub")
+	proxy := podOf(t, hubNamespace, "component=proxy")
+	server := podOf(t, hubNamespace, "component=singleuser-server,hub.jupyter.org/username=alice")
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(doc), "hub:\n", "hub:\n  idleCulling: {timeout: 2h}\n", 1)
+	if err := os.WriteFile(file, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := dhub(t, "up", "-f", file, "--yes")
+	if code != 0 {
+		t.Fatalf("up with the culler's new timeout: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if podOf(t, hubNamespace, "component=hub").UID == hub.UID {
+		t.Fatalf("up with the culler's new timeout did not restart the hub:\n%s", stdout)
+	}
+	if again := podOf(t, hubNamespace, "component=proxy"); again.UID != proxy.UID {
+		t.Errorf("up restarted the hub's proxy: every open connection of every user dropped")
+	}
+	if again := podOf(t, hubNamespace, "component=singleuser-server,hub.jupyter.org/username=alice"); again.UID != server.UID {
+		t.Errorf("up restarted alice's server: pod %s is now %s", server.UID, again.UID)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := p.alice.ServerAnswers(ctx); err != nil {
+		t.Errorf("alice's server through the hub's proxy after up: %v", err)
+	}
+	if got := run(t, p.alice, "alice", stillComputes, "SUM "); got != "332833500 1" {
+		t.Errorf("alice's cluster after up: sum and workers %q, want 332833500 1", got)
+	}
+}
+
+// waitDaskClustersStopped waits, up to a minute, until every DaskCluster
+// of the hub is stopped and no scheduler or worker pod is left.
+func waitDaskClustersStopped(t *testing.T, when string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		live := liveDaskClusters(t, hubNamespace)
+		pods, err := cluster.Client().CoreV1().Pods(hubNamespace).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component in (dask-scheduler,dask-worker)"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(live) == 0 && len(pods.Items) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: after a minute, DaskClusters %v still run, and %d scheduler and worker pods\n%s", when, live, len(pods.Items), podsReport(hubNamespace))
+		}
+	}
 }
 
 // userPath runs dhub smoke, the seed's last sentence as a person lives
@@ -198,7 +326,7 @@ func hubFile(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	password := filepath.Join(dir, "admin-password")
-	if err := os.WriteFile(password, []byte("correct-horse-battery-staple-realnodes\n"), 0o600); err != nil {
+	if err := os.WriteFile(password, []byte(adminPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	url := kubetest.ChartRepository(t)
