@@ -60,17 +60,6 @@ command -v python3 >/dev/null || die "python3 (3.11 or newer) is required: the l
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
   die "python3 is $(python3 -V 2>&1); the local target needs 3.11 or newer"
 
-step "gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
-[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
-
-step "go vet (with and without the e2e build tag)"
-go vet ./...
-go vet -tags e2e ./...
-
-step "build"
-go build -o bin/dhub ./cmd/dhub
-
 step "images for real nodes: started in the background, to overlap the compiles below"
 # Debootstrap and the packages' downloads wait on the network more than on
 # the CPU. Without the node tools this run makes every image but the
@@ -85,22 +74,34 @@ stop_background() { for g in "${background[@]}"; do kill -- -"$g" 2>/dev/null ||
 trap stop_background EXIT
 echo "output in $early_images_log"
 
-step "Kubernetes test tools: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (built once, cached)"
-# Every package whose tests start a kwok control plane (internal/kube/kubetest) finds them here.
-DHUB_KUBE_TOOLS=$(scripts/kube-tools.sh) || die "building the Kubernetes test tools failed (output above)"
-export DHUB_KUBE_TOOLS
-echo "$DHUB_KUBE_TOOLS"
-
 step "real nodes' tools: started in the background at the lowest CPU priority (built once, cached)"
 # Cold, they are half an hour of compiling. At nice 19 they take only the CPU
-# the tiers below leave idle (waits on control planes, pip, browsers), so the
-# tiers' own times barely move. After the tools above: kubelet and kube-proxy
-# reuse the packages that build compiled.
+# the steps below leave idle (module downloads, waits on control planes, pip,
+# browsers), so those steps' own times barely move. kubelet and kube-proxy
+# come last, long after the control plane's tools have compiled the packages
+# they share.
 node_tools_out=$logs/node-tools.out node_tools_log=$logs/node-tools.log
 setsid nice -n 19 scripts/node-tools.sh >"$node_tools_out" 2>"$node_tools_log" &
 background+=("$!")
 node_tools=$!
 echo "output in $node_tools_log"
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
+
+step "go vet (with and without the e2e build tag)"
+go vet ./...
+go vet -tags e2e ./...
+
+step "build"
+go build -o bin/dhub ./cmd/dhub
+
+step "Kubernetes test tools: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (built once, cached)"
+# Every package whose tests start a kwok control plane (internal/kube/kubetest) finds them here.
+DHUB_KUBE_TOOLS=$(scripts/kube-tools.sh) || die "building the Kubernetes test tools failed (output above)"
+export DHUB_KUBE_TOOLS
+echo "$DHUB_KUBE_TOOLS"
 
 step "the hub and gateway images' Python packages, for the charts' own code (installed once, cached)"
 # test/chartcode runs the real charts' configuration code with them.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +27,9 @@ import (
 // hubNamespace is the namespace of the hub the tier installs.
 const hubNamespace = "dhub"
 
+// secondNamespace is the namespace of a second hub on the same cluster.
+const secondNamespace = "dhub-second"
+
 // adminPassword is the password of the hub's admin user, "admin".
 const adminPassword = "correct-horse-battery-staple-realnodes"
 
@@ -43,10 +47,11 @@ const adminPassword = "correct-horse-battery-staple-realnodes"
 // replaces the worker once the node is back, the result comes),
 // the hub's pod killed while they work (status says so, their servers and cluster
 // run on, smoke passes once it is back), down while they work (keeping
-// their volumes), and down --delete-data (nothing left).
+// their volumes, and a second hub on the cluster running), and down
+// --delete-data (nothing left).
 func TestDaskHubOnRealNodes(t *testing.T) {
 	ctx := t.Context()
-	file := hubFile(t)
+	file := hubFile(t, "realnodes-hub", hubNamespace, 30080)
 
 	code, stdout, stderr := dhub(t, "plan", "-f", file, "--detailed-exitcode")
 	if code != 2 || !strings.Contains(stdout, "to create") {
@@ -116,7 +121,24 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 		t.Errorf("smoke after the hub came back: exit %d\n%s%s", code, stdout, stderr)
 	}
 
+	// A second hub on the same cluster: down of the first leaves it running.
+	second := hubFile(t, "second-hub", secondNamespace, 30081)
+	if code, stdout, stderr := dhub(t, "up", "-f", second, "--yes"); code != 0 {
+		t.Fatalf("up of a second hub: exit %d\n%s%s\n%s", code, stdout, stderr, podsReport(secondNamespace))
+	}
+	secondPods := podUIDs(t, secondNamespace)
 	downWhilePeopleWork(t, file, people)
+	if !statusUp(t, second) {
+		t.Errorf("the second hub is not up after down of the first\n%s", podsReport(secondNamespace))
+	}
+	if after := podUIDs(t, secondNamespace); !maps.Equal(after, secondPods) {
+		t.Errorf("down of the first hub touched the second's pods: %v, then %v", secondPods, after)
+	}
+	if code, stdout, stderr := dhub(t, "down", "-f", second, "--yes", "--delete-data"); code != 0 {
+		t.Fatalf("down --delete-data of the second hub: exit %d\n%s%s", code, stdout, stderr)
+	}
+	checkNothingLeft(t, secondNamespace)
+
 	code, stdout, stderr = dhub(t, "down", "-f", file, "--yes", "--delete-data")
 	if code != 0 {
 		t.Fatalf("down --delete-data: exit %d\n%s%s", code, stdout, stderr)
@@ -318,11 +340,12 @@ func watchPods(t *testing.T, ns, selector string) func() []seenPod {
 	}
 }
 
-// hubFile writes the dhub.yaml of a hub on the cluster: the recommended
+// hubFile writes the dhub.yaml of hub name in namespace on the cluster,
+// reached at nodePort: the recommended
 // profile's placement on its three nodes, password login, the hub at a
 // node port without HTTPS, volumes from the cluster's provisioner, the
 // real charts from a chart repository.
-func hubFile(t *testing.T) string {
+func hubFile(t *testing.T, name, namespace string, nodePort int) string {
 	t.Helper()
 	dir := t.TempDir()
 	password := filepath.Join(dir, "admin-password")
@@ -330,11 +353,11 @@ func hubFile(t *testing.T) string {
 		t.Fatal(err)
 	}
 	url := kubetest.ChartRepository(t)
-	doc := fmt.Sprintf(`name: realnodes-hub
+	doc := fmt.Sprintf(`name: %s
 target: kubernetes
 namespace: %s
 hub:
-  expose: {type: nodePort, nodePort: 30080}
+  expose: {type: nodePort, nodePort: %d}
   https: {enabled: false}
   auth:
     type: password
@@ -347,7 +370,7 @@ kubernetes:
 charts:
   jupyterhub: {repository: %q}
   daskGateway: {repository: %q}
-`, hubNamespace, password, realnodes.StorageClass, cluster.KubeconfigPath(), url, url)
+`, name, namespace, nodePort, password, realnodes.StorageClass, cluster.KubeconfigPath(), url, url)
 	file := filepath.Join(dir, "dhub.yaml")
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -462,6 +485,20 @@ func waitStatus(t *testing.T, file string, up bool, when string) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// podUIDs maps each pod of ns to its UID.
+func podUIDs(t *testing.T, ns string) map[string]string {
+	t.Helper()
+	pods, err := cluster.Client().CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range pods.Items {
+		out[p.Name] = string(p.UID)
+	}
+	return out
 }
 
 // podOf returns the one running pod of ns with the label selector.

@@ -99,9 +99,8 @@ print('SUM', int((da.arange(1000, chunks=100) ** 2).sum().compute()), len(client
 // notebook; alice starts a Dask cluster and computes. Through the real
 // gateway and the hub's token check, bob's notebook cannot see, connect to
 // or stop alice's cluster (the gateway answers 403), which then still
-// computes. With the
-// NetworkPolicies that the charts and dhub render enforced by the nodes,
-// bob's server reaches what a notebook needs (the hub's API, the hub's
+// computes. With the NetworkPolicies that the charts and dhub render
+// enforced by the nodes, bob's server reaches what a notebook needs (the hub's API, the hub's
 // proxy and through it the gateway's API, the gateway's proxy) and
 // nothing it must not: alice's server, alice's scheduler, the gateway's
 // API server and controller directly. Each of those refused addresses is
