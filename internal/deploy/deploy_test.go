@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"dhub/internal/config"
+	"dhub/internal/kube"
 	"dhub/internal/local"
 )
 
@@ -78,6 +79,36 @@ func TestStatusTextOfALocalHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"jupyterhub    up     42   5.5.0", "dask-gateway  down   -    -        not running", "dask clusters: 2 a b"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestStatusTextOfAKubernetesHubMissingItsWorkerNode: the pools and the
+// Dask pods that wait are in the text an admin reads.
+func TestStatusTextOfAKubernetesHubMissingItsWorkerNode(t *testing.T) {
+	t.Parallel()
+	st := &Status{Hub: "lab", Target: "kubernetes", Kubernetes: &kube.Status{
+		Namespace: "lab", GatewayAPI: "answering", Up: true,
+		DaskClusters: []string{"c1"},
+		DaskPods:     []string{"dask-worker pod dask-worker-c1-x of cluster c1 cannot be scheduled: 0/2 nodes are available"},
+		Pools: []kube.PoolStatus{
+			{Role: "core", Selector: "hub.jupyter.org/node-purpose=core", Ready: []string{"core-0"}},
+			{Role: "user", Selector: "hub.jupyter.org/node-purpose=user", Ready: []string{"user-0"}, NotReady: []string{"user-1"}},
+			{Role: "worker", Selector: "k8s.dask.org/dedicated=worker"},
+		},
+	}}
+	var b bytes.Buffer
+	if err := st.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"dask clusters: 1 c1\n  dask-worker pod dask-worker-c1-x of cluster c1 cannot be scheduled: 0/2 nodes are available\n",
+		"core nodes:    core-0\n",
+		"user nodes:    user-0; NOT READY: user-1\n",
+		"worker nodes:  none labelled k8s.dask.org/dedicated=worker: its pods wait for one\n",
+	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status text lacks %q:\n%s", want, b.String())
 		}
