@@ -64,26 +64,13 @@ func startKernel(ctx context.Context, hc *http.Client, server, user, token strin
 		return nil, fmt.Errorf("start a kernel: %w", err)
 	}
 	k.id = started.ID
-	if err := k.connect(ctx); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-// connect opens a websocket to the kernel's channels, as JupyterLab does
-// when it opens a notebook or its connection drops, and waits until the
-// kernel answers kernel_info.
-func (k *kernel) connect(ctx context.Context) error {
-	if k.conn != nil {
-		k.conn.CloseNow()
-	}
 	wsURL := "ws" + strings.TrimPrefix(k.server, "http") + "/api/kernels/" + k.id + "/channels?session_id=" + k.session
 	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
-		HTTPClient: k.http,
-		HTTPHeader: http.Header{"Authorization": {"token " + k.token}},
+		HTTPClient: hc,
+		HTTPHeader: http.Header{"Authorization": {"token " + token}},
 	})
 	if err != nil {
-		return fmt.Errorf("connect to kernel %s: %w", k.id, err)
+		return nil, fmt.Errorf("connect to kernel %s: %w", k.id, err)
 	}
 	conn.SetReadLimit(64 << 20)
 	k.conn = conn
@@ -94,10 +81,10 @@ func (k *kernel) connect(ctx context.Context) error {
 		_, err := k.request(askCtx, "kernel_info_request", map[string]any{}, nil)
 		cancel()
 		if err == nil {
-			return nil
+			return k, nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("kernel %s did not answer kernel_info: %w", k.id, err)
+			return nil, fmt.Errorf("kernel %s did not answer kernel_info: %w", k.id, err)
 		}
 	}
 }
