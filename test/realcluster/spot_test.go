@@ -10,16 +10,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// slowSum is alice's computation of a minute on her one worker: sixty
-// one-second tasks, whose squares sum to 70210. The cell returns once the
-// worker has started on it.
+// slowSum is alice's computation of twenty seconds on her one worker:
+// twenty one-second tasks, whose squares sum to 2470. The cell returns once
+// the worker has started on it.
 const slowSum = `
 import time
 from dask import delayed
 def slow_square(i):
     time.sleep(1)
     return i * i
-total = client.compute(delayed(sum)([delayed(slow_square)(i) for i in range(60)]))
+total = client.compute(delayed(sum)([delayed(slow_square)(i) for i in range(20)]))
 deadline = time.time() + 60
 while not any(client.processing().values()) and time.time() < deadline:
     time.sleep(0.1)
@@ -147,8 +147,8 @@ func spotNodeLost(t *testing.T, file string, p people) {
 	if err != nil {
 		t.Fatalf("alice's computation after her worker's node was lost: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "TOTAL 70210") {
-		t.Errorf("alice's computation after the loss printed %q, want TOTAL 70210", out)
+	if !strings.Contains(out, "TOTAL 2470") {
+		t.Errorf("alice's computation after the loss printed %q, want TOTAL 2470", out)
 	}
 	t.Logf("spot loss: node back %.0fs after it was lost, the replacement worker running at %.0fs, the result at %.0fs", back, replaced, since())
 
