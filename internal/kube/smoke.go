@@ -22,9 +22,9 @@ func (c *Client) Smoke(ctx context.Context, h *config.Hub) (smoke.Target, error)
 		return smoke.Target{}, fmt.Errorf("the hub has no URL yet: %s ('dhub status' says more)", why)
 	}
 	secrets := c.clientset.CoreV1().Secrets(c.namespace)
-	hubSecret, err := secrets.Get(ctx, "hub", metav1.GetOptions{})
+	hubSecret, err := secrets.Get(ctx, hubSecretName, metav1.GetOptions{})
 	if err != nil {
-		return smoke.Target{}, c.apiError("read the hub's token of dhub from secret hub", err)
+		return smoke.Target{}, c.apiError("read the hub's token of dhub from secret "+hubSecretName, err)
 	}
 	token := string(hubSecret.Data[render.DhubTokenKey])
 	if token == "" {

@@ -463,15 +463,34 @@ func get(t *testing.T, url string) string {
 // statusUp runs dhub status -o json and reports whether it says up.
 func statusUp(t *testing.T, file string) bool {
 	t.Helper()
+	return readStatus(t, file).Up
+}
+
+// kubeStatus is what the tests read of dhub status -o json on Kubernetes.
+type kubeStatus struct {
+	Up         bool
+	Kubernetes struct {
+		DaskPods []string
+		Pools    []struct {
+			Role            string
+			Ready, NotReady []string
+		}
+	}
+}
+
+// readStatus runs dhub status -o json; its exit code must agree with what
+// it says of the hub.
+func readStatus(t *testing.T, file string) kubeStatus {
+	t.Helper()
 	code, stdout, stderr := dhub(t, "status", "-f", file, "-o", "json")
-	var st struct{ Up bool }
+	var st kubeStatus
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("status -o json: exit %d, %v\n%s%s", code, err, stdout, stderr)
 	}
 	if st.Up != (code == 0) {
 		t.Errorf("status -o json says up=%v but exits %d", st.Up, code)
 	}
-	return st.Up
+	return st
 }
 
 // waitStatus runs status until it says up (or not), for up to three

@@ -2,7 +2,6 @@ package realcluster
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -25,29 +24,6 @@ while not any(client.processing().values()) and time.time() < deadline:
     time.sleep(0.1)
 print('RUNNING', any(client.processing().values()))
 `
-
-// kubeStatus is what the tests read of dhub status -o json on Kubernetes.
-type kubeStatus struct {
-	Up         bool
-	Kubernetes struct {
-		DaskPods []string
-		Pools    []struct {
-			Role            string
-			Ready, NotReady []string
-		}
-	}
-}
-
-// readStatus runs dhub status -o json.
-func readStatus(t *testing.T, file string) kubeStatus {
-	t.Helper()
-	code, stdout, stderr := dhub(t, "status", "-f", file, "-o", "json")
-	var st kubeStatus
-	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
-		t.Fatalf("status -o json: exit %d, %v\n%s%s", code, err, stdout, stderr)
-	}
-	return st
-}
 
 // readyWorkerNodes is what status says of the worker pool's Ready nodes.
 func (st kubeStatus) readyWorkerNodes() []string {
