@@ -117,7 +117,7 @@ func TestEnsureEnvUpToDateRunsNothing(t *testing.T) {
 	os.Remove(log)
 
 	var progress bytes.Buffer
-	installed, err := EnsureEnv(t.Context(), venv, python, &progress)
+	installed, err := EnsureEnv(t.Context(), venv, python, "", &progress)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +143,38 @@ func TestEnsureEnvWithTheRealInterpreterAndFakeVenv(t *testing.T) {
 	// matching python3's fingerprint.
 	st := State{Dir: filepath.Join(t.TempDir(), "state")}
 	fakeVenv(t, st, "python3")
-	installed, err := EnsureEnv(t.Context(), st.Venv(), "python3", &bytes.Buffer{})
+	installed, err := EnsureEnv(t.Context(), st.Venv(), "python3", "", &bytes.Buffer{})
 	if err != nil || installed {
 		t.Fatalf("EnsureEnv = %v, %v; want nothing to install", installed, err)
 	}
+}
+
+// fakeVenvPython writes what `python -m venv` copies into an environment
+// (see fakePython): a python whose pip logs its arguments to pipLog,
+// fails while fail exists, downloads one wheel into pip download's -d,
+// and installs only from a --find-links directory that holds it.
+func fakeVenvPython(t *testing.T, dir, pipLog, fail string) {
+	t.Helper()
+	writeScript(t, filepath.Join(dir, "venv-python"), `echo "$*" >> '`+pipLog+`'
+[ "$3" = --version ] && exit 0
+[ "$2" = compileall ] && exit 0
+[ -e '`+fail+`' ] && { echo "pip: $3 failed: no network" >&2; exit 1; }
+bin=$(dirname "$0")
+case "$3" in
+download)
+	while [ $# -gt 0 ]; do [ "$1" = -d ] && touch "$2/dask-2026.3.0-py3-none-any.whl"; shift; done
+	exit 0 ;;
+install)
+	while [ $# -gt 0 ]; do
+		[ "$1" = --find-links ] && { [ -e "$2/dask-2026.3.0-py3-none-any.whl" ] || { echo "no wheels in $2" >&2; exit 1; }; }
+		shift
+	done
+	printf '#!/bin/sh\n' > "$bin/jupyterhub"; printf '#!/bin/sh\n' > "$bin/dask-gateway-server"
+	chmod +x "$bin/jupyterhub" "$bin/dask-gateway-server"
+	exit 0 ;;
+esac
+exit 3
+`)
 }
 
 func TestEnsureEnvInstalls(t *testing.T) {
@@ -154,45 +182,42 @@ func TestEnsureEnvInstalls(t *testing.T) {
 	log := filepath.Join(tmp, "calls")
 	pipLog := filepath.Join(tmp, "pip-calls")
 	failPip := filepath.Join(tmp, "fail-pip")
-	// What `python -m venv` puts into the environment: a python whose pip
-	// records its arguments and fails when told to.
-	writeScript(t, filepath.Join(tmp, "venv-python"), `echo "$*" >> '`+pipLog+`'
-[ "$3" = --version ] && exit 0
-[ -e '`+failPip+`' ] && { echo "pip: no network" >&2; exit 1; }
-bin=$(dirname "$0")
-printf '#!/bin/sh\n' > "$bin/jupyterhub"; printf '#!/bin/sh\n' > "$bin/dask-gateway-server"
-chmod +x "$bin/jupyterhub" "$bin/dask-gateway-server"
-exit 0
-`)
+	fakeVenvPython(t, tmp, pipLog, failPip)
 	python := fakePython(t, "3.11.4", true, log)
 	venv := filepath.Join(tmp, "state", "venv")
+	cache := filepath.Join(tmp, "cache", "python-wheels")
 
-	// pip fails: the error says so and no marker is written.
+	// pip fails: the error says so, no marker is written and the cache
+	// keeps nothing.
 	if err := os.WriteFile(failPip, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var progress bytes.Buffer
-	installed, err := EnsureEnv(t.Context(), venv, python, &progress)
+	installed, err := EnsureEnv(t.Context(), venv, python, cache, &progress)
 	if err == nil || installed {
 		t.Fatalf("EnsureEnv with a failing pip = %v, %v", installed, err)
 	}
-	if !strings.Contains(err.Error(), "install the pinned packages") || !strings.Contains(err.Error(), "pip: no network") {
-		t.Errorf("err = %q, want it to say the install failed, with pip's output", err)
+	if !strings.Contains(err.Error(), "download the pinned packages") || !strings.Contains(err.Error(), "pip: download failed: no network") {
+		t.Errorf("err = %q, want it to say the download failed, with pip's output", err)
 	}
 	if _, err := os.Stat(filepath.Join(venv, envMarker)); err == nil {
 		t.Error("a marker was written after a failed install")
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("the wheel cache keeps %v after a failed download", entries)
 	}
 	if !strings.Contains(progress.String(), "creating the Python environment in "+venv) {
 		t.Errorf("progress = %q", progress.String())
 	}
 
 	// pip works: the environment is reused, the pinned requirements are
-	// installed and the marker is written.
+	// downloaded into the cache and installed from it alone, and the
+	// marker is written.
 	os.Remove(failPip)
 	os.Remove(log)
 	os.Remove(pipLog)
 	progress.Reset()
-	installed, err = EnsureEnv(t.Context(), venv, python, &progress)
+	installed, err = EnsureEnv(t.Context(), venv, python, cache, &progress)
 	if err != nil || !installed {
 		t.Fatalf("EnsureEnv = %v, %v; want installed", installed, err)
 	}
@@ -203,10 +228,18 @@ exit 0
 	if got := readFile(t, req); got != Requirements {
 		t.Error("the requirements file differs from the embedded requirements")
 	}
+	sets, _ := filepath.Glob(filepath.Join(cache, "[^.]*"))
+	if len(sets) != 1 || !fileExists(filepath.Join(sets[0], "dask-2026.3.0-py3-none-any.whl")) {
+		t.Fatalf("the wheel cache holds %v, want one complete set", sets)
+	}
 	// The environment left by the failed install is checked for a working
-	// pip first, then pip installs.
-	pip := readFile(t, pipLog)
-	if !strings.HasPrefix(pip, "-m pip --version\n-m pip install ") || !strings.Contains(pip, "-r "+req) || strings.Count(pip, "\n") != 2 {
+	// pip first; pip downloads, installs from the set without the index,
+	// and the files are compiled.
+	pip := strings.Split(strings.TrimSpace(readFile(t, pipLog)), "\n")
+	if len(pip) != 4 || pip[0] != "-m pip --version" ||
+		!strings.HasPrefix(pip[1], "-m pip download ") || !strings.Contains(pip[1], "-d "+filepath.Join(cache, incomingPrefix)) || !strings.HasSuffix(pip[1], "-r "+req) ||
+		!strings.HasPrefix(pip[2], "-m pip install ") || !strings.Contains(pip[2], "--no-index --find-links "+sets[0]+" ") || !strings.HasSuffix(pip[2], "-r "+req) ||
+		pip[3] != "-m compileall -q -j 0 "+filepath.Join(venv, "lib") {
 		t.Errorf("pip was run as %q", pip)
 	}
 	marker := readFile(t, filepath.Join(venv, envMarker))
@@ -227,17 +260,73 @@ exit 0
 
 	// Up to date now.
 	os.Remove(pipLog)
-	if installed, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{}); err != nil || installed {
+	if installed, err := EnsureEnv(t.Context(), venv, python, cache, &bytes.Buffer{}); err != nil || installed {
 		t.Errorf("second EnsureEnv = %v, %v", installed, err)
 	}
 	if _, err := os.Stat(pipLog); err == nil {
 		t.Error("pip ran for an up-to-date environment")
 	}
 
-	// Another interpreter version means reinstalling.
+	// Another environment of the same interpreter (another hub's) installs
+	// from the cache, without downloading.
+	other := filepath.Join(tmp, "other-state", "venv")
+	progress.Reset()
+	if installed, err := EnsureEnv(t.Context(), other, python, cache, &progress); err != nil || !installed {
+		t.Fatalf("EnsureEnv of another environment = %v, %v\n%s", installed, err, progress.String())
+	}
+	if pip := readFile(t, pipLog); strings.Contains(pip, "download") || !strings.Contains(pip, "--find-links "+sets[0]+" ") {
+		t.Errorf("another environment's pip ran as %q, want an install from %s alone", pip, sets[0])
+	}
+	if !strings.Contains(progress.String(), "already downloaded, in "+sets[0]) {
+		t.Errorf("progress = %q", progress.String())
+	}
+
+	// Another interpreter version means reinstalling, from a download of
+	// its own (wheels can be built for one Python); the other set goes,
+	// a download under way is left alone.
+	underWay, err := os.MkdirTemp(cache, incomingPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
 	python2 := fakePython(t, "3.13.0", true, log)
-	if installed, err := EnsureEnv(t.Context(), venv, python2, &bytes.Buffer{}); err != nil || !installed {
+	if installed, err := EnsureEnv(t.Context(), venv, python2, cache, &bytes.Buffer{}); err != nil || !installed {
 		t.Errorf("EnsureEnv after an interpreter upgrade = %v, %v; want installed", installed, err)
+	}
+	now, _ := filepath.Glob(filepath.Join(cache, "[^.]*"))
+	if len(now) != 1 || now[0] == sets[0] || !fileExists(underWay) {
+		t.Errorf("the cache after another interpreter's install: %v and %s (was %v), want one new set and the download under way", now, underWay, sets)
+	}
+}
+
+// Without a cache the wheels go to a temporary directory, removed after
+// the install; a failed install says so, with pip's output.
+func TestEnsureEnvWithoutAWheelCache(t *testing.T) {
+	tmp := t.TempDir()
+	pipLog := filepath.Join(tmp, "pip-calls")
+	fakeVenvPython(t, tmp, pipLog, filepath.Join(tmp, "no-failure"))
+	python := fakePython(t, "3.12.1", true, filepath.Join(tmp, "calls"))
+	venv := filepath.Join(tmp, "venv")
+	if installed, err := EnsureEnv(t.Context(), venv, python, "", &bytes.Buffer{}); err != nil || !installed {
+		t.Fatalf("EnsureEnv = %v, %v", installed, err)
+	}
+	var download string
+	for f := range strings.FieldsSeq(readFile(t, pipLog)) {
+		if strings.Contains(f, "dhub-wheels-") {
+			download = f
+		}
+	}
+	if download == "" || fileExists(download) {
+		t.Errorf("pip ran as %q: want a download into a temporary directory, gone after the install", readFile(t, pipLog))
+	}
+
+	// The download works but the install does not.
+	os.Remove(filepath.Join(venv, envMarker))
+	writeScript(t, filepath.Join(venv, "bin", "python"), `case "$3" in download|--version) exit 0 ;; esac
+echo "ERROR: No matching distribution found for dask==2026.3.0" >&2; exit 1
+`)
+	_, err := EnsureEnv(t.Context(), venv, python, "", &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "install the pinned packages into "+venv) || !strings.Contains(err.Error(), "No matching distribution found for dask==2026.3.0") {
+		t.Errorf("EnsureEnv with a failing install: %v", err)
 	}
 }
 
@@ -266,7 +355,7 @@ exit 0
 		t.Fatal(err)
 	}
 	var progress bytes.Buffer
-	installed, err := EnsureEnv(t.Context(), venv, python, &progress)
+	installed, err := EnsureEnv(t.Context(), venv, python, "", &progress)
 	if err != nil || !installed {
 		t.Fatalf("EnsureEnv = %v, %v\n%s", installed, err, progress.String())
 	}
@@ -312,7 +401,7 @@ exit 3
 		t.Fatal(err)
 	}
 	var progress bytes.Buffer
-	if installed, err := EnsureEnv(t.Context(), venv, python, &progress); err != nil || !installed {
+	if installed, err := EnsureEnv(t.Context(), venv, python, "", &progress); err != nil || !installed {
 		t.Fatalf("EnsureEnv = %v, %v\n%s", installed, err, progress.String())
 	}
 	if !strings.Contains(readFile(t, log), "-m venv --clear "+venv+"\n") || !strings.Contains(progress.String(), "runs the interpreter in /root/.pyenv/versions/3.12.1/bin, not "+python+"'s: making it again") {
@@ -324,7 +413,7 @@ exit 3
 	// Made from it now: the next build reuses it.
 	os.Remove(log)
 	os.Remove(filepath.Join(venv, envMarker))
-	if _, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{}); err != nil {
+	if _, err := EnsureEnv(t.Context(), venv, python, "", &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(readFile(t, log), "venv") {
@@ -336,7 +425,7 @@ func TestEnsureEnvRefusesOldPython(t *testing.T) {
 	tmp := t.TempDir()
 	python := fakePython(t, "3.9.1", false, filepath.Join(tmp, "calls"))
 	venv := filepath.Join(tmp, "venv")
-	_, err := EnsureEnv(t.Context(), venv, python, &bytes.Buffer{})
+	_, err := EnsureEnv(t.Context(), venv, python, "", &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "needs 3.11 or newer") {
 		t.Fatalf("err = %v", err)
 	}
@@ -362,16 +451,26 @@ func TestLastLines(t *testing.T) {
 }
 
 func TestPipProgress(t *testing.T) {
+	// pip download, then pip install from the downloaded wheels.
 	var out bytes.Buffer
-	p := &pipProgress{w: &out, total: 3, every: 0}
+	p := &pipProgress{w: &out, total: 3, counted: "Collecting ", verb: "downloaded", every: 0}
 	for _, chunk := range []string{"Collecting aiohttp==3.14.5 (from -r req (line 5))\n  Downloading aio", "http-3.14.5.whl (1 MB)\nCollecting bokeh==3.9.2\n",
-		"Collecting dask==2026.3.0\nInstalling collected packages: aiohttp, bokeh, dask\nSuccessfully installed\n"} {
+		"Collecting dask==2026.3.0\nSaved ./dask-2026.3.0-py3-none-any.whl\nSuccessfully downloaded aiohttp bokeh dask\n"} {
 		p.Write([]byte(chunk))
 	}
-	want := "  pip: 1 of 3 packages collected (now aiohttp==3.14.5)\n  pip: 2 of 3 packages collected (now bokeh==3.9.2)\n" +
-		"  pip: 3 of 3 packages collected (now dask==2026.3.0)\n  pip: all 3 packages collected; installing them\n"
+	want := "  pip: 1 of 3 packages downloaded (now aiohttp==3.14.5)\n  pip: 2 of 3 packages downloaded (now bokeh==3.9.2)\n" +
+		"  pip: 3 of 3 packages downloaded (now dask==2026.3.0)\n"
 	if out.String() != want {
-		t.Errorf("progress =\n%s\nwant\n%s", out.String(), want)
+		t.Errorf("download progress =\n%s\nwant\n%s", out.String(), want)
+	}
+	out.Reset()
+	p = &pipProgress{w: &out, total: 2, counted: "Processing ", verb: "unpacked", every: 0}
+	p.Write([]byte("Looking in links: /c/wheels\nProcessing /c/wheels/aiohttp-3.14.5-cp311-cp311-manylinux.whl (from -r req (line 5))\n" +
+		"Processing /c/wheels/bokeh-3.9.2-py3-none-any.whl (from -r req (line 6))\nInstalling collected packages: aiohttp, bokeh\n"))
+	want = "  pip: 1 of 2 packages unpacked (now aiohttp-3.14.5-cp311-cp311-manylinux.whl)\n  pip: 2 of 2 packages unpacked (now bokeh-3.9.2-py3-none-any.whl)\n" +
+		"  pip: all 2 packages unpacked; installing them\n"
+	if out.String() != want {
+		t.Errorf("install progress =\n%s\nwant\n%s", out.String(), want)
 	}
 	if n := pinnedCount(); n < 100 || n != strings.Count(Requirements, "==") {
 		t.Errorf("pinnedCount = %d", n)

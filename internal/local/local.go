@@ -48,11 +48,14 @@ type Machine struct {
 	// SystemPythons are the interpreters tried, as root, in place of a
 	// python3 of PATH that users' accounts cannot run.
 	SystemPythons []string
+	// WheelCache keeps the pinned packages' wheels between environments
+	// (see EnsureEnv); "" keeps none.
+	WheelCache string
 }
 
 // ThisMachine is the machine dhub runs on.
 func ThisMachine() Machine {
-	return Machine{Root: os.Geteuid() == 0, SystemPythons: []string{"/usr/bin/python3", "/usr/local/bin/python3"}}
+	return Machine{Root: os.Geteuid() == 0, SystemPythons: []string{"/usr/bin/python3", "/usr/local/bin/python3"}, WheelCache: DefaultWheelCache()}
 }
 
 // machine is o.Machine, or this machine.

@@ -217,7 +217,7 @@ func (p *Plan) Apply(ctx context.Context, o Options) (*UpResult, error) {
 	// The environment is built while a running hub goes on serving: if
 	// the install fails, the hub is left as it was.
 	if p.installEnv {
-		if res.EnvInstalled, err = EnsureEnv(ctx, st.Venv(), p.python, o.Progress); err != nil {
+		if res.EnvInstalled, err = EnsureEnv(ctx, st.Venv(), p.python, o.machine().WheelCache, o.Progress); err != nil {
 			if ctx.Err() != nil {
 				return nil, interrupted(fmt.Sprintf("the Python environment at %s is not finished and is kept (the next 'dhub up' completes it); %s", st.Venv(), untouched))
 			}
