@@ -25,7 +25,7 @@ import (
 
 // The clusters people have: no default StorageClass, no load-balancer
 // controller. These tests install the real charts from a chart repository
-// as users do (see TestRealChartsFromARepository).
+// as users do (test/realcluster installs them on real nodes).
 
 // plainHub writes a kubernetes-target hub of the real charts from the
 // repository at url into namespace ns, with hub holding the lines under
@@ -82,40 +82,6 @@ func TestRealChartsRefusedWithoutStorageClass(t *testing.T) {
 	}
 	if _, err := cluster.Client().CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace %s after the refusals: %v, want none", ns, err)
-	}
-}
-
-// A hub reached through a NodePort: the real chart's proxy-public is a
-// NodePort Service on the chosen port, and up checks the hub at a node's
-// address and that port.
-func TestRealChartsNodePort(t *testing.T) {
-	t.Parallel()
-	const ns = "real-nodeport"
-	url := kubetest.ChartRepository(t)
-	file := plainHub(t, ns, url, fmt.Sprintf("  https: {enabled: false}\n  expose: {type: nodePort, nodePort: 30080}\n  storage: {class: %s}", staticClass(t)))
-	prober := &recordingProber{}
-	o := withProber(options(t, ns, nil), prober)
-	t.Cleanup(func() { run(t, o, "down", "-f", file, "--yes", "--delete-data") })
-
-	code, stdout, stderr := run(t, o, "up", "-f", file, "--yes")
-	if code != 0 {
-		t.Fatalf("up: exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	svc, err := cluster.Client().CoreV1().Services(ns).Get(context.Background(), "proxy-public", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if svc.Spec.Type != corev1.ServiceTypeNodePort || !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == "http" && p.NodePort == 30080 }) {
-		t.Errorf("proxy-public is %s with ports %+v, want NodePort with http on 30080", svc.Spec.Type, svc.Spec.Ports)
-	}
-	// kwok's nodes have only a host name: localhost.
-	const want = "http://localhost:30080/"
-	if !strings.Contains(stdout, "DaskHub is up at "+want) || !slices.Contains(prober.urls, want+"hub/api") {
-		t.Errorf("up's URL: %s; checked %q, want %s", stdout, prober.urls, want)
-	}
-	code, stdout, _ = run(t, o, "status", "-f", file)
-	if code != 0 || !strings.Contains(stdout, want) {
-		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 }
 

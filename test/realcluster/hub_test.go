@@ -38,16 +38,18 @@ const adminPassword = "correct-horse-battery-staple-realnodes"
 // the cluster really does, then people use the hub: plan (its preflight
 // passes on its own), up (every workload's pods running real processes,
 // the gateway answering through the hub's URL, the hub's URL answering at
-// a node port), status, up again (no change), smoke (the seed's path,
+// a node port), status, up again and plan (no change), a second hub
+// installed beside it, smoke (the seed's path,
 // with the scheduler and workers where the profile puts them), a person
 // in Chromium (JupyterLab, a notebook's Gateway cluster, its dashboard),
 // two users kept apart by the gateway and by NetworkPolicies, an admin's
-// change applied with up while they work (the hub restarts, they do not),
+// change applied with up while they work (the hub restarts, they do not,
+// the second hub's releases stay as they were),
 // the Spot worker node lost mid-computation (status says so, the gateway
 // replaces the worker once the node is back, the result comes),
 // the hub's pod killed while they work (status says so, their servers and cluster
 // run on, smoke passes once it is back), down while they work (keeping
-// their volumes, and a second hub on the cluster running), and down
+// their volumes, and the second hub running, untouched), and down
 // --delete-data (nothing left).
 func TestDaskHubOnRealNodes(t *testing.T) {
 	ctx := t.Context()
@@ -66,7 +68,7 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 	}
 	t.Logf("dhub up on real nodes: %.1fs from nothing to every component ready", upTime.Seconds())
 	url := hubURL(t, stdout)
-	for _, want := range []string{"gateway API answering"} {
+	for _, want := range []string{"installing chart jupyterhub 4.4.0", "installing chart dask-gateway 2026.3.0", "gateway API answering"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("up's progress lacks %q:\n%s", want, stderr)
 		}
@@ -80,15 +82,23 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 		t.Errorf("GET %shub/login from the host: no sign-in form:\n%.500s", url, page)
 	}
 
-	if !statusUp(t, file) {
-		t.Fatal("status after up: not up")
-	}
+	checkStatusAfterUp(t, file, url)
 	code, stdout, stderr = dhub(t, "up", "-f", file, "--yes")
 	if code != 0 || !strings.Contains(stdout, "No changes") {
 		t.Errorf("second up: exit %d, want no changes\n%s%s", code, stdout, stderr)
 	}
+	if code, stdout, stderr := dhub(t, "plan", "-f", file, "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan after up: exit %d, want 0 (no change)\n%s%s", code, stdout, stderr)
+	}
 
+	// A second hub on the same cluster, installed while the first one's
+	// smoke runs: neither hub's verbs touch the other.
+	second := hubFile(t, "second-hub", secondNamespace, 30081)
+	secondUp := startUp(t, second)
 	userPath(t, file)
+	secondUp(secondNamespace)
+	checkClusterRoles(t, hubNamespace, true)
+	checkClusterRoles(t, secondNamespace, true)
 
 	// A person in Chromium: the admin signs in, and JupyterLab's notebook
 	// starts a cluster, computes, shows the dashboard and shuts it down.
@@ -99,7 +109,11 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 	waitDaskClustersStopped(t, "after the notebook shut its cluster down")
 
 	people := usersApart(t, smokeTarget(t, url))
+	secondRevisions := readStatus(t, second).revisions()
 	upgradeWhilePeopleWork(t, file, people)
+	if after := readStatus(t, second).revisions(); !maps.Equal(after, secondRevisions) || len(after) != 2 {
+		t.Errorf("the second hub's releases after the first's upgrade: %v, want %v", after, secondRevisions)
+	}
 	spotNodeLost(t, file, people)
 
 	// The hub's pod is killed as a node failure or an eviction would: the
@@ -121,11 +135,8 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 		t.Errorf("smoke after the hub came back: exit %d\n%s%s", code, stdout, stderr)
 	}
 
-	// A second hub on the same cluster: down of the first leaves it running.
-	second := hubFile(t, "second-hub", secondNamespace, 30081)
-	if code, stdout, stderr := dhub(t, "up", "-f", second, "--yes"); code != 0 {
-		t.Fatalf("up of a second hub: exit %d\n%s%s\n%s", code, stdout, stderr, podsReport(secondNamespace))
-	}
+	// Down of the first hub leaves the second running, its pods and its
+	// cluster-wide objects untouched.
 	secondPods := podUIDs(t, secondNamespace)
 	downWhilePeopleWork(t, file, people)
 	if !statusUp(t, second) {
@@ -134,6 +145,8 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 	if after := podUIDs(t, secondNamespace); !maps.Equal(after, secondPods) {
 		t.Errorf("down of the first hub touched the second's pods: %v, then %v", secondPods, after)
 	}
+	checkClusterRoles(t, hubNamespace, false)
+	checkClusterRoles(t, secondNamespace, true)
 	if code, stdout, stderr := dhub(t, "down", "-f", second, "--yes", "--delete-data"); code != 0 {
 		t.Fatalf("down --delete-data of the second hub: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -159,6 +172,9 @@ func downWhilePeopleWork(t *testing.T, file string, p people) {
 	code, stdout, stderr := dhub(t, "down", "-f", file, "--yes")
 	if code != 0 {
 		t.Fatalf("down while people work: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "custom resource definitions of Dask Gateway and Traefik") {
+		t.Errorf("down does not say it keeps the CRDs the second hub uses:\n%s", stdout)
 	}
 	pods, err := cluster.Client().CoreV1().Pods(hubNamespace).List(t.Context(), metav1.ListOptions{})
 	if err != nil {
@@ -389,6 +405,16 @@ var built struct {
 // KUBECONFIG), and returns its exit code and output.
 func dhub(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	code, stdout, stderr, err := runDhub(t.TempDir(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout, stderr
+}
+
+// runDhub is dhub, for any goroutine: it returns what the test goroutine
+// would fail on. home is the command's own home directory.
+func runDhub(home string, args ...string) (code int, stdout, stderr string, err error) {
 	built.once.Do(func() {
 		root, err := kubetest.RepoRoot()
 		if err != nil {
@@ -403,9 +429,8 @@ func dhub(t *testing.T, args ...string) (int, string, string) {
 		}
 	})
 	if built.err != nil {
-		t.Fatal(built.err)
+		return 0, "", "", built.err
 	}
-	home := t.TempDir()
 	cmd := exec.Command(built.path, args...)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -415,16 +440,14 @@ func dhub(t *testing.T, args ...string) (int, string, string) {
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
+	if err := cmd.Run(); err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("dhub %v: %v", args, err)
+			return 0, "", "", fmt.Errorf("dhub %v: %w", args, err)
 		}
 		code = ee.ExitCode()
 	}
-	return code, out.String(), errb.String()
+	return code, out.String(), errb.String(), nil
 }
 
 // hubURL reads the URL up reports the hub at.
@@ -460,6 +483,30 @@ func get(t *testing.T, url string) string {
 	return string(body)
 }
 
+// checkStatusAfterUp checks what status says right after up: up, at up's
+// URL, which answers, with the charts' components ready, among them those
+// that are not Deployments (the image puller's DaemonSet, the user
+// placeholders' StatefulSet).
+func checkStatusAfterUp(t *testing.T, file, url string) {
+	t.Helper()
+	st := readStatus(t, file)
+	if !st.Up {
+		t.Fatal("status after up: not up")
+	}
+	if st.URL != url || st.Kubernetes.URLState != "answers" {
+		t.Errorf("status after up: URL %s %q, want %s answering", st.URL, st.Kubernetes.URLState, url)
+	}
+	ready := map[string]bool{}
+	for _, c := range st.Kubernetes.Components {
+		ready[c.Kind+" "+c.Name] = c.Ready
+	}
+	for _, want := range []string{"Deployment hub", "DaemonSet continuous-image-puller", "StatefulSet user-placeholder"} {
+		if r, ok := ready[want]; !ok || !r {
+			t.Errorf("status after up lists %s: %v, ready %v", want, ok, r)
+		}
+	}
+}
+
 // statusUp runs dhub status -o json and reports whether it says up.
 func statusUp(t *testing.T, file string) bool {
 	t.Helper()
@@ -469,13 +516,32 @@ func statusUp(t *testing.T, file string) bool {
 // kubeStatus is what the tests read of dhub status -o json on Kubernetes.
 type kubeStatus struct {
 	Up         bool
+	URL        string
 	Kubernetes struct {
+		URLState string
+		Releases []struct {
+			Name     string
+			Revision int
+		}
+		Components []struct {
+			Kind, Name string
+			Ready      bool
+		}
 		DaskPods []string
 		Pools    []struct {
 			Role            string
 			Ready, NotReady []string
 		}
 	}
+}
+
+// revisions are the revisions of the hub's releases, by name.
+func (st kubeStatus) revisions() map[string]int {
+	r := map[string]int{}
+	for _, rel := range st.Kubernetes.Releases {
+		r[rel.Name] = rel.Revision
+	}
+	return r
 }
 
 // readStatus runs dhub status -o json; its exit code must agree with what
