@@ -48,7 +48,8 @@ func (s *syncBuffer) String() string {
 func interruptUp(t *testing.T, cfg, after string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "up", "-f", cfg)
-	cmd.Env = append(os.Environ(), "DHUB_TEST_RUN_CLI=1")
+	// Its caches (the pinned packages' wheels) beside cfg, not the user's.
+	cmd.Env = append(os.Environ(), "DHUB_TEST_RUN_CLI=1", "XDG_CACHE_HOME="+filepath.Join(filepath.Dir(cfg), "cache"))
 	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -148,11 +149,12 @@ exec ` + python3 + ` "$@"
 	cfg := writeHub(t, fmt.Sprintf("apiVersion: dhub/v1alpha1\nkind: Hub\nname: ctrl-c\ntarget: local\nlocal:\n  port: %d\n  stateDir: %s\n  python: %s\n", port, state, python))
 	t.Cleanup(func() { run(t, "down", "--yes", "-f", cfg) })
 
-	// While pip installs: the environment is left unfinished, nothing runs.
+	// While pip downloads: the environment is left unfinished, nothing
+	// runs, and the wheel cache keeps no partial download.
 	if err := os.WriteFile(slowPip, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := interruptUp(t, cfg, "installing JupyterHub")
+	code, _, stderr := interruptUp(t, cfg, "downloading the ")
 	venv := filepath.Join(state, "venv")
 	want := "error: interrupted: the Python environment at " + venv + " is not finished and is kept (the next 'dhub up' completes it); nothing was started or stopped\n"
 	// The notice comes first: the verb's context ends only after it is
@@ -163,6 +165,9 @@ exec ` + python3 + ` "$@"
 	}
 	if pids := markedProcesses(t, state); len(pids) != 0 {
 		t.Errorf("processes of the hub run after the interrupt: %v", pids)
+	}
+	if left, _ := os.ReadDir(filepath.Join(filepath.Dir(cfg), "cache", "dhub", "python-wheels")); len(left) != 0 {
+		t.Errorf("the interrupted download left %v in the wheel cache", left)
 	}
 
 	// The next up sees the unfinished environment and builds it; Ctrl-C
