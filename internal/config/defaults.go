@@ -213,6 +213,9 @@ func (h *Hub) setDefaults(set func(path string) bool) {
 	if d.IdleTimeout == nil {
 		d.IdleTimeout = ptr(DefaultDaskIdleTimeout)
 	}
+	if d.EndWithServer == nil {
+		d.EndWithServer = ptr(true)
+	}
 
 	c := &h.Charts
 	// The charts package holds the versions dhub installs, with the

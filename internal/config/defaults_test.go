@@ -182,10 +182,11 @@ func userHub() *Hub {
 			Expose:      Expose{Type: ExposeIngress, IngressClassName: "nginx"},
 		},
 		Dask: Dask{
-			Image:        "me/dask:1",
-			WorkerCores:  Bounds{Default: 2, Min: 2, Max: 4},
-			WorkerMemory: Bounds{Default: 8, Min: 4, Max: 16},
-			IdleTimeout:  ptr(30 * time.Minute),
+			Image:         "me/dask:1",
+			WorkerCores:   Bounds{Default: 2, Min: 2, Max: 4},
+			WorkerMemory:  Bounds{Default: 8, Min: 4, Max: 16},
+			IdleTimeout:   ptr(30 * time.Minute),
+			EndWithServer: ptr(false),
 		},
 		Charts: Charts{
 			JupyterHub:  ChartSource{Version: "4.3.0", Repository: "https://mirror.example.org/jh/"},

@@ -322,6 +322,9 @@ dask:
   limits: {maxWorkers: 0, maxCores: 0, maxMemoryGiB: 0}   # per cluster; 0: no limit
   # Shut down clusters idle this long; 0s: never (docs/guide-parity.md#dask-idle).
   idleTimeout: 1h
+  # A user's clusters stop within 30s of their last server stopping (culled,
+  # stopped, evicted); false: they run until idleTimeout (docs/guide-parity.md#dask-end).
+  endWithServer: true
   requireAccessRole: false # true: only accessUsers/accessGroups may create clusters
 {{- if ne .Hub.Target "local"}}
 

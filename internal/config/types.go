@@ -346,6 +346,9 @@ type Dask struct {
 	// anything else is at least 1s, in whole seconds (the gateway counts
 	// seconds, so 500ms would be 0, never). Left out, 1h.
 	IdleTimeout *time.Duration `yaml:"idleTimeout"`
+	// EndWithServer stops a user's clusters once the user has no server
+	// (render.EndWithServerBound); left out, true.
+	EndWithServer *bool `yaml:"endWithServer"`
 	// RequireAccessRole restricts creating clusters to the users and groups
 	// granted access:services!service=dask-gateway.
 	RequireAccessRole bool     `yaml:"requireAccessRole"`

@@ -558,6 +558,15 @@ func (v *validator) dask(d *Dask) {
 			v.errf("dask.idleTimeout", "%s is not a whole number of seconds, which the gateway counts in", *t)
 		}
 	}
+	if d.EndWithServer != nil && !*d.EndWithServer {
+		until := "dask.idleTimeout, never (0s)"
+		if t := d.IdleTimeout; t != nil && *t > 0 {
+			// "1h", not "1h0m0s".
+			d := strings.TrimSuffix(strings.TrimSuffix(t.String(), "0s"), "0m")
+			until = "dask.idleTimeout (" + d + " without activity; a busy cluster never)"
+		}
+		v.warnf("dask.endWithServer", "false: a user's Dask clusters and their workers' nodes keep running, and cost, after the user's server stops, until %s or until they stop it", until)
+	}
 	if d.RequireAccessRole && len(d.AccessUsers) == 0 && len(d.AccessGroups) == 0 {
 		v.errf("dask.requireAccessRole", "no one may create Dask clusters; set accessUsers or accessGroups, or requireAccessRole: false")
 	}

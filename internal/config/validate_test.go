@@ -275,6 +275,8 @@ func validateRules() []ruleCase {
 		{"dask idle timeout", az, func(h *Hub) { h.Dask.IdleTimeout = ptr(-time.Minute) }, "dask.idleTimeout", "-1m0s is negative (0s means never)", false, true},
 		{"access role with nobody", az, func(h *Hub) { h.Dask.RequireAccessRole = true }, "dask.requireAccessRole", "no one may create Dask clusters", false, false},
 		{"access users ignored", az, func(h *Hub) { h.Dask.AccessUsers = []string{testUser} }, "dask.requireAccessRole", "accessUsers and accessGroups are ignored unless requireAccessRole is true", true, true},
+		{"clusters outlive servers", az, func(h *Hub) { h.Dask.EndWithServer = ptr(false) }, "dask.endWithServer", "keep running, and cost, after the user's server stops, until dask.idleTimeout (1h without activity; a busy cluster never)", true, false},
+		{"clusters outlive servers, never idle", az, func(h *Hub) { h.Dask.EndWithServer, h.Dask.IdleTimeout = ptr(false), ptr(time.Duration(0)) }, "dask.endWithServer", "until dask.idleTimeout, never (0s) or until they stop it", true, false},
 		{"access user name", az, func(h *Hub) {
 			h.Dask.RequireAccessRole = true
 			h.Dask.AccessUsers = []string{"a b"}

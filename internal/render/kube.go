@@ -364,10 +364,14 @@ const azureADUsername = `def _dhub_username(claims):
 c.AzureAdOAuthenticator.username_claim = _dhub_username
 `
 
-// hubRoles are the roles the hub loads: dhub's service role and, when the
+// hubRoles are the roles the hub loads: dhub's service role, the
+// gateway's sight of users' servers (dask.endWithServer) and, when the
 // gateway requires it, the role that grants access to it.
 func hubRoles(d config.Dask) map[string]any {
 	roles := map[string]any{DhubService: map[string]any{"scopes": toAny(DhubServiceScopes), "services": []any{DhubService}}}
+	if *d.EndWithServer {
+		roles[gatewayServersRole] = map[string]any{"scopes": toAny(GatewayHubScopes), "services": []any{"dask-gateway"}}
+	}
 	if d.RequireAccessRole {
 		role := map[string]any{"scopes": []any{"access:services!service=dask-gateway"}}
 		if len(d.AccessUsers) > 0 {
@@ -467,6 +471,9 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 		"auth":        map[string]any{"type": "jupyterhub", "jupyterhub": jhAuth},
 		"backend":     backend,
 		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true)},
+	}
+	if *h.Dask.EndWithServer {
+		gateway["extraConfig"].(map[string]any)["dhub-end-with-server"] = "from dask_gateway_server.backends.kubernetes import KubeBackend\n\n" + endWithServerConfig("KubeBackend")
 	}
 	v := map[string]any{
 		"gateway": gateway,

@@ -32,6 +32,10 @@ func ForLocal(h *config.Hub, ports LocalPorts) []LocalFile {
 	d.Admins = h.JupyterHub.Auth.Password.AdminNames()
 	d.Allowed = h.JupyterHub.Auth.Password.AllowedNames()
 	d.ClusterOptions = clusterOptionsPython(h.Dask, false)
+	if *h.Dask.EndWithServer {
+		d.EndWithServer = endWithServerConfig("c.DaskGateway.backend_class")
+		d.GatewayHubScopes, d.GatewayServersRole = GatewayHubScopes, gatewayServersRole
+	}
 	return []LocalFile{
 		{Name: "jupyterhub_config.py", Content: execute(hubConfigTemplate, d)},
 		{Name: "dask_gateway_config.py", Content: execute(gatewayConfigTemplate, d)},
@@ -45,7 +49,12 @@ type localData struct {
 	Admins         []string
 	Allowed        []string
 	ClusterOptions string
-	DhubScopes     []string
+	// EndWithServer is the gateway's configuration for dask.endWithServer
+	// (empty when off), with the hub role it needs.
+	EndWithServer      string
+	GatewayHubScopes   []string
+	GatewayServersRole string
+	DhubScopes         []string
 	// ServerTokenScopes are what a user's server token asks for.
 	ServerTokenScopes []string
 }
@@ -202,6 +211,13 @@ c.JupyterHub.load_roles = [
         "scopes": {{pylist .DhubScopes}},
         "services": ["dhub"],
     },
+{{- if .EndWithServer}}
+    {
+        "name": {{py .GatewayServersRole}},
+        "scopes": {{pylist .GatewayHubScopes}},
+        "services": ["dask-gateway"],
+    },
+{{- end}}
 {{- if .Hub.IdleCullingEnabled}}
     {
         "name": "idle-culler",
@@ -286,7 +302,9 @@ if os.geteuid() == 0:
 
     c.DaskGateway.backend_class = DhubLocalBackend
 else:
-    c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
+    from dask_gateway_server.backends.local import UnsafeLocalBackend
+
+    c.DaskGateway.backend_class = UnsafeLocalBackend
 c.LocalBackend.clusters_directory = os.path.join(os.environ["DHUB_STATE_DIR"], "dask-clusters")
 # Schedulers and workers carry the hub's marker too: 'dhub down' stops them.
 c.LocalBackend.inherited_environment = ["PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "DHUB_HUB_ID"]
@@ -301,4 +319,8 @@ c.JupyterHubAuthenticator.jupyterhub_api_token = _secret("gateway-api-token")
 c.JupyterHubAuthenticator.jupyterhub_service_name = "dask-gateway"
 {{- end}}
 
-{{.ClusterOptions}}`))
+{{.ClusterOptions}}
+{{- if .EndWithServer}}
+
+{{.EndWithServer}}
+{{- end}}`))

@@ -319,6 +319,14 @@ var parityDefaults = map[string]func(p parityHub) string{
 		}
 		return "never shut down"
 	},
+	"dask-end": func(p parityHub) string {
+		code, _ := get(p.dg, "gateway", "extraConfig", "dhub-end-with-server").(string)
+		roles, _ := get(p.jh, "hub", "loadRoles", "dask-gateway-servers", "services").([]any)
+		if strings.Contains(code, "dhub_end_with_server(KubeBackend, 10)") && slices.Contains(roles, any("dask-gateway")) {
+			return "stopped within 30s of the user's last server stopping"
+		}
+		return "run on after the server stops"
+	},
 	// dhub kubeconfig and up's in-memory kubeconfig: internal/cli and
 	// internal/deploy tests.
 	"credentials": nil,

@@ -620,6 +620,41 @@ func TestDaskAccessRole(t *testing.T) {
 	}
 }
 
+// TestEndWithServer: by default the gateway's backend stops the clusters
+// of users without a server, on both targets, and the hub grants the
+// gateway's token what that needs; dask.endWithServer: false renders
+// neither.
+func TestEndWithServer(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		kubeHub, localHub := loadNamed(t, "kubernetes"), loadNamed(t, "local")
+		*kubeHub.Dask.EndWithServer, *localHub.Dask.EndWithServer = on, on
+		k := render.ForKubernetes(kubeHub)
+		code, _ := get(releaseValues(t, k, "dask-gateway"), "gateway", "extraConfig", "dhub-end-with-server").(string)
+		role := get(releaseValues(t, k, "jupyterhub"), "hub", "loadRoles", "dask-gateway-servers")
+		var local string
+		for _, f := range render.ForLocal(localHub, render.DefaultLocalPorts(localHub.Local.Port)) {
+			local += f.Content
+		}
+		if !on {
+			if code != "" || role != nil || strings.Contains(local, "dhub_end_with_server") || strings.Contains(local, "dask-gateway-servers") {
+				t.Errorf("dask.endWithServer: false still renders the gateway's loop or its role")
+			}
+			continue
+		}
+		if !strings.Contains(code, "c.DaskGateway.backend_class = dhub_end_with_server(KubeBackend, 10)") {
+			t.Errorf("the gateway's extraConfig does not wrap KubeBackend:\n%s", code)
+		}
+		if got := toStrings(get(role, "scopes")); !slices.Equal(got, render.GatewayHubScopes) || !slices.Equal(toStrings(get(role, "services")), []string{"dask-gateway"}) {
+			t.Errorf("the gateway's hub role: %v", role)
+		}
+		for _, want := range []string{"c.DaskGateway.backend_class = dhub_end_with_server(c.DaskGateway.backend_class, 10)", `"name": "dask-gateway-servers"`} {
+			if !strings.Contains(local, want) {
+				t.Errorf("the local hub's configuration lacks %s", want)
+			}
+		}
+	}
+}
+
 // TestExtraValuesMergedLast: charts.*.values win over what dhub renders, and
 // merge with it instead of replacing whole maps.
 func TestExtraValuesMergedLast(t *testing.T) {

@@ -68,6 +68,12 @@ func (s *Session) Close(ctx context.Context) error {
 	)
 }
 
+// StopServer stops the user's server with the user's own token, as the
+// hub's "Stop My Server" does, and returns once the hub says it stopped.
+func (s *Session) StopServer(ctx context.Context) error {
+	return s.hub.stopServer(ctx, s.token, s.user)
+}
+
 // ServerAnswers asks the user's server, through the hub's proxy, for its
 // status, with the user's token, on a new request: whether the server is
 // still reachable where people reach it.

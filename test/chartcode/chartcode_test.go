@@ -267,6 +267,10 @@ type report struct {
 		Fields []map[string]any  `json:"fields"`
 		Probes []json.RawMessage `json:"probes"`
 	} `json:"clusterOptions"`
+	// GatewayBackend is the gateway's backend class and its bases;
+	// GatewayScopes what the gateway's hub token may do.
+	GatewayBackend []string `json:"gatewayBackend"`
+	GatewayScopes  []string `json:"gatewayScopes"`
 }
 
 // run executes the charts' configuration in the images' Python, with the

@@ -119,6 +119,28 @@ def server_token_model(c, user_name, groups):
     return {"name": user_name, "kind": "user", "groups": groups, "scopes": sorted(scopes.get_scopes_for(orm_token))}
 
 
+def service_scopes(c, service_name):
+    """The scopes JupyterHub's own role code gives a service's token, as its
+    /hub/api/user answer lists them, from the config's roles."""
+    from jupyterhub import orm, roles, scopes
+
+    db = orm.new_session_factory("sqlite://")()
+    for role in roles.get_default_roles():
+        roles.create_role(db, role)
+    service = orm.Service(name=service_name)
+    db.add(service)
+    db.commit()
+    for spec in c.JupyterHub.get("load_roles", []):
+        spec = dict(spec)
+        members = spec.pop("services", [])
+        spec.pop("users", None)
+        spec.pop("groups", None)
+        roles.create_role(db, spec)
+        if service_name in members:
+            roles.grant_role(db, service, spec["name"])
+    return sorted(scopes.get_scopes_for(service))
+
+
 async def gateway_accepts(gc, model):
     """Whether Dask Gateway's JupyterHubAuthenticator, configured by the
     gateway chart, takes a token whose /hub/api/user answer is model."""
@@ -228,6 +250,13 @@ async def main():
         model = server_token_model(c, u["name"], u.get("groups", []))
         report["tokens"].append({"user": u["name"], "scopes": model["scopes"], "gateway": await gateway_accepts(gc, model)})
     report["clusterOptions"] = cluster_options(gc, spec.get("optionProbes", []))
+    # The gateway's backend (its classes, most derived first) and what its
+    # hub token may read (dask.endWithServer).
+    backend = gc.DaskGateway.get("backend_class", "")
+    if isinstance(backend, str):
+        backend = resolve_class(backend, "")
+    report["gatewayBackend"] = [cls.__name__ for cls in backend.__mro__]
+    report["gatewayScopes"] = service_scopes(c, "dask-gateway")
     # stdout is the configuration's own log; the report goes to its file.
     with open(spec["report"], "w") as f:
         json.dump(report, f, indent=1, default=str)

@@ -228,6 +228,27 @@ func TestServerTokenReachesTheGateway(t *testing.T) {
 	})
 }
 
+// TestClustersEndWithServers: with dask.endWithServer (every example), the
+// gateway chart runs its Kubernetes backend with dhub's loop that stops
+// the clusters of users without a server, and the hub, as the jupyterhub
+// chart configures it, gives the gateway's token the scopes that loop
+// checks for before it stops anything.
+func TestClustersEndWithServers(t *testing.T) {
+	forEachExample(t, func(t *testing.T, h *config.Hub, r *report) {
+		if !*h.Dask.EndWithServer {
+			t.Fatal("an example turns dask.endWithServer off")
+		}
+		if len(r.GatewayBackend) < 2 || r.GatewayBackend[0] != "EndWithServerKubeBackend" || r.GatewayBackend[1] != "KubeBackend" {
+			t.Errorf("the gateway's backend: %v, want EndWithServerKubeBackend over KubeBackend", r.GatewayBackend)
+		}
+		for _, want := range render.GatewayHubScopes {
+			if !slices.Contains(r.GatewayScopes, want) {
+				t.Errorf("the gateway's hub token lacks %s: %v", want, r.GatewayScopes)
+			}
+		}
+	})
+}
+
 // clusterProbe is one probe's cluster configuration and the scheduler and
 // worker pods the gateway's controller makes of it, or its error.
 type clusterProbe struct {

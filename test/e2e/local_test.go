@@ -345,6 +345,9 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Run("browser", func(t *testing.T) { testBrowser(t, h) })
 	}
 
+	// A user's Dask clusters end with their server (dask.endWithServer).
+	h.clustersEndWithServers()
+
 	out = h.planThenUp()
 	if !strings.Contains(out, "(no change)") {
 		t.Errorf("second up did something:\n%s", out)

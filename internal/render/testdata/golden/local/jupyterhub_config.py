@@ -125,6 +125,11 @@ c.JupyterHub.load_roles = [
         "services": ["dhub"],
     },
     {
+        "name": "dask-gateway-servers",
+        "scopes": ["read:users:name", "read:servers"],
+        "services": ["dask-gateway"],
+    },
+    {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],

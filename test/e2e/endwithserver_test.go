@@ -1,0 +1,114 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"dhub/internal/smoke"
+)
+
+// startCluster is a person's first cells: a Gateway cluster with one
+// worker, and a computation on it.
+const startCluster = `
+from dask_gateway import Gateway
+import dask.array as da
+cluster = Gateway().new_cluster()
+cluster.scale(1)
+client = cluster.get_client()
+client.wait_for_workers(1, timeout=120)
+assert int((da.arange(1000, chunks=100) ** 2).sum().compute()) == 332833500
+print('CLUSTER', cluster.name)
+`
+
+// clustersEndWithServers: two users, carol and dave, each start a Dask
+// cluster from a notebook. Carol stops her own server: her cluster's
+// scheduler and worker processes end, dave's cluster runs on and
+// computes. Then the admin stops dave's server through the hub's API: his
+// cluster ends too. How long each took after the stop is logged.
+func (h *hub) clustersEndWithServers() {
+	t := h.t
+	t.Helper()
+	service, err := os.ReadFile(filepath.Join(h.state, "secrets", "dhub-api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := smoke.Target{HubURL: fmt.Sprintf("http://127.0.0.1:%d/", h.port), APIToken: strings.TrimSpace(string(service))}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	open := func(user string) (*smoke.Session, string) {
+		s, err := smoke.OpenSession(ctx, target, user, io.Discard)
+		if err != nil {
+			t.Fatalf("%s's server and kernel: %v", user, err)
+		}
+		out, err := s.Run(ctx, startCluster)
+		name, ok := strings.CutPrefix(strings.TrimSpace(lastLines(out, 1)), "CLUSTER ")
+		if err != nil || !ok {
+			t.Fatalf("%s's cluster: %v\n%s", user, err, out)
+		}
+		if len(h.clusterProcesses(name)) < 2 {
+			t.Fatalf("%s's cluster %s: no scheduler and worker processes", user, name)
+		}
+		return s, name
+	}
+	carol, carolCluster := open("carol")
+	dave, daveCluster := open("dave")
+
+	stopped := time.Now()
+	if err := carol.StopServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.waitClusterGone(carolCluster, "carol stopped her server", stopped)
+	if len(h.clusterProcesses(daveCluster)) < 2 {
+		t.Errorf("dave's cluster %s lost its processes when carol's server stopped", daveCluster)
+	}
+	if out, err := dave.Run(ctx, "print('SUM', int((da.arange(1000, chunks=100) ** 2).sum().compute()))"); err != nil || !strings.Contains(out, "SUM 332833500") {
+		t.Errorf("dave's cluster after carol's server stopped: %v\n%s", err, out)
+	}
+
+	stopped = time.Now()
+	h.api(http.MethodDelete, "/hub/api/users/dave/server", h.adminToken(), "", nil)
+	h.waitClusterGone(daveCluster, "the admin stopped dave's server", stopped)
+}
+
+// clusterProcesses are the pids of the processes of Dask cluster name:
+// the local backend runs its scheduler and workers in the cluster's own
+// directory of the state directory.
+func (h *hub) clusterProcesses(name string) []int {
+	dir := filepath.Join(h.state, "dask-clusters", name)
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err == nil && cwd == dir && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitClusterGone waits, with a bound of two minutes, until no process of
+// Dask cluster name is left, and logs how long that took after since.
+func (h *hub) waitClusterGone(name, after string, since time.Time) {
+	h.t.Helper()
+	deadline := since.Add(2 * time.Minute)
+	for len(h.clusterProcesses(name)) > 0 {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(h.state, "logs", "dask-gateway.log"))
+			h.t.Fatalf("cluster %s still has processes %v two minutes after %s; the gateway's log ends:\n%s", name, h.clusterProcesses(name), after, lastLines(string(log), 30))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.t.Logf("the cluster's last process ended %.1fs after %s", time.Since(since).Seconds(), after)
+}
