@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,6 +26,15 @@ type kernel struct {
 	session string
 	conn    *websocket.Conn
 	http    *http.Client
+
+	// The connection is read all the time, as a browser reads it: the
+	// server pings it and closes a connection that leaves its pings
+	// unanswered (about 90 s), and only a read answers them. What
+	// arrives goes to the request that waits, if any (inbox).
+	mu      sync.Mutex
+	inbox   chan []byte
+	readErr error
+	closed  chan struct{} // closed once reading has ended, readErr set
 }
 
 // message is one Jupyter protocol message as jupyter-server relays it over
@@ -74,6 +84,8 @@ func startKernel(ctx context.Context, hc *http.Client, server, user, token strin
 	}
 	conn.SetReadLimit(64 << 20)
 	k.conn = conn
+	k.closed = make(chan struct{})
+	go k.read()
 	// A kernel that has just started may miss the first request; ask until
 	// it answers, as JupyterLab does.
 	for {
@@ -116,6 +128,44 @@ func (k *kernel) execute(ctx context.Context, code string) (string, error) {
 // MsgType is the message's type.
 func (m message) MsgType() string { return m.Header.MsgType }
 
+// read reads the connection until it fails or is closed, handing each
+// message to the request that waits for one; with none waiting, the
+// message answers nothing anyone asked and is dropped.
+func (k *kernel) read() {
+	for {
+		_, data, err := k.conn.Read(context.Background())
+		if err != nil {
+			k.mu.Lock()
+			k.readErr = err
+			k.mu.Unlock()
+			close(k.closed)
+			return
+		}
+		k.mu.Lock()
+		if k.inbox != nil {
+			select {
+			case k.inbox <- data:
+			default: // a request that stopped reading: it is about to return
+			}
+		}
+		k.mu.Unlock()
+	}
+}
+
+// next is the next message for the waiting request.
+func (k *kernel) next(ctx context.Context, inbox chan []byte) ([]byte, error) {
+	select {
+	case data := <-inbox:
+		return data, nil
+	case <-k.closed:
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return nil, k.readErr
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // request sends a shell request and reads until its reply and the kernel's
 // idle status for it have come; iopub messages for it go to each. An error
 // reply to execute_request becomes *cellError.
@@ -129,6 +179,15 @@ func (k *kernel) request(ctx context.Context, msgType string, content map[string
 	if err != nil {
 		return nil, err
 	}
+	inbox := make(chan []byte, 4096)
+	k.mu.Lock()
+	k.inbox = inbox
+	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		k.inbox = nil
+		k.mu.Unlock()
+	}()
 	if err := k.conn.Write(ctx, websocket.MessageText, b); err != nil {
 		return nil, fmt.Errorf("send %s: %w", msgType, err)
 	}
@@ -136,7 +195,7 @@ func (k *kernel) request(ctx context.Context, msgType string, content map[string
 	var cellErr *cellError
 	idle := false
 	for reply == nil || !idle {
-		_, data, err := k.conn.Read(ctx)
+		data, err := k.next(ctx, inbox)
 		if err != nil {
 			return nil, fmt.Errorf("wait for the answer to %s: %w", msgType, err)
 		}

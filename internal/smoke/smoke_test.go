@@ -77,8 +77,10 @@ func TestReadProgress(t *testing.T) {
 // kernelPeer answers a kernel's websocket as jupyter-server relays a
 // kernel: every request gets busy, its output and idle on iopub and its
 // reply on shell, here with the reply after idle, and a message of another
-// request in between.
-func kernelPeer(t *testing.T) *httptest.Server {
+// request in between. After answering the cell "idle()" it pings the
+// client, as jupyter-server pings every connection and closes one whose
+// pongs stop, and sends on pings whether the pong came within 5 s.
+func kernelPeer(t *testing.T, pings chan<- error) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/kernels") {
 			if r.Header.Get("Authorization") != "token tok" {
@@ -122,13 +124,22 @@ func kernelPeer(t *testing.T) *httptest.Server {
 			}
 			send("iopub", "status", map[string]any{"execution_state": "idle"}, id)
 			send("shell", strings.TrimSuffix(req.Header.MsgType, "_request")+"_reply", reply, id)
+			if code, _ := req.Content["code"].(string); code == "idle()" {
+				// The pong arrives through this loop's Read.
+				go func() {
+					ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+					defer cancel()
+					pings <- conn.Ping(ctx)
+				}()
+			}
 		}
 	}))
 }
 
 func TestKernelExecute(t *testing.T) {
 	t.Parallel()
-	srv := kernelPeer(t)
+	pings := make(chan error, 1)
+	srv := kernelPeer(t, pings)
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -149,6 +160,17 @@ func TestKernelExecute(t *testing.T) {
 	var ce *cellError
 	if !errors.As(err, &ce) || ce.Error() != "RuntimeError: boom" || ce.Traceback[0] != "Traceback" {
 		t.Errorf("a failing cell: %v (%+v)", err, ce)
+	}
+	// Between cells the connection still answers the server's pings, as
+	// a browser's does: an open notebook outlives the server's ping timeout.
+	if _, err := k.execute(ctx, "idle()"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-pings; err != nil {
+		t.Errorf("the server's ping while no cell runs: %v", err)
+	}
+	if out, err := k.execute(ctx, "after()"); err != nil || !strings.Contains(out, "DHUB-RESULT") {
+		t.Errorf("a cell after the ping: %q, %v", out, err)
 	}
 	if _, err := startKernel(ctx, srv.Client(), srv.URL+"/user/dhub-smoke", "dhub-smoke", "wrong"); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Errorf("a refused token: %v", err)
