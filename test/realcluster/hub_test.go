@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +49,8 @@ const adminPassword = "correct-horse-battery-staple-realnodes"
 // the Spot worker node lost mid-computation (status says so, the gateway
 // replaces the worker once the node is back, the result comes),
 // the hub's pod killed while they work (status says so, their servers and cluster
-// run on, smoke passes once it is back), down while they work (keeping
+// run on, smoke passes once it is back) and bob's server evicted meanwhile
+// (once the hub is back, the gateway stops his cluster), down while they work (keeping
 // their volumes, and the second hub running, untouched), and down
 // --delete-data (nothing left).
 func TestDaskHubOnRealNodes(t *testing.T) {
@@ -118,11 +120,19 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 
 	// The hub's pod is killed as a node failure or an eviction would: the
 	// cluster starts another, and status says so meanwhile. People's
-	// servers and clusters run on without it.
+	// servers and clusters run on without it, except bob's: his server's
+	// pod is evicted while the hub is away, so once the hub is back and
+	// finds it gone, the gateway stops his cluster (dask.endWithServer).
+	bobCluster := run(t, people.bob, "bob", startCluster, "CLUSTER ")
+	bobServer := podOf(t, hubNamespace, "component=singleuser-server,hub.jupyter.org/username=bob")
 	hub := podOf(t, hubNamespace, "component=hub")
 	if err := cluster.Client().CoreV1().Pods(hubNamespace).Delete(ctx, hub.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	if err := cluster.Client().CoreV1().Pods(hubNamespace).Delete(ctx, bobServer.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	evicted := time.Now()
 	waitStatus(t, file, false, "after the hub's pod was deleted")
 	if got := run(t, people.alice, "alice", stillComputes, "SUM "); got != "332833500 1" {
 		t.Errorf("alice's cluster while the hub is away: sum and workers %q, want 332833500 1", got)
@@ -130,6 +140,10 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 	waitStatus(t, file, true, "after the cluster replaced the hub's pod")
 	if again := podOf(t, hubNamespace, "component=hub"); again.UID == hub.UID {
 		t.Errorf("the hub's pod %s was not replaced", hub.Name)
+	}
+	waitDaskClusterGone(t, bobCluster, "bob's server was evicted while the hub was away", evicted)
+	if live := liveDaskClusters(t, hubNamespace); len(live) != 1 || hubNamespace+"."+live[0] != people.aliceCluster {
+		t.Errorf("running DaskClusters after bob's went: %v, want alice's %s", live, people.aliceCluster)
 	}
 	if code, stdout, stderr := dhub(t, "smoke", "-f", file, "--workers", "1"); code != 0 {
 		t.Errorf("smoke after the hub came back: exit %d\n%s%s", code, stdout, stderr)
@@ -236,6 +250,28 @@ func upgradeWhilePeopleWork(t *testing.T, file string, p people) {
 	}
 	if got := run(t, p.alice, "alice", stillComputes, "SUM "); got != "332833500 1" {
 		t.Errorf("alice's cluster after up: sum and workers %q, want 332833500 1", got)
+	}
+}
+
+// waitDaskClusterGone waits, bounded, until the DaskCluster of the
+// gateway's cluster name (<namespace>.<DaskCluster>) is stopped and its
+// scheduler and worker pods are gone, and logs how long that took after
+// since.
+func waitDaskClusterGone(t *testing.T, name, after string, since time.Time) {
+	t.Helper()
+	_, dc, _ := strings.Cut(name, ".")
+	for deadline := since.Add(3 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		pods, err := cluster.Client().CoreV1().Pods(hubNamespace).List(t.Context(), metav1.ListOptions{LabelSelector: "gateway.dask.org/cluster=" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(liveDaskClusters(t, hubNamespace), dc) && len(pods.Items) == 0 {
+			t.Logf("DaskCluster %s stopped and its pods gone %.1fs after %s", name, time.Since(since).Seconds(), after)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("three minutes after %s, DaskCluster %s has phase %q and %d pods\n%s", after, name, daskClusterPhases(t, hubNamespace)[dc], len(pods.Items), podsReport(hubNamespace))
+		}
 	}
 }
 
