@@ -30,6 +30,9 @@ type Result struct {
 	// NotApplied are the replaces the plan showed: AKS cannot make them in
 	// place and dhub never attempts them.
 	NotApplied []plan.Change `json:"notApplied,omitempty"`
+	// Warnings are what Azure refused that does not stop the hub: the
+	// budget's create, update or delete.
+	Warnings []string `json:"warnings,omitempty"`
 	// Seconds is how long Apply took.
 	Seconds float64 `json:"seconds"`
 }
@@ -114,6 +117,10 @@ func (c *Client) run(ctx context.Context, p *Plan, res *Result, depth int) (*Pla
 			err = c.registerProvider(ctx, h.Azure, s.pool, res)
 		case stepStartCluster:
 			err = c.startCluster(ctx, h.Azure, res)
+		case stepPutBudget:
+			err = c.putBudget(ctx, h, res)
+		case stepDeleteBudget:
+			err = c.deleteBudget(ctx, h, res)
 		}
 		if err != nil {
 			return p, p.failedAt(i, err)
@@ -185,6 +192,10 @@ func (p *Plan) describe(s step) string {
 		return "register resource provider " + s.pool
 	case stepStartCluster:
 		return "start managed cluster " + a.ClusterName
+	case stepPutBudget:
+		return "create or update budget " + BudgetName(p.hub)
+	case stepDeleteBudget:
+		return "delete budget " + BudgetName(p.hub)
 	}
 	return ""
 }

@@ -1,6 +1,6 @@
 // Package azure is dhub's Azure target: the resource group, the AKS managed
-// cluster with its node pools, the cluster's user credentials and their
-// deletion, through the Azure SDK for Go (Azure Resource Manager).
+// cluster with its node pools, the cluster's user credentials, the hub's
+// cost budget, and their deletion, through the Azure SDK for Go (Azure Resource Manager).
 //
 // Everything here is a value first: Plan reads what exists (GETs only) and
 // returns a typed plan; Apply executes it, waiting for long-running
@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/consumption/armconsumption"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
@@ -113,6 +114,7 @@ type Client struct {
 	usages    *armcompute.UsageClient
 	dns       *armnetwork.ManagementClient
 	publicIPs *armnetwork.PublicIPAddressesClient
+	budgets   *armconsumption.BudgetsClient
 	graph     *graph
 }
 
@@ -184,6 +186,9 @@ func New(o Options) (*Client, error) {
 		return nil, err
 	}
 	if c.publicIPs, err = armnetwork.NewPublicIPAddressesClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.budgets, err = armconsumption.NewBudgetsClient(o.Credential, &co); err != nil {
 		return nil, err
 	}
 	c.graph = newGraph(o)

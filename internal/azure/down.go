@@ -2,6 +2,7 @@ package azure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,6 +20,9 @@ type Deletion struct {
 	Group string `json:"resourceGroup,omitempty"`
 	// Cluster is set when only the managed cluster goes.
 	Cluster string `json:"cluster,omitempty"`
+	// Budget is set when the hub's budget goes: dhub made it (budgets
+	// live in the subscription, so the group's deletion leaves them).
+	Budget string `json:"budget,omitempty"`
 	// Contents lists what is in the group that goes with it.
 	Contents []string `json:"contents,omitempty"`
 	// Kept says what stays and why.
@@ -27,7 +31,7 @@ type Deletion struct {
 }
 
 // Empty reports whether there is nothing to delete.
-func (d *Deletion) Empty() bool { return d.Group == "" && d.Cluster == "" }
+func (d *Deletion) Empty() bool { return d.Group == "" && d.Cluster == "" && d.Budget == "" }
 
 // Leftover is a resource still tagged with the hub's name after Down.
 type Leftover struct {
@@ -50,6 +54,7 @@ type DownResult struct {
 func (c *Client) PlanDown(ctx context.Context, h *config.Hub) (*Deletion, error) {
 	a := h.Azure
 	d := &Deletion{hub: h}
+	d.planBudget(ctx, c)
 	groupName := KindGroup + " " + a.ResourceGroup
 	clusterName := KindCluster + " " + a.ClusterName
 	g, err := c.groups.Get(ctx, a.ResourceGroup, nil)
@@ -111,13 +116,44 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub) (*Deletion, error)
 	return d, nil
 }
 
+// planBudget adds the hub's budget to d when dhub made it, or says in
+// Kept why it stays.
+func (d *Deletion) planBudget(ctx context.Context, c *Client) {
+	name := KindBudget + " " + BudgetName(d.hub)
+	b, err := c.readBudget(ctx, d.hub)
+	if err != nil {
+		if d.hub.Azure.Budget != nil {
+			d.Kept = append(d.Kept, fmt.Sprintf("%s: could not be read (%v); delete it yourself in the Azure portal if it exists", name, err))
+		}
+		return
+	}
+	if b == nil {
+		return
+	}
+	if err := ownBudget(b, d.hub); err != nil {
+		d.Kept = append(d.Kept, fmt.Sprintf("%s: %v, so dhub did not make it", name, err))
+		return
+	}
+	d.Budget = BudgetName(d.hub)
+}
+
 // Down deletes what d says, waiting for each deletion, then lists the
 // resource groups and resources still tagged with the hub's name (expected:
-// none).
+// none). The budget goes first; if Azure refuses, the rest still goes and
+// the refusal is the error.
 func (c *Client) Down(ctx context.Context, d *Deletion) (*DownResult, error) {
 	start := c.o.Now()
 	a := d.hub.Azure
 	res := &DownResult{Deleted: []string{}}
+	var budgetErr error
+	if d.Budget != "" {
+		_, err := c.budgets.Delete(ctx, c.budgetScope(), d.Budget, nil)
+		if err == nil || isNotFound(err) {
+			res.Deleted = append(res.Deleted, KindBudget+" "+d.Budget)
+		} else if budgetErr = c.budgetError(err, d.hub); ctx.Err() != nil {
+			return res, budgetErr
+		}
+	}
 	var resource string
 	var deleteAndWait func() error
 	switch {
@@ -151,7 +187,7 @@ func (c *Client) Down(ctx context.Context, d *Deletion) (*DownResult, error) {
 	left, err := c.Remaining(ctx, d.hub)
 	res.Remaining = left
 	res.Seconds = c.o.Now().Sub(start).Seconds()
-	return res, err
+	return res, errors.Join(budgetErr, err)
 }
 
 // Remaining lists the resource groups and resources of the subscription

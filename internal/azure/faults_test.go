@@ -24,7 +24,7 @@ func TestThrottlingWithRetryAfterAndServerErrorsAreRetried(t *testing.T) {
 	e.w.AddFault(&azurefake.Fault{Method: "GET", Path: clusterPath + "/get/fake/status", Status: http.StatusInternalServerError, Code: "InternalServerError"})
 	_, res := e.up(t, h)
 	var statuses []int
-	reqs := withoutPreflight(e.w.Requests())
+	reqs := withoutBudget(withoutPreflight(e.w.Requests()))
 	for _, r := range reqs {
 		statuses = append(statuses, r.Status)
 	}
@@ -185,7 +185,7 @@ func TestAzureErrorsBecomeOneSentence(t *testing.T) {
 				t.Errorf("code %q, detail %q: want the full Azure error", ae.Code, ae.Detail())
 			}
 			// Not retried: a quota or registration error does not pass by itself.
-			if n := len(withoutPreflight(e.w.Requests())); n > 3 {
+			if n := len(withoutBudget(withoutPreflight(e.w.Requests()))); n > 3 {
 				t.Errorf("%d requests: the error was retried", n)
 			}
 		})

@@ -168,3 +168,14 @@ func withoutPreflight(rs []azurefake.Request) []azurefake.Request {
 	}
 	return out
 }
+
+// withoutBudget leaves out the requests to the budgets API.
+func withoutBudget(rs []azurefake.Request) []azurefake.Request {
+	var out []azurefake.Request
+	for _, r := range rs {
+		if !strings.Contains(r.Path, "/providers/Microsoft.Consumption/budgets/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}

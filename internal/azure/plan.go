@@ -69,6 +69,8 @@ const (
 	stepUpgradeCluster   // upgrade the control plane to version
 	stepUpgradePool      // upgrade a pool's nodes to version
 	stepReplacePool      // create pool with the settings of pool from, at version
+	stepPutBudget        // create or update the hub's budget (a refusal is a warning)
+	stepDeleteBudget     // delete the hub's budget (a refusal is a warning)
 )
 
 type step struct {
@@ -185,6 +187,7 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		p.addUpgrade(up)
 		p.planPools(match, up)
 	}
+	p.planBudget(ctx, c, cluster)
 	if err := p.preflight(ctx, pf, cluster); err != nil {
 		return nil, err
 	}

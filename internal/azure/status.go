@@ -31,6 +31,8 @@ type Status struct {
 	KubernetesVersion string       `json:"kubernetesVersion,omitempty"`
 	FQDN              string       `json:"fqdn,omitempty"`
 	Pools             []PoolStatus `json:"pools"`
+	// Budget is the hub's budget, read when dhub.yaml has one.
+	Budget *BudgetStatus `json:"budget,omitempty"`
 }
 
 // Ready reports whether the cluster exists, its last operation succeeded
@@ -40,10 +42,14 @@ func (s *Status) Ready() bool {
 }
 
 // Status reads the managed cluster: its state, Kubernetes version and each
-// pool's node count, autoscale bounds and priority. One GET.
+// pool's node count, autoscale bounds and priority (one GET); and the
+// budget, when dhub.yaml has one (one more).
 func (c *Client) Status(ctx context.Context, h *config.Hub) (*Status, error) {
 	a := h.Azure
 	st := &Status{ResourceGroup: a.ResourceGroup, Cluster: a.ClusterName, Pools: []PoolStatus{}}
+	if a.Budget != nil {
+		st.Budget = c.budgetStatus(ctx, h)
+	}
 	mc, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
 	if isNotFound(err) {
 		return st, nil

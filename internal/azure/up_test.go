@@ -42,8 +42,10 @@ func TestFreshRecommendedIsOneRequestForClusterAndPools(t *testing.T) {
 	})
 	// Reads first (GETs only), then one synchronous PUT of the group and
 	// one long-running PUT of the cluster with all three pools in it.
-	equal(t, "requests", paths(withoutPreflight(e.w.Requests()))[:4], []string{
+	equal(t, "requests", paths(withoutPreflight(e.w.Requests()))[:5], []string{
 		"GET /subscriptions/" + sub + "/resourcegroups/pangeo",
+		// Whether the hub has a budget that dhub.yaml no longer asks for.
+		"GET /subscriptions/" + sub + "/providers/Microsoft.Consumption/budgets/dhub-pangeo-hub",
 		"PUT /subscriptions/" + sub + "/resourcegroups/pangeo",
 		"PUT /subscriptions/" + sub + "/resourceGroups/pangeo/providers/Microsoft.ContainerService/managedClusters/pangeoCluster",
 		"GET /subscriptions/" + sub + "/resourceGroups/pangeo/providers/Microsoft.ContainerService/managedClusters/pangeoCluster/get/fake/status",
@@ -110,6 +112,7 @@ func TestConvergedRerunMakesNoWrites(t *testing.T) {
 	equal(t, "requests", paths(e.w.Requests()), []string{
 		"GET /subscriptions/" + sub + "/resourcegroups/pangeo",
 		"GET /subscriptions/" + sub + "/resourceGroups/pangeo/providers/Microsoft.ContainerService/managedClusters/pangeoCluster",
+		"GET /subscriptions/" + sub + "/providers/Microsoft.Consumption/budgets/dhub-pangeo-hub",
 		// The DNS label is checked on every plan: it must be free or the hub's.
 		"GET /subscriptions/" + sub + "/providers/Microsoft.Network/locations/westeurope/CheckDnsNameAvailability",
 	})

@@ -131,8 +131,8 @@ func TestTwoMinorUpgradeOfRecommendedProfile(t *testing.T) {
 		}
 	}
 	converged(t, e, h)
-	if n := len(e.w.Requests()); n != 3 {
-		t.Errorf("converged re-run sent %d requests, want 3: %v", n, paths(e.w.Requests()))
+	if n := len(e.w.Requests()); n != 4 {
+		t.Errorf("converged re-run sent %d requests, want 4 (group, cluster, budget, DNS label): %v", n, paths(e.w.Requests()))
 	}
 }
 

@@ -115,6 +115,9 @@ func (h *Hub) setDefaults(set func(path string) bool) {
 		def(&a.ClusterName, DefaultClusterName)
 		def(&a.NetworkPolicy, DefaultNetworkPolicy)
 		def(&a.Currency, DefaultCurrency)
+		if b := a.Budget; b != nil && len(b.Actual) == 0 && len(b.Forecast) == 0 {
+			b.Actual, b.Forecast = []float64{80, 100}, []float64{100}
+		}
 		if a.NodePools == nil {
 			a.NodePools = ProfilePools(h.Profile)
 		}

@@ -222,6 +222,16 @@ azure:
       spot: {maxPrice: {{.MaxPrice}}, eviction: {{.Eviction}}}   # -1: pay up to the on-demand price
 {{- end}}
 {{- end}}
+  # A monthly budget on the hub's resource groups (its own and the cluster's
+  # nodes'): Azure mails contactEmails when the month's cost passes each actual
+  # percentage of amount, or is forecast to pass each forecast one. Set amount
+  # to the "at most" of 'dhub plan''s cost estimate, or to what you plan to
+  # spend (README.md#budget).
+  # budget:
+  #   amount: 1000                     # a month, in azure.currency
+  #   actual: [80, 100]
+  #   forecast: [100]
+  #   contactEmails: [{{if .Email}}{{.Email}}{{else}}you@example.org{{end}}]
 {{- end}}
 {{- if eq .Hub.Target "kubernetes"}}
 

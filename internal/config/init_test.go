@@ -356,3 +356,34 @@ func TestInitWhoMayLogIn(t *testing.T) {
 		})
 	}
 }
+
+// The budget init writes for Azure is commented out; uncommented, it is a
+// valid budget that tells the contact address given to init.
+func TestInitAzureBudgetUncommented(t *testing.T) {
+	o := InitOptions{Name: "pangeo-hub", Target: TargetAzure, Profile: ProfileRecommended,
+		Email: testEmail, TenantID: testTenantID, ClientID: testClientID}
+	b, err := Init(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, key := range []string{"budget:", "amount:", "actual:", "forecast:", "contactEmails:"} {
+			if strings.HasPrefix(strings.TrimLeft(l, " #"), key) && strings.HasPrefix(strings.TrimSpace(l), "#") {
+				l = strings.Replace(l, "# ", "", 1)
+			}
+		}
+		lines = append(lines, l)
+	}
+	f, err := Load("dhub.yaml", fillAllowedUser(t, []byte(strings.Join(lines, "\n")), testUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bu := f.Hub.Azure.Budget
+	if bu == nil || bu.Amount != 1000 || len(bu.Actual) != 2 || len(bu.Forecast) != 1 || strings.Join(bu.ContactEmails, ",") != testEmail {
+		t.Fatalf("budget uncommented: %+v", bu)
+	}
+	if ps := f.Hub.Validate(); len(ps) != 0 {
+		t.Errorf("problems:\n%s", problemList(ps))
+	}
+}

@@ -78,6 +78,25 @@ type Azure struct {
 	// (one of Currencies); default USD, the currency Azure prices in.
 	Currency  string     `yaml:"currency"`
 	NodePools []NodePool `yaml:"nodePools"`
+	// Budget, when set, is a monthly cost budget on the hub's resource
+	// groups: Azure e-mails its contacts when the month's cost, or the
+	// month's forecast, passes a threshold.
+	Budget *Budget `yaml:"budget"`
+}
+
+// Budget is an Azure cost budget (Consumption Budgets API) for the hub.
+type Budget struct {
+	// Amount is what the hub may cost a month, in Currency (Azure counts
+	// it in the billing account's currency).
+	Amount float64 `yaml:"amount"`
+	// Actual are percentages of Amount: a mail when the month's cost so
+	// far passes one. Default 80 and 100 when Forecast is empty too.
+	Actual []float64 `yaml:"actual"`
+	// Forecast are percentages of Amount: a mail when Azure forecasts
+	// the month's cost past one. Default 100 when Actual is empty too.
+	Forecast []float64 `yaml:"forecast"`
+	// ContactEmails are told, at least one.
+	ContactEmails []string `yaml:"contactEmails"`
 }
 
 // Currencies are the currencies the Azure Retail Prices API answers in.

@@ -197,6 +197,47 @@ func (v *validator) azure(a *Azure) {
 	if !system {
 		v.errf("azure.nodePools", "AKS needs a system pool: give one pool role core (or all)")
 	}
+	if a.Budget != nil {
+		v.budget("azure.budget", a.Budget)
+	}
+}
+
+// budgetNotifications is how many notifications Azure allows a budget.
+const budgetNotifications = 5
+
+// budget checks what the Consumption Budgets API would refuse.
+func (v *validator) budget(path string, b *Budget) {
+	if v.finite(path+".amount", b.Amount) && b.Amount <= 0 {
+		v.errf(path+".amount", "%g: a budget's monthly amount must be more than 0", b.Amount)
+	}
+	for _, l := range []struct {
+		field string
+		ps    []float64
+	}{{"actual", b.Actual}, {"forecast", b.Forecast}} {
+		seen := map[float64]bool{}
+		for i, p := range l.ps {
+			at := fmt.Sprintf("%s.%s[%d]", path, l.field, i)
+			switch {
+			case !v.finite(at, p):
+			case p <= 0 || p > 1000:
+				v.errf(at, "%g: a threshold is a percentage of the amount, more than 0 and at most 1000", p)
+			case seen[p]:
+				v.errf(at, "%g is listed twice", p)
+			}
+			seen[p] = true
+		}
+	}
+	if n := len(b.Actual) + len(b.Forecast); n > budgetNotifications {
+		v.errf(path, "%d thresholds (actual and forecast): Azure allows a budget %d notifications", n, budgetNotifications)
+	}
+	if len(b.ContactEmails) == 0 {
+		v.errf(path+".contactEmails", "required: at least one e-mail address for Azure to tell when a threshold is passed")
+	}
+	for i, e := range b.ContactEmails {
+		if !emailRE.MatchString(e) {
+			v.errf(fmt.Sprintf("%s.contactEmails[%d]", path, i), "%q is not an e-mail address such as admin@example.org", e)
+		}
+	}
 }
 
 func (v *validator) nodePool(path string, p NodePool) {

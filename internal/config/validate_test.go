@@ -73,6 +73,14 @@ func pool(i int, f func(p *NodePool)) func(h *Hub) {
 	return func(h *Hub) { f(&h.Azure.NodePools[i]) }
 }
 
+// budget changes a budget that validates as it is.
+func budget(f func(b *Budget)) func(h *Hub) {
+	return func(h *Hub) {
+		h.Azure.Budget = &Budget{Amount: 500, Actual: []float64{80, 100}, Forecast: []float64{100}, ContactEmails: []string{"ops@example.org"}}
+		f(h.Azure.Budget)
+	}
+}
+
 func ad(f func(a *AzureAD)) func(h *Hub) {
 	return func(h *Hub) { f(h.JupyterHub.Auth.AzureAD) }
 }
@@ -118,6 +126,14 @@ func validateRules() []ruleCase {
 		{"network policy none", az, func(h *Hub) { h.Azure.NetworkPolicy = "none" }, "azure.networkPolicy", "does not enforce the charts' NetworkPolicies", true, false},
 		{"currency", az, func(h *Hub) { h.Azure.Currency = "eur" }, "azure.currency", `"eur" is not one of USD, AUD, BRL, CAD, CHF, CNY, DKK, EUR, GBP, INR, JPY, KRW, NOK, NZD, RUB, SEK, TWD`, false, true},
 		{"no node pools", az, func(h *Hub) { h.Azure.NodePools = nil }, "azure.nodePools", "at least one node pool is required", false, true},
+		{"budget amount", az, budget(func(b *Budget) { b.Amount = 0 }), "azure.budget.amount", "0: a budget's monthly amount must be more than 0", false, true},
+		{"budget threshold", az, budget(func(b *Budget) { b.Forecast = []float64{1200} }), "azure.budget.forecast[0]", "1200: a threshold is a percentage of the amount, more than 0 and at most 1000", false, true},
+		{"budget threshold twice", az, budget(func(b *Budget) { b.Actual = []float64{80, 80} }), "azure.budget.actual[1]", "80 is listed twice", false, true},
+		{"budget notifications", az, budget(func(b *Budget) { b.Actual = []float64{50, 80, 100}; b.Forecast = []float64{100, 120, 150} }),
+			"azure.budget", "6 thresholds (actual and forecast): Azure allows a budget 5 notifications", false, true},
+		{"budget no contact", az, budget(func(b *Budget) { b.ContactEmails = nil }), "azure.budget.contactEmails", "required: at least one e-mail address", false, false},
+		{"budget contact", az, budget(func(b *Budget) { b.ContactEmails = []string{"ops@example.org", "ops"} }), "azure.budget.contactEmails[1]", `"ops" is not an e-mail address`, false, false},
+
 		{"no system pool", az, pool(0, func(p *NodePool) { p.Role = RoleUser }), "azure.nodePools", "AKS needs a system pool", false, false},
 		{"duplicate pool name", az, pool(2, func(p *NodePool) { p.Name = "users" }), "azure.nodePools[2].name", `"users" is used by another pool`, false, true},
 

@@ -198,6 +198,9 @@ func (t *azureTarget) apply(ctx context.Context, ap *azure.Plan, app *azure.AppP
 	}
 	r.Azure, r.Changed = res, r.Changed || res.Writes() > 0
 	r.Plan = view
+	for _, w := range res.Warnings {
+		r.before = append(r.before, "warning: "+w)
+	}
 	a := t.h.Azure
 	if res.Writes() == 0 && len(res.Operations) == 0 {
 		r.before = append(r.before, "Azure already matches dhub.yaml: no change made.")
@@ -272,6 +275,10 @@ func (t *azureTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownR
 	case d.Cluster != "":
 		view.Add(plan.Change{Kind: azure.KindCluster, Name: d.Cluster, Action: plan.Delete,
 			Reason: fmt.Sprintf("in resource group %s; users' home volumes go with it", t.h.Azure.ResourceGroup)})
+	}
+	if d.Budget != "" {
+		view.Add(plan.Change{Kind: azure.KindBudget, Name: d.Budget, Action: plan.Delete,
+			Reason: fmt.Sprintf("made by dhub for this hub (it counts resource group %s); budgets live in the subscription, so the group's deletion would leave it", t.h.Azure.ResourceGroup)})
 	}
 	var app *azure.AppStatus
 	if azure.Managed(t.h) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"dhub/internal/azure"
 	"dhub/internal/config"
 	"dhub/internal/kube"
 	"dhub/internal/local"
@@ -111,6 +112,32 @@ func TestStatusTextOfAKubernetesHubMissingItsWorkerNode(t *testing.T) {
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestStatusTextOfAnAzureBudget: the month's spend against the budget, or
+// why it cannot be shown.
+func TestStatusTextOfAnAzureBudget(t *testing.T) {
+	t.Parallel()
+	spent, forecast := 312.5, 841.0
+	for _, tc := range []struct {
+		budget *azure.BudgetStatus
+		want   string
+	}{
+		{&azure.BudgetStatus{Name: "dhub-lab", Amount: 900, Spent: &spent, Forecast: &forecast, Unit: "EUR", Notifications: "actual 80%, 100%; forecast 100%; to ops@example.org"},
+			"budget dhub-lab: 900 EUR a month; this month 312.50 EUR spent (35%), 841.00 EUR forecast for the month; mails at actual 80%, 100%; forecast 100%; to ops@example.org\n"},
+		{&azure.BudgetStatus{Name: "dhub-lab", Amount: 900, Unit: "USD", Notifications: "actual 100%; forecast none; to ops@example.org"},
+			"budget dhub-lab: 900 USD a month; this month not reported by Azure yet; mails at actual 100%; forecast none; to ops@example.org\n"},
+		{&azure.BudgetStatus{Name: "dhub-lab", Problem: "does not exist: 'dhub up' creates it"}, "budget dhub-lab: does not exist: 'dhub up' creates it\n"},
+	} {
+		st := &Status{Hub: "lab", Target: "azure", Azure: &azure.Status{ResourceGroup: "rg", Cluster: "c", Budget: tc.budget}}
+		var b bytes.Buffer
+		if err := st.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("status text lacks %q:\n%s", tc.want, b.String())
 		}
 	}
 }

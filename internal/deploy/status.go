@@ -110,6 +110,9 @@ func writeKubeStatus(w io.Writer, st *kube.Status) {
 }
 
 func writeAzureStatus(w io.Writer, st *azure.Status) {
+	if b := st.Budget; b != nil {
+		writeBudget(w, b)
+	}
 	if !st.Exists {
 		fmt.Fprintf(w, "managed cluster %s does not exist in resource group %s: 'dhub up' creates it\n", st.Cluster, st.ResourceGroup)
 		return
@@ -128,6 +131,23 @@ func writeAzureStatus(w io.Writer, st *azure.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.Mode, p.VMSize, p.Nodes, bound(p.Min), bound(p.Max), p.Priority, dash(p.State))
 	}
 	tw.Flush()
+}
+
+// writeBudget says what the month has cost against the budget.
+func writeBudget(w io.Writer, b *azure.BudgetStatus) {
+	if b.Problem != "" {
+		fmt.Fprintf(w, "budget %s: %s\n", b.Name, b.Problem)
+		return
+	}
+	spent := "not reported by Azure yet"
+	if b.Spent != nil {
+		spent = fmt.Sprintf("%.2f %s spent (%.0f%%)", *b.Spent, b.Unit, 100**b.Spent/b.Amount)
+	}
+	forecast := ""
+	if b.Forecast != nil {
+		forecast = fmt.Sprintf(", %.2f %s forecast for the month", *b.Forecast, b.Unit)
+	}
+	fmt.Fprintf(w, "budget %s: %g %s a month; this month %s%s; mails at %s\n", b.Name, b.Amount, b.Unit, spent, forecast, b.Notifications)
 }
 
 func bound(p *int32) string {

@@ -25,6 +25,7 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 	const ns = "cli-azure"
 	w, o := fakeAzure(t, ns, "192.0.2.70")
 	file := azureHub(t, ns)
+	withBudget(t, file)
 	dir := t.TempDir()
 	t.Cleanup(func() { cleanNamespace(t, ns) })
 
@@ -33,15 +34,17 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "standard input is not a terminal; run 'dhub up --yes -f "+file+"'") || len(w.Writes()) != 0 {
 		t.Fatalf("up without --yes: exit %d, writes %d, stderr %s", code, len(w.Writes()), stderr)
 	}
-	if !strings.Contains(stdout, "+ create   managed cluster pangeoCluster") {
-		t.Errorf("up did not show the plan first:\n%s", stdout)
+	for _, want := range []string{"+ create   managed cluster pangeoCluster", "+ create   budget dhub-pangeo-hub"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("up did not show the plan first (%q):\n%s", want, stdout)
+		}
 	}
 
 	code, stdout, stderr = run(t, o, "up", "-f", file, "--yes")
 	if code != 0 {
 		t.Fatalf("up --yes: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
-	for _, want := range []string{"9 to create.", "Azure matches dhub.yaml: resource group pangeo, managed cluster pangeoCluster with 3 node pools (2 write(s), 1 long-running operation(s)"} {
+	for _, want := range []string{"10 to create.", "Azure matches dhub.yaml: resource group pangeo, managed cluster pangeoCluster with 3 node pools (3 write(s), 1 long-running operation(s)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("up stdout lacks %q:\n%s", want, stdout)
 		}
@@ -78,8 +81,10 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 		st.URL != "https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/" || st.Target != "azure" {
 		t.Errorf("status: %s", stdout)
 	}
+	w.SetBudgetSpend("dhub-pangeo-hub", 312.5, 841, "USD")
 	code, stdout, _ = run(t, o, "status", "-f", file)
-	if code != 0 || !strings.Contains(stdout, "workers  User    Standard_D2s_v3  1      0    50   Spot") || !strings.Contains(stdout, "hub URL:       https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/ answers") {
+	if code != 0 || !strings.Contains(stdout, "workers  User    Standard_D2s_v3  1      0    50   Spot") || !strings.Contains(stdout, "hub URL:       https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/ answers") ||
+		!strings.Contains(stdout, "budget dhub-pangeo-hub: 900 USD a month; this month 312.50 USD spent (35%), 841.00 USD forecast for the month; mails at actual 80%, 100%; forecast 100%; to ops@example.org") {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 
@@ -106,7 +111,8 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 		t.Fatalf("down without --yes: exit %d, writes %d: %s", code, len(w.Writes()), stderr)
 	}
 	code, stdout, stderr = run(t, o, "down", "-f", file, "--yes")
-	if code != 0 || !strings.Contains(stdout, "deleted resource group pangeo") || !strings.Contains(stdout, "nothing tagged dhub-hub=pangeo-hub is left") {
+	if code != 0 || !strings.Contains(stdout, "deleted resource group pangeo") || !strings.Contains(stdout, "deleted budget dhub-pangeo-hub") ||
+		!strings.Contains(stdout, "nothing tagged dhub-hub=pangeo-hub is left") || w.Budget("dhub-pangeo-hub") != nil {
 		t.Errorf("down --yes: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	code, stdout, _ = run(t, o, "status", "-f", file)

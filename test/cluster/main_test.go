@@ -239,6 +239,20 @@ func azureHub(t *testing.T, ns string) string {
 	return writeFile(t, dir, "dhub.yaml", testCharts(t, b))
 }
 
+// withBudget gives the hub in file an Azure budget with the default
+// thresholds.
+func withBudget(t *testing.T, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("\nazure:\n"), []byte("\nazure:\n  budget: {amount: 900, contactEmails: [ops@example.org]}\n"), 1)
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // releaseRevisions reads the latest revision of both releases in ns; an
 // error when either is missing.
 func releaseRevisions(ns string) (jupyterhub, daskGateway string, err error) {

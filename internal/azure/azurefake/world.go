@@ -1,7 +1,8 @@
 // Package azurefake is an in-memory Azure for tests. It implements the Azure
-// SDK's own fake servers (armresources, armcontainerservice, armcompute and
-// armnetwork fakes) over a small state of resource groups, managed
-// clusters, node pools and what the subscription is offered, so that the
+// SDK's own fake servers (armresources, armcontainerservice, armcompute,
+// armnetwork and armconsumption fakes) over a small state of resource
+// groups, managed clusters, node pools, budgets and what the subscription
+// is offered, so that the
 // real SDK clients, pipeline, retry policy and pollers run against it and
 // every GET reflects the writes before it. It refuses what AKS refuses
 // (rules.go), with Azure's error bodies. It also scripts faults (any
@@ -30,6 +31,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	computefake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7/fake"
+	consumptionfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/consumption/armconsumption/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
 	csfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9/fake"
 	netfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8/fake"
@@ -127,6 +129,9 @@ type World struct {
 	Kubeconfig []byte
 	// OnRequest is called after each request is answered.
 	OnRequest func(Request)
+	// Now is the fake's clock (what "this month" is to the budgets API)
+	// and the clock of the Options it returns; nil means time.Now.
+	Now func() time.Time
 
 	mu sync.Mutex
 	rules
@@ -139,6 +144,10 @@ type World struct {
 	faults   []*Fault
 	requests []Request
 	factory  http.RoundTripper
+	// budgets are the subscription's budgets by lower-case name;
+	// budgetOffer, when set, is an offer id Cost Management refuses.
+	budgets     map[string]*budget
+	budgetOffer string
 }
 
 // New returns an empty World.
@@ -151,7 +160,16 @@ func New() *World {
 		pending:  map[string]*pending{},
 		failLRO:  map[string]failure{},
 		rules:    newRules(),
+		budgets:  map[string]*budget{},
 	}
+}
+
+// now is the fake's clock.
+func (w *World) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
 }
 
 // Options returns azure.Options that reach this World through the SDK's
@@ -167,6 +185,7 @@ func (w *World) Options(progress io.Writer) azure.Options {
 		}},
 		PollFrequency: time.Millisecond,
 		ConflictWait:  time.Millisecond,
+		Now:           w.now,
 		WaitTimeout:   10 * time.Second,
 		Progress:      progress,
 	}
@@ -397,6 +416,9 @@ func (w *World) serve(req *http.Request) (*http.Response, error) {
 				ManagementServer:        netfake.ManagementServer{CheckDNSNameAvailability: w.checkDNS},
 				PublicIPAddressesServer: netfake.PublicIPAddressesServer{NewListPager: w.listPublicIPs},
 			}),
+			consumption: consumptionfake.NewServerFactoryTransport(&consumptionfake.ServerFactory{
+				BudgetsServer: consumptionfake.BudgetsServer{Get: w.getBudget, CreateOrUpdate: w.putBudget, Delete: w.deleteBudget},
+			}),
 			cs: csfake.NewServerFactoryTransport(&csfake.ServerFactory{
 				ManagedClustersServer: csfake.ManagedClustersServer{
 					Get: w.getCluster, BeginCreateOrUpdate: w.putCluster, BeginDelete: w.deleteCluster,
@@ -452,7 +474,7 @@ func (w *World) withBody(req *http.Request, resp *http.Response, err error) (*ht
 }
 
 // router sends ARM requests to the fake server factory of their module.
-type router struct{ rs, cs, compute, network policy.Transporter }
+type router struct{ rs, cs, compute, network, consumption policy.Transporter }
 
 // providerRE matches the resource providers API: a provider, or its
 // register action.
@@ -470,6 +492,8 @@ func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
 		return r.compute.Do(req)
 	case strings.Contains(p, "/providers/Microsoft.Network/"):
 		return r.network.Do(req)
+	case strings.Contains(p, "/providers/Microsoft.Consumption/"):
+		return r.consumption.Do(req)
 	}
 	return r.rs.Do(req)
 }
