@@ -164,7 +164,7 @@ func (c *Client) estimate(ctx context.Context, h *config.Hub, tier string) func(
 // price fills in cost's lines from the answers.
 func price(cost *plan.Cost, h *config.Hub, tier string, vms map[string]*priceQuery, lb, ip, disk, aks *priceQuery, diskPrefix string) error {
 	a := h.Azure
-	for _, np := range a.NodePools {
+	for i, np := range a.NodePools {
 		spot := np.Spot != nil
 		it, err := vmPrice(vms[np.VMSize].ans.Items, np.VMSize, spot)
 		if err != nil {
@@ -176,6 +176,7 @@ func price(cost *plan.Cost, h *config.Hub, tier string, vms map[string]*priceQue
 			what += " Spot"
 		}
 		cost.AddLine("node pool "+np.Name, what, it.RetailPrice, "hour", idle, top)
+		cost.Lines[len(cost.Lines)-1].Bound = poolBound(i, np)
 	}
 	it, err := pick(lb.ans.Items, func(i prices.Item) bool {
 		return i.SkuName == "Standard" && strings.Contains(i.MeterName, "Included") && i.UnitOfMeasure == "1 Hour"
@@ -231,6 +232,15 @@ func price(cost *plan.Cost, h *config.Hub, tier string, vms map[string]*priceQue
 		cost.Excluded = append(cost.Excluded, "Spot prices move with demand (shown: today's)")
 	}
 	return nil
+}
+
+// poolBound is the field of pool i of dhub.yaml that sets its most nodes,
+// with its value.
+func poolBound(i int, np config.NodePool) string {
+	if np.Autoscale != nil {
+		return fmt.Sprintf("azure.nodePools[%d].autoscale.max = %d", i, np.Autoscale.Max)
+	}
+	return fmt.Sprintf("azure.nodePools[%d].count = %d", i, deref(np.Count))
 }
 
 // poolBounds are a pool's nodes at the idle floor and at the most.

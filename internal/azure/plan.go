@@ -160,11 +160,15 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	}
 	// The prices are read while the plan reads Azure; cancelled if the
 	// plan fails.
-	var cost func() *plan.Cost
+	var cost, running func() *plan.Cost
 	if c.o.Prices != nil {
 		ectx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		cost = c.estimate(ectx, h, clusterTier(cluster))
+		if cluster != nil && deref(cluster.Properties.ProvisioningState) != "Deleting" {
+			// What the hub costs now, to warn when the plan raises its most.
+			running = c.estimate(ectx, runningHub(h, cluster, match), clusterTier(cluster))
+		}
 	}
 
 	p.planGroup(group)
@@ -194,6 +198,17 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	p.PreflightGets = pf.gets
 	if cost != nil {
 		p.View.Cost = cost()
+		if running != nil {
+			if w := costRise(running(), p.View.Cost); w != "" {
+				p.View.Warnings = append(p.View.Warnings, w)
+			}
+		}
+	}
+	switch bound, warn := daskBound(h); {
+	case warn:
+		p.View.Warnings = append(p.View.Warnings, bound)
+	case bound != "" && p.View.Cost != nil && p.View.Cost.Unknown == "":
+		p.View.Cost.Bounds = append(p.View.Cost.Bounds, bound)
 	}
 	return p, nil
 }

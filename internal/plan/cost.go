@@ -28,6 +28,9 @@ type Cost struct {
 	PerUser *CostLine `json:"perUser,omitempty"`
 	// Excluded lists what the estimate does not count.
 	Excluded []string `json:"excluded,omitempty"`
+	// Bounds say what bounds the maximum beyond the lines' own: which
+	// limit Dask workers meet first.
+	Bounds []string `json:"bounds,omitempty"`
 	// Unknown, when set, says why there is no estimate.
 	Unknown string `json:"unknown,omitempty"`
 }
@@ -46,6 +49,10 @@ type CostLine struct {
 	MaxCount    int     `json:"maxCount"`
 	IdleMonthly float64 `json:"idleMonthly"`
 	MaxMonthly  float64 `json:"maxMonthly"`
+	// Bound is the dhub.yaml field that sets MaxCount, e.g.
+	// azure.nodePools[2].autoscale.max; empty for what dhub.yaml does not
+	// scale.
+	Bound string `json:"bound,omitempty"`
 }
 
 // Monthly returns the line's monthly cost for n units.
@@ -92,6 +99,19 @@ func (c *Cost) writeText(b *strings.Builder) {
 	if len(c.Excluded) > 0 {
 		fmt.Fprintf(b, "    not counted: %s\n", strings.Join(c.Excluded, "; "))
 	}
+	for _, bound := range c.Bounds {
+		fmt.Fprintf(b, "    bound: %s\n", bound)
+	}
+}
+
+// Line returns the line named name, or nil.
+func (c *Cost) Line(name string) *CostLine {
+	for i := range c.Lines {
+		if c.Lines[i].Name == name {
+			return &c.Lines[i]
+		}
+	}
+	return nil
 }
 
 func (l CostLine) describe() string {
@@ -102,7 +122,11 @@ func (l CostLine) describe() string {
 	if l.Unit == 0 && l.UnitOf == "" {
 		return l.What
 	}
-	return fmt.Sprintf("%s × %s at %s/%s", n, l.What, unitMoney(l.Unit), l.UnitOf)
+	s := fmt.Sprintf("%s × %s at %s/%s", n, l.What, unitMoney(l.Unit), l.UnitOf)
+	if l.Bound != "" {
+		s += "; at most " + l.Bound
+	}
+	return s
 }
 
 // money formats a monthly amount: whole units with two decimals.
