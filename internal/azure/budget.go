@@ -271,12 +271,14 @@ func (p *Plan) planBudget(ctx context.Context, c *Client, mc *armcontainerservic
 		}
 	}
 	currency := h.Azure.Currency
-	want := desiredBudget(orEmptyBudget(b), budgetGroups(h, mc), monthStart(c.o.Now()))
-	switch {
-	case b == nil:
+	if b == nil {
 		ch.Action, ch.Reason = plan.Delete, "made by dhub for this hub and no longer in dhub.yaml"
 		ch.Detail = describeBudget(got, currency)
 		p.add(ch, step{kind: stepDeleteBudget})
+		return
+	}
+	want := desiredBudget(b, budgetGroups(h, mc), monthStart(c.o.Now()))
+	switch {
 	case got == nil:
 		ch.Action, ch.Reason = plan.Create, "does not exist; Azure mails the contacts when the month's cost passes a threshold (the hub's deployment goes on if Azure refuses it)"
 		ch.Detail = describeBudget(&want, currency) + "; Azure counts it in the billing account's currency"
@@ -291,14 +293,6 @@ func (p *Plan) planBudget(ctx context.Context, c *Client, mc *armcontainerservic
 		ch.Action, ch.Reason = plan.Update, "differs from dhub.yaml; changed in place (its start date stays, as Azure requires)"
 		p.add(ch, step{kind: stepPutBudget})
 	}
-}
-
-// orEmptyBudget is b, or an empty budget to compare with when there is none.
-func orEmptyBudget(b *config.Budget) *config.Budget {
-	if b == nil {
-		return &config.Budget{}
-	}
-	return b
 }
 
 // putBudget creates or updates hub h's budget on the groups of the

@@ -22,16 +22,7 @@ import (
 
 // adminToken gets a token of the admin user from the hub, with the hub's
 // dhub service token, for what the test does beside the browser.
-func (h *hub) adminToken() string {
-	h.t.Helper()
-	service, err := os.ReadFile(filepath.Join(h.state, "secrets", "dhub-api-token"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var tok struct{ Token string }
-	h.api(http.MethodPost, "/hub/api/users/admin/tokens", strings.TrimSpace(string(service)), `{"note": "e2e", "expires_in": 3600}`, &tok)
-	return tok.Token
-}
+func (h *hub) adminToken() string { return h.userToken("admin") }
 
 // api sends a request to the hub with a token and decodes its JSON answer.
 func (h *hub) api(method, path, token, body string, out any) {

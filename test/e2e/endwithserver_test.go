@@ -37,30 +37,10 @@ print('CLUSTER', cluster.name)
 func (h *hub) clustersEndWithServers() {
 	t := h.t
 	t.Helper()
-	service, err := os.ReadFile(filepath.Join(h.state, "secrets", "dhub-api-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := smoke.Target{HubURL: fmt.Sprintf("http://127.0.0.1:%d/", h.port), APIToken: strings.TrimSpace(string(service))}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	open := func(user string) (*smoke.Session, string) {
-		s, err := smoke.OpenSession(ctx, target, user, io.Discard)
-		if err != nil {
-			t.Fatalf("%s's server and kernel: %v", user, err)
-		}
-		out, err := s.Run(ctx, startCluster)
-		name, ok := strings.CutPrefix(strings.TrimSpace(lastLines(out, 1)), "CLUSTER ")
-		if err != nil || !ok {
-			t.Fatalf("%s's cluster: %v\n%s", user, err, out)
-		}
-		if len(h.clusterProcesses(name)) < 2 {
-			t.Fatalf("%s's cluster %s: no scheduler and worker processes", user, name)
-		}
-		return s, name
-	}
-	carol, carolCluster := open("carol")
-	dave, daveCluster := open("dave")
+	carol, carolCluster := h.sessionWithCluster(ctx, "carol")
+	dave, daveCluster := h.sessionWithCluster(ctx, "dave")
 
 	stopped := time.Now()
 	if err := carol.StopServer(ctx); err != nil {
@@ -77,6 +57,28 @@ func (h *hub) clustersEndWithServers() {
 	stopped = time.Now()
 	h.api(http.MethodDelete, "/hub/api/users/dave/server", h.adminToken(), "", nil)
 	h.waitClusterGone(daveCluster, "the admin stopped dave's server", stopped)
+}
+
+// sessionWithCluster gives user a server and a kernel, as smoke does, and
+// starts a Dask cluster from it; it returns the session and the cluster's
+// name once the cluster's scheduler and worker processes run.
+func (h *hub) sessionWithCluster(ctx context.Context, user string) (*smoke.Session, string) {
+	t := h.t
+	t.Helper()
+	target := smoke.Target{HubURL: fmt.Sprintf("http://127.0.0.1:%d/", h.port), APIToken: h.serviceToken()}
+	s, err := smoke.OpenSession(ctx, target, user, io.Discard)
+	if err != nil {
+		t.Fatalf("%s's server and kernel: %v", user, err)
+	}
+	out, err := s.Run(ctx, startCluster)
+	name, ok := strings.CutPrefix(strings.TrimSpace(lastLines(out, 1)), "CLUSTER ")
+	if err != nil || !ok {
+		t.Fatalf("%s's cluster: %v\n%s", user, err, out)
+	}
+	if len(h.clusterProcesses(name)) < 2 {
+		t.Fatalf("%s's cluster %s: no scheduler and worker processes", user, name)
+	}
+	return s, name
 }
 
 // clusterProcesses are the pids of the processes of Dask cluster name:
@@ -111,4 +113,47 @@ func (h *hub) waitClusterGone(name, after string, since time.Time) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	h.t.Logf("the cluster's last process ended %.1fs after %s", time.Since(since).Seconds(), after)
+}
+
+// culledServerEndsItsCluster: with the idle culler's shortest timeout,
+// erin starts a Dask cluster from a notebook and leaves it; the culler
+// stops her server and the gateway then ends her cluster. The hub's
+// configuration must end with its hub: mapping (the isolation step's).
+func (h *hub) culledServerEndsItsCluster() {
+	t := h.t
+	t.Helper()
+	running, err := os.ReadFile(h.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.config, append(running, "  idleCulling: {timeout: 1m}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.planThenUp("process dask-gateway", "process jupyterhub")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	_, name := h.sessionWithCluster(ctx, "erin")
+	opened := time.Now()
+
+	// The culler checks every half timeout: the server goes 60 to 90 s
+	// after its last activity the hub knows of.
+	deadline := opened.Add(3 * time.Minute)
+	for {
+		var user struct {
+			Servers map[string]any `json:"servers"`
+		}
+		h.api(http.MethodGet, "/hub/api/users/erin", h.serviceToken(), "", &user)
+		if len(user.Servers) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(h.state, "logs", "jupyterhub.log"))
+			t.Fatalf("the idle culler did not stop erin's server in 3 minutes; the hub's log ends:\n%s", lastLines(string(log), 30))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	culled := time.Now()
+	t.Logf("the idle culler stopped erin's server %.0fs after her cluster started", culled.Sub(opened).Seconds())
+	h.waitClusterGone(name, "the idle culler stopped erin's server", culled)
 }

@@ -371,6 +371,9 @@ func TestLocalLifecycle(t *testing.T) {
 	// admin logs in.
 	h.isolation()
 
+	// A server the idle culler stops ends its user's Dask clusters too.
+	h.culledServerEndsItsCluster()
+
 	// Processes a person runs in the state directory are not the hub's:
 	// down leaves them alone.
 	var foreign []*exec.Cmd
@@ -527,13 +530,19 @@ func (h *hub) login(user, password string) bool {
 // userToken gets a token of user from the hub, with dhub's service token.
 func (h *hub) userToken(user string) string {
 	h.t.Helper()
+	var tok struct{ Token string }
+	h.api(http.MethodPost, "/hub/api/users/"+user+"/tokens", h.serviceToken(), `{"note": "e2e", "expires_in": 3600}`, &tok)
+	return tok.Token
+}
+
+// serviceToken is dhub's own API token of the hub.
+func (h *hub) serviceToken() string {
+	h.t.Helper()
 	service, err := os.ReadFile(filepath.Join(h.state, "secrets", "dhub-api-token"))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var tok struct{ Token string }
-	h.api(http.MethodPost, "/hub/api/users/"+user+"/tokens", strings.TrimSpace(string(service)), `{"note": "e2e", "expires_in": 3600}`, &tok)
-	return tok.Token
+	return strings.TrimSpace(string(service))
 }
 
 // startServer starts user's server and waits until the hub says it is ready.
