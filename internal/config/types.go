@@ -351,7 +351,27 @@ type Storage struct {
 	// Class is the StorageClass of users' homes and of the hub's
 	// database; empty means the cluster's default StorageClass.
 	Class string `yaml:"class"`
+	// Scratch, on the kubernetes target, is an object store users and
+	// their Dask schedulers and workers write results to.
+	Scratch *Scratch `yaml:"scratch"`
 }
+
+// Scratch is a bucket or container named to users' servers and their Dask
+// clusters as SCRATCH_URL: URL/<user name>, the same in a notebook and in
+// a Dask task.
+type Scratch struct {
+	// URL is an fsspec URL of the bucket or container, with a path prefix
+	// if wanted: s3://, gs://, gcs://, az://, abfs:// or abfss://. It holds
+	// no credentials.
+	URL string `yaml:"url"`
+	// CredentialsSecret, when set, names a Secret in the hub's namespace
+	// whose keys (AWS_ACCESS_KEY_ID, AZURE_STORAGE_ACCOUNT_KEY, ...) become
+	// environment variables of users' servers, schedulers and workers.
+	CredentialsSecret string `yaml:"credentialsSecret"`
+}
+
+// ScratchSchemes are the URL schemes hub.storage.scratch.url may have.
+var ScratchSchemes = []string{"s3", "gs", "gcs", "az", "abfs", "abfss"}
 
 // Dask is what users may ask of Dask Gateway.
 type Dask struct {

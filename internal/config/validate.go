@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -387,7 +388,32 @@ func (v *validator) jupyterHub(h *Hub) {
 	if !quantityRE.MatchString(j.Storage.Size) {
 		v.errf("hub.storage.size", "%q is not a size such as 10Gi", j.Storage.Size)
 	}
+	if sc := j.Storage.Scratch; sc != nil {
+		v.scratch(h.Target, sc)
+	}
 	v.auth(h)
+}
+
+// scratch checks hub.storage.scratch: an fsspec URL of a bucket, with no
+// credentials in it, on the kubernetes target.
+func (v *validator) scratch(target Target, sc *Scratch) {
+	const path = "hub.storage.scratch"
+	if target != TargetKubernetes {
+		v.errf(path, "is read on the kubernetes target only")
+		return
+	}
+	u, err := url.Parse(sc.URL)
+	switch {
+	case sc.URL == "":
+		v.errf(path+".url", "required: the bucket or container users write to, such as s3://my-bucket/scratch")
+	case err != nil || !slices.Contains(ScratchSchemes, u.Scheme) || u.Host == "":
+		v.errf(path+".url", "%q is not a bucket URL such as s3://my-bucket/scratch (schemes: %s)", sc.URL, strings.Join(ScratchSchemes, ", "))
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		v.errf(path+".url", "holds credentials, a query or a fragment: put credentials in a Secret named by credentialsSecret")
+	}
+	if s := sc.CredentialsSecret; s != "" && !dnsSubdomainRE.MatchString(s) {
+		v.errf(path+".credentialsSecret", "%q is not a Secret name (lowercase letters, digits, '-' and '.')", s)
+	}
 }
 
 // expose checks the way in: the Service type and what goes with it, and

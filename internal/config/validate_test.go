@@ -73,6 +73,11 @@ func pool(i int, f func(p *NodePool)) func(h *Hub) {
 	return func(h *Hub) { f(&h.Azure.NodePools[i]) }
 }
 
+// scratch sets hub.storage.scratch.
+func scratch(url, secret string) func(h *Hub) {
+	return func(h *Hub) { h.JupyterHub.Storage.Scratch = &Scratch{URL: url, CredentialsSecret: secret} }
+}
+
 // budget changes a budget that validates as it is.
 func budget(f func(b *Budget)) func(h *Hub) {
 	return func(h *Hub) {
@@ -126,6 +131,12 @@ func validateRules() []ruleCase {
 		{"network policy none", az, func(h *Hub) { h.Azure.NetworkPolicy = "none" }, "azure.networkPolicy", "does not enforce the charts' NetworkPolicies", true, false},
 		{"currency", az, func(h *Hub) { h.Azure.Currency = "eur" }, "azure.currency", `"eur" is not one of USD, AUD, BRL, CAD, CHF, CNY, DKK, EUR, GBP, INR, JPY, KRW, NOK, NZD, RUB, SEK, TWD`, false, true},
 		{"no node pools", az, func(h *Hub) { h.Azure.NodePools = nil }, "azure.nodePools", "at least one node pool is required", false, true},
+		{"scratch on azure", az, scratch("s3://b", ""), "hub.storage.scratch", "is read on the kubernetes target only", false, true},
+		{"scratch url", kube, scratch("https://bucket.example.org/x", ""), "hub.storage.scratch.url", `"https://bucket.example.org/x" is not a bucket URL such as s3://my-bucket/scratch (schemes: s3, gs, gcs, az, abfs, abfss)`, false, true},
+		{"scratch url empty", kube, scratch("", ""), "hub.storage.scratch.url", "required: the bucket or container users write to", false, false},
+		{"scratch url with a key", kube, scratch("s3://AKIA:secret@bucket/x", ""), "hub.storage.scratch.url", "holds credentials, a query or a fragment", false, false},
+		{"scratch url with a SAS", kube, scratch("az://container/x?sig=abc", ""), "hub.storage.scratch.url", "holds credentials, a query or a fragment", false, false},
+		{"scratch secret", kube, scratch("gs://bucket", "Bucket_Keys"), "hub.storage.scratch.credentialsSecret", `"Bucket_Keys" is not a Secret name`, false, false},
 		{"budget amount", az, budget(func(b *Budget) { b.Amount = 0 }), "azure.budget.amount", "0: a budget's monthly amount must be more than 0", false, true},
 		{"budget threshold", az, budget(func(b *Budget) { b.Forecast = []float64{1200} }), "azure.budget.forecast[0]", "1200: a threshold is a percentage of the amount, more than 0 and at most 1000", false, true},
 		{"budget threshold twice", az, budget(func(b *Budget) { b.Actual = []float64{80, 80} }), "azure.budget.actual[1]", "80 is listed twice", false, true},

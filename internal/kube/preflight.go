@@ -55,7 +55,7 @@ func countOf(n int, word string) string {
 // database and users' homes; the way in (an IngressClass, a cert-manager
 // issuer; a load-balancer controller is guessed at); a node carries each
 // role's label and holds the largest worker; whether NetworkPolicies are
-// enforced. The checks run at once: the API server answers each in a few
+// enforced; the scratch bucket's credentials Secret exists. The checks run at once: the API server answers each in a few
 // milliseconds, so the whole takes about as long as the slowest.
 func (c *Client) preflight(ctx context.Context, h *config.Hub, k *render.Kubernetes) *Preflight {
 	start := time.Now()
@@ -75,6 +75,7 @@ func (c *Client) preflight(ctx context.Context, h *config.Hub, k *render.Kuberne
 		func(ctx context.Context, f *finding) { f.warn(c.workerFit(ctx, h)...) },
 		func(ctx context.Context, f *finding) { c.checkNetworkPolicies(ctx, f) },
 		func(ctx context.Context, f *finding) { c.checkServiceProxy(ctx, f) },
+		func(ctx context.Context, f *finding) { c.checkScratchSecret(ctx, h, f) },
 	}
 	for _, a := range c.accessNeeded(ctx, h) {
 		checks = append(checks, func(ctx context.Context, f *finding) { c.checkAccess(ctx, a, f) })
@@ -104,6 +105,26 @@ func (f *finding) fail(format string, a ...any) {
 func (f *finding) warn(ws ...string) { f.warnings = append(f.warnings, ws...) }
 func (f *finding) note(format string, a ...any) {
 	f.notes = append(f.notes, fmt.Sprintf(format, a...))
+}
+
+// checkScratchSecret checks that the Secret hub.storage.scratch names
+// exists in the hub's namespace: without it no user's server, scheduler or
+// worker starts. dhub reads only that it is there, never its keys.
+func (c *Client) checkScratchSecret(ctx context.Context, h *config.Hub, f *finding) {
+	sc := h.JupyterHub.Storage.Scratch
+	if sc == nil || sc.CredentialsSecret == "" {
+		return
+	}
+	_, err := c.clientset.CoreV1().Secrets(c.namespace).Get(ctx, sc.CredentialsSecret, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		f.fail("hub.storage.scratch.credentialsSecret: Secret %s does not exist in namespace %s, and no user's server or Dask pod starts without it: create it first ('kubectl create namespace %s', then 'kubectl -n %s create secret generic %s --from-env-file=<a file of KEY=value lines>', with the keys your bucket's client reads, such as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+			sc.CredentialsSecret, c.namespace, c.namespace, c.namespace, sc.CredentialsSecret)
+	case err != nil:
+		f.warn(fmt.Sprintf("hub.storage.scratch.credentialsSecret: could not check that Secret %s exists in namespace %s (%v); users' servers and Dask pods do not start without it", sc.CredentialsSecret, c.namespace, shortErr(err)))
+	default:
+		f.note("Secret %s of the scratch bucket's credentials exists in namespace %s", sc.CredentialsSecret, c.namespace)
+	}
 }
 
 // checkKubeVersion compares the server's version with the kubeVersion of

@@ -97,6 +97,39 @@ func TestPreflightPassesAndReports(t *testing.T) {
 	}
 }
 
+// The scratch bucket's credentials Secret must be in the namespace before
+// up: no user's server or Dask pod would start without it.
+func TestPreflightNeedsTheScratchSecret(t *testing.T) {
+	t.Parallel()
+	h := testHub(t, "preflight-scratch")
+	h.JupyterHub.Storage.Scratch = &config.Scratch{URL: "s3://lab-scratch/hub", CredentialsSecret: "bucket-keys"}
+	c, _ := newClient(t, h.Namespace, nil)
+	msg, _ := refused(t, c, h)
+	want := "hub.storage.scratch.credentialsSecret: Secret bucket-keys does not exist in namespace preflight-scratch, and no user's server or Dask pod starts without it: create it first ('kubectl create namespace preflight-scratch', then 'kubectl -n preflight-scratch create secret generic bucket-keys --from-env-file=<a file of KEY=value lines>'"
+	if !strings.Contains(msg, want) {
+		t.Errorf("refusal lacks %q:\n%s", want, msg)
+	}
+
+	ctx := context.Background()
+	if _, err := c.clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.Namespace}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.clientset.CoreV1().Namespaces().Delete(context.Background(), h.Namespace, metav1.DeleteOptions{})
+	})
+	keys := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bucket-keys"}, StringData: map[string]string{"AWS_ACCESS_KEY_ID": "id"}}
+	if _, err := c.clientset.CoreV1().Secrets(h.Namespace).Create(ctx, keys, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Plan(ctx, h)
+	if err != nil {
+		t.Fatalf("plan with the Secret there: %v", err)
+	}
+	if !slices.Contains(p.View.Notes, "Secret bucket-keys of the scratch bucket's credentials exists in namespace preflight-scratch") {
+		t.Errorf("notes %q lack the Secret's", p.View.Notes)
+	}
+}
+
 // An Ingress needs an IngressClass and the cert-manager issuer it names.
 func TestPreflightIngressNeedsClassAndIssuer(t *testing.T) {
 	t.Parallel()

@@ -240,7 +240,22 @@ func singleuserEnv(h *config.Hub, names ReleaseNames) map[string]any {
 		// KubeSpawner runs str.format over env values: literal braces double.
 		env[k] = escapeBraces(v.(string))
 	}
+	if sc := h.JupyterHub.Storage.Scratch; sc != nil {
+		// Each user's own place: KubeSpawner fills in the user's name as
+		// the hub knows it, which the gateway gives schedulers and workers.
+		env["SCRATCH_URL"] = escapeBraces(strings.TrimRight(sc.URL, "/")) + "/{unescaped_username}"
+	}
 	return env
+}
+
+// scratchCredentials is the container config that makes every key of the
+// scratch bucket's credentials Secret an environment variable, or nil.
+func scratchCredentials(h *config.Hub) map[string]any {
+	sc := h.JupyterHub.Storage.Scratch
+	if sc == nil || sc.CredentialsSecret == "" {
+		return nil
+	}
+	return map[string]any{"envFrom": []any{map[string]any{"secretRef": map[string]any{"name": sc.CredentialsSecret}}}}
 }
 
 // hubValues configure the hub: its services, who may reach its API, the
@@ -272,6 +287,10 @@ func hubValues(h *config.Hub, names ReleaseNames, secret *Secret) map[string]any
 		// here that its user holds: ask for the gateway's too, so granted
 		// users reach it from their notebooks.
 		hub["config"].(map[string]any)["Spawner"] = map[string]any{"server_token_scopes": toAny(ServerTokenScopes)}
+	}
+	if creds := scratchCredentials(h); creds != nil {
+		// The chart has no singleuser setting for envFrom.
+		hub["config"].(map[string]any)["KubeSpawner"] = map[string]any{"extra_container_config": creds}
 	}
 	return hub
 }
@@ -466,11 +485,25 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 			"tolerations": []any{toleration("hub.jupyter.org/dedicated", "user"), toleration("hub.jupyter.org_dedicated", "user")},
 		}}
 	}
+	if creds := scratchCredentials(h); creds != nil {
+		for _, role := range []string{"scheduler", "worker"} {
+			r, _ := backend[role].(map[string]any)
+			if r == nil {
+				r = map[string]any{}
+				backend[role] = r
+			}
+			r["extraContainerConfig"] = creds
+		}
+	}
+	scratchURL := ""
+	if sc := h.JupyterHub.Storage.Scratch; sc != nil {
+		scratchURL = sc.URL
+	}
 	gateway := map[string]any{
 		"prefix":      GatewayPrefix,
 		"auth":        map[string]any{"type": "jupyterhub", "jupyterhub": jhAuth},
 		"backend":     backend,
-		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true)},
+		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true, scratchURL)},
 	}
 	if *h.Dask.EndWithServer {
 		gateway["extraConfig"].(map[string]any)["dhub-end-with-server"] = "from dask_gateway_server.backends.kubernetes import KubeBackend\n\n" + endWithServerConfig("KubeBackend")

@@ -31,7 +31,7 @@ func ForLocal(h *config.Hub, ports LocalPorts) []LocalFile {
 	d := localData{Hub: h, Ports: ports, Prefix: GatewayPrefix, DhubScopes: DhubServiceScopes, ServerTokenScopes: ServerTokenScopes}
 	d.Admins = h.JupyterHub.Auth.Password.AdminNames()
 	d.Allowed = h.JupyterHub.Auth.Password.AllowedNames()
-	d.ClusterOptions = clusterOptionsPython(h.Dask, false)
+	d.ClusterOptions = clusterOptionsPython(h.Dask, false, "")
 	if *h.Dask.EndWithServer {
 		d.EndWithServer = endWithServerConfig("c.DaskGateway.backend_class")
 		d.GatewayHubScopes, d.GatewayServersRole = GatewayHubScopes, gatewayServersRole

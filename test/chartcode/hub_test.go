@@ -183,6 +183,7 @@ func TestUserPod(t *testing.T) {
 				t.Errorf("env %s is a key Dask does not read", k)
 			}
 		}
+		checkScratch(t, h, "the user pod", ctr, "alice")
 		userPool := h.PoolRoles()[config.RoleUser]
 		required := spec.Affinity != nil && spec.Affinity.NodeAffinity != nil && spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil
 		if required != userPool {
@@ -199,6 +200,29 @@ func TestUserPod(t *testing.T) {
 			t.Errorf("no home volume in %+v", spec.Volumes)
 		}
 	})
+}
+
+// checkScratch checks a container of user's against hub.storage.scratch:
+// SCRATCH_URL is the user's own place in the bucket, and every key of the
+// credentials Secret is in its environment; without scratch, neither is.
+func checkScratch(t *testing.T, h *config.Hub, what string, c corev1.Container, user string) {
+	t.Helper()
+	want, secret := "", ""
+	if sc := h.JupyterHub.Storage.Scratch; sc != nil {
+		want, secret = strings.TrimRight(sc.URL, "/")+"/"+user, sc.CredentialsSecret
+	}
+	if got := envOf(c)["SCRATCH_URL"]; got != want {
+		t.Errorf("%s: SCRATCH_URL %q, want %q", what, got, want)
+	}
+	var from []string
+	for _, e := range c.EnvFrom {
+		if e.SecretRef != nil {
+			from = append(from, e.SecretRef.Name)
+		}
+	}
+	if got := strings.Join(from, ","); got != secret {
+		t.Errorf("%s: environment from Secrets %q, want %q", what, got, secret)
+	}
 }
 
 func tolerates(ts []corev1.Toleration, key, value string) bool {
@@ -369,6 +393,7 @@ func checkClusterPods(t *testing.T, h *config.Hub, name string, p clusterProbe, 
 		if c.Image != image {
 			t.Errorf("%s options: %s image %q, want %q", name, c.Name, c.Image, image)
 		}
+		checkScratch(t, h, name+" options: "+c.Name, *c, "alice")
 		env := envOf(*c)
 		for k, v := range d.Environment {
 			if env[k] != v {

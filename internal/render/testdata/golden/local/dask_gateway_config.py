@@ -96,7 +96,7 @@ c.JupyterHubAuthenticator.jupyterhub_api_token = _secret("gateway-api-token")
 from dask_gateway_server.options import Float, Mapping, Options, String
 
 
-def _dhub_cluster_options(options):
+def _dhub_cluster_options(options, user):
     # A tag follows the last ":" after the last "/" (a registry's port is
     # not one); a digest pins an image too.
     if "@" not in options.image and ":" not in options.image.rsplit("/", 1)[-1]:
