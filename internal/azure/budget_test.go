@@ -376,3 +376,25 @@ func indentJSON(t *testing.T, body []byte) []byte {
 	}
 	return append(b, '\n')
 }
+
+// TestDownGoesOnWhenTheBudgetIsRefused: an identity that may not delete
+// budgets still deletes the hub's resource group; down's error names the
+// budget left and the fix.
+func TestDownGoesOnWhenTheBudgetIsRefused(t *testing.T) {
+	e, _ := budgetEnv(t)
+	h := withBudget(t)
+	e.up(t, h)
+	e.w.AddFault(&azurefake.Fault{Method: http.MethodDelete, Path: "/budgets/dhub-pangeo-hub", Status: http.StatusForbidden, Code: "AuthorizationFailed",
+		Message: "The client 'ops@example.org' does not have authorization to perform action 'Microsoft.Consumption/budgets/delete'."})
+	d, err := e.c.PlanDown(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.c.Down(context.Background(), d)
+	if err == nil || !strings.Contains(err.Error(), "budget dhub-pangeo-hub: Azure refused with AuthorizationFailed") || !strings.Contains(err.Error(), "Cost Management Contributor") {
+		t.Errorf("down's error: %v", err)
+	}
+	if e.w.Group("pangeo") != nil || !slices.Contains(res.Deleted, "resource group pangeo") || e.w.Budget("dhub-pangeo-hub") == nil {
+		t.Errorf("deleted %v; group left: %v; want the group gone and the budget kept", res.Deleted, e.w.Group("pangeo") != nil)
+	}
+}

@@ -148,10 +148,13 @@ func (c *Client) Down(ctx context.Context, d *Deletion) (*DownResult, error) {
 	var budgetErr error
 	if d.Budget != "" {
 		_, err := c.budgets.Delete(ctx, c.budgetScope(), d.Budget, nil)
-		if err == nil || isNotFound(err) {
+		switch {
+		case err == nil || isNotFound(err):
 			res.Deleted = append(res.Deleted, KindBudget+" "+d.Budget)
-		} else if budgetErr = c.budgetError(err, d.hub); ctx.Err() != nil {
-			return res, budgetErr
+		case ctx.Err() != nil:
+			return res, err
+		default:
+			budgetErr = c.budgetError(err, d.hub)
 		}
 	}
 	var resource string
