@@ -18,7 +18,7 @@ import (
 // privateDirs are the directories dhub makes in the state directory, and
 // the state directory itself.
 func (s State) privateDirs() []string {
-	return []string{s.Dir, s.Secrets(), s.ConfigDir(), s.Logs(), s.Run(), s.Clusters()}
+	return []string{s.Dir, s.Secrets(), s.ConfigDir(), s.Logs(), s.Run(), s.Clusters(), s.Scratch()}
 }
 
 // wayIn is what Up does to the directories above the state directory, so
@@ -134,15 +134,16 @@ func closedAncestor(dir string) (string, fs.FileMode) {
 // dirModes are the modes of privateDirs: owner-only, since they hold
 // secrets, the hub's databases, its configuration and logs, and users'
 // files; but when users have accounts of their own, those accounts cross
-// the state directory to the environment's programs and to their Dask
-// clusters' directories: 0711 lets them through without listing.
+// the state directory to the environment's programs, to their Dask
+// clusters' directories and to their scratch directories: 0711 lets them
+// through without listing.
 func (s State) dirModes() map[string]fs.FileMode {
 	m := map[string]fs.FileMode{}
 	for _, d := range s.privateDirs() {
 		m[d] = 0o700
 	}
 	if s.usersOwnAccounts {
-		m[s.Dir], m[s.Clusters()] = 0o711, 0o711
+		m[s.Dir], m[s.Clusters()], m[s.Scratch()] = 0o711, 0o711, 0o711
 	}
 	return m
 }

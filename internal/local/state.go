@@ -199,6 +199,10 @@ func (s State) Run() string { return filepath.Join(s.Dir, "run") }
 // Clusters holds the working directories of Dask clusters.
 func (s State) Clusters() string { return filepath.Join(s.Dir, "dask-clusters") }
 
+// Scratch holds each user's scratch directory, <user name>, which their
+// server and their Dask clusters know as SCRATCH_URL.
+func (s State) Scratch() string { return filepath.Join(s.Dir, "scratch") }
+
 // Log is the log file of a process.
 func (s State) Log(name string) string { return filepath.Join(s.Logs(), name+".log") }
 

@@ -495,15 +495,15 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 			r["extraContainerConfig"] = creds
 		}
 	}
-	scratchURL := ""
+	scratchPrefix := ""
 	if sc := h.JupyterHub.Storage.Scratch; sc != nil {
-		scratchURL = sc.URL
+		scratchPrefix = pyString(strings.TrimRight(sc.URL, "/") + "/")
 	}
 	gateway := map[string]any{
 		"prefix":      GatewayPrefix,
 		"auth":        map[string]any{"type": "jupyterhub", "jupyterhub": jhAuth},
 		"backend":     backend,
-		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true, scratchURL)},
+		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true, scratchPrefix)},
 	}
 	if *h.Dask.EndWithServer {
 		gateway["extraConfig"].(map[string]any)["dhub-end-with-server"] = "from dask_gateway_server.backends.kubernetes import KubeBackend\n\n" + endWithServerConfig("KubeBackend")

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"dhub/internal/smoke"
@@ -133,7 +135,8 @@ func (h *hub) culledServerEndsItsCluster() {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	_, name := h.sessionWithCluster(ctx, "erin")
+	erin, name := h.sessionWithCluster(ctx, "erin")
+	h.scratchReachesWorkers(ctx, erin, "erin")
 	opened := time.Now()
 
 	// The culler checks every half timeout: the server goes 60 to 90 s
@@ -156,4 +159,47 @@ func (h *hub) culledServerEndsItsCluster() {
 	culled := time.Now()
 	t.Logf("the idle culler stopped erin's server %.0fs after her cluster started", culled.Sub(opened).Seconds())
 	h.waitClusterGone(name, "the idle culler stopped erin's server", culled)
+}
+
+// scratchRoundTrip writes a file to SCRATCH_URL through fsspec in the
+// notebook, reads it in a Dask task, which writes one back, and reads that.
+const scratchRoundTrip = `
+import os, fsspec
+fs, root = fsspec.core.url_to_fs(os.environ["SCRATCH_URL"])
+fs.pipe_file(root + "/from-notebook.txt", b"hello")
+def roundtrip():
+    import os, fsspec
+    fs, root = fsspec.core.url_to_fs(os.environ["SCRATCH_URL"])
+    fs.pipe_file(root + "/from-worker.txt", fs.cat_file(root + "/from-notebook.txt").upper())
+    return os.environ["SCRATCH_URL"]
+print("WORKER", client.submit(roundtrip, pure=False).result())
+print("NOTEBOOK", os.environ["SCRATCH_URL"], fs.cat_file(root + "/from-worker.txt").decode())
+`
+
+// scratchReachesWorkers checks, in user name's session with a cluster, that
+// SCRATCH_URL names the same directory in the notebook and in a Dask task,
+// that both write there, and that the directory is the user's account's
+// alone.
+func (h *hub) scratchReachesWorkers(ctx context.Context, s *smoke.Session, name string) {
+	t := h.t
+	t.Helper()
+	dir := filepath.Join(h.state, "scratch", name)
+	out, err := s.Run(ctx, scratchRoundTrip)
+	if err != nil {
+		t.Fatalf("%s's scratch round trip: %v\n%s", name, err, out)
+	}
+	for _, want := range []string{"WORKER file://" + dir + "\n", "NOTEBOOK file://" + dir + " HELLO\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s's scratch round trip lacks %q:\n%s", name, want, out)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	account, err := user.Lookup("dhub-" + name)
+	if err != nil || st == nil || fmt.Sprint(st.Uid) != account.Uid || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: mode %v, owner %v; want 0700 and account dhub-%s (%v)", dir, fi.Mode().Perm(), st, name, err)
+	}
 }

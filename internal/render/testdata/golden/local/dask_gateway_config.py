@@ -113,11 +113,15 @@ def _dhub_cluster_options(options, user):
     # One thread per core the worker may use (at least one): the default
     # derives threads from the cores requested, which are fewer.
     threads = max(1, int(options.worker_cores))
+    environment = {}
+    # The user's own scratch place, as in their notebook.
+    environment["SCRATCH_URL"] = "file://" + os.path.join(os.environ["DHUB_STATE_DIR"], "scratch") + "/" + user.name
+    environment.update(options.environment)
     return {
         "worker_cores": options.worker_cores,
         "worker_memory": "%fG" % options.worker_memory,
         "worker_threads": threads,
-        "environment": options.environment,
+        "environment": environment,
     }
 
 

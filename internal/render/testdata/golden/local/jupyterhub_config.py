@@ -91,7 +91,26 @@ else:
     c.Authenticator.allowed_users = {"admin"}
     c.Authenticator.allow_all = False
 c.Spawner.default_url = "/lab"
+
+
+# Each user's scratch directory, SCRATCH_URL in their server and in their
+# Dask schedulers and workers: theirs alone (as root, their account's).
+def _scratch_dir(spawner):
+    return os.path.join(os.environ["DHUB_STATE_DIR"], "scratch", spawner.user.name)
+
+
+def _make_scratch_dir(spawner):
+    path = _scratch_dir(spawner)
+    os.makedirs(path, 0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    if os.geteuid() == 0:
+        pw = spawner._account()  # made on the first start
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+c.Spawner.pre_spawn_hook = _make_scratch_dir
 c.Spawner.environment = {
+    "SCRATCH_URL": lambda spawner: "file://" + _scratch_dir(spawner),
     "DASK_GATEWAY__ADDRESS": "http://127.0.0.1:8000/services/dask-gateway",
     "DASK_GATEWAY__PROXY_ADDRESS": "gateway://127.0.0.1:8004",
     "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway/",
