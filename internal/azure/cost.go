@@ -91,25 +91,31 @@ type priceQuery struct {
 	err error
 }
 
-// estimate starts pricing h (its VM sizes picked) while the rest of the
-// plan runs, and returns the function that waits for the estimate. tier
-// is the cluster's AKS tier (Free for a cluster dhub creates).
-func (c *Client) estimate(ctx context.Context, h *config.Hub, tier string) func() *plan.Cost {
+// estimate starts pricing each of hubs (their VM sizes picked) while the
+// rest of the plan runs, and returns the function that waits for their
+// estimates, in the same order. The hubs differ only in their node pools
+// (the hub as dhub.yaml has it, and as Azure has it now): each price is
+// looked up once for all of them. tier is the cluster's AKS tier (Free for
+// a cluster dhub creates).
+func (c *Client) estimate(ctx context.Context, tier string, hubs ...*config.Hub) func() []*plan.Cost {
 	pc := c.o.Prices
+	h := hubs[0]
 	a := h.Azure
-	cost := &plan.Cost{Currency: a.Currency, Region: a.Location, Source: "Azure Retail Prices API, pay-as-you-go"}
-	if cost.Currency == "" {
-		cost.Currency = config.DefaultCurrency
+	currency := a.Currency
+	if currency == "" {
+		currency = config.DefaultCurrency
 	}
 	region := [2]string{"armRegionName", a.Location}
 	consumption := [2]string{"priceType", "Consumption"}
 	query := func(f ...[2]string) *priceQuery {
-		return &priceQuery{q: prices.Query{Currency: cost.Currency, Filter: f}}
+		return &priceQuery{q: prices.Query{Currency: currency, Filter: f}}
 	}
 	vms := map[string]*priceQuery{}
-	for _, np := range a.NodePools {
-		if vms[np.VMSize] == nil {
-			vms[np.VMSize] = query([2]string{"serviceName", "Virtual Machines"}, region, [2]string{"armSkuName", np.VMSize}, consumption)
+	for _, hub := range hubs {
+		for _, np := range hub.Azure.NodePools {
+			if vms[np.VMSize] == nil {
+				vms[np.VMSize] = query([2]string{"serviceName", "Virtual Machines"}, region, [2]string{"armSkuName", np.VMSize}, consumption)
+			}
 		}
 	}
 	lb := query([2]string{"serviceName", "Load Balancer"}, region, consumption)
@@ -138,27 +144,38 @@ func (c *Client) estimate(ctx context.Context, h *config.Hub, tier string) func(
 			q.ans, q.err = pc.Get(ctx, q.q)
 		}()
 	}
-	return func() *plan.Cost {
+	return func() []*plan.Cost {
 		wg.Wait()
 		cancel()
-		for _, q := range all {
-			if q.err != nil {
-				return &plan.Cost{Currency: cost.Currency, Region: a.Location,
-					Unknown: fmt.Sprintf("the Azure Retail Prices API did not answer (%v); the plan goes on without an estimate", q.err)}
-			}
+		costs := make([]*plan.Cost, len(hubs))
+		for i, hub := range hubs {
+			costs[i] = priceHub(hub, currency, tier, all, vms, lb, ip, disk, aks, prefix)
 		}
-		if err := price(cost, h, tier, vms, lb, ip, disk, aks, prefix); err != nil {
-			return &plan.Cost{Currency: cost.Currency, Region: a.Location, Unknown: err.Error()}
-		}
-		var oldest time.Time
-		for _, q := range all {
-			if oldest.IsZero() || q.ans.Fetched.Before(oldest) {
-				oldest = q.ans.Fetched
-			}
-		}
-		cost.PricesOf = oldest.Format(time.DateOnly)
-		return cost
+		return costs
 	}
+}
+
+// priceHub is hub's estimate from the answers of all, or why there is none.
+func priceHub(h *config.Hub, currency, tier string, all []*priceQuery, vms map[string]*priceQuery, lb, ip, disk, aks *priceQuery, diskPrefix string) *plan.Cost {
+	region := h.Azure.Location
+	for _, q := range all {
+		if q.err != nil {
+			return &plan.Cost{Currency: currency, Region: region,
+				Unknown: fmt.Sprintf("the Azure Retail Prices API did not answer (%v); the plan goes on without an estimate", q.err)}
+		}
+	}
+	cost := &plan.Cost{Currency: currency, Region: region, Source: "Azure Retail Prices API, pay-as-you-go"}
+	if err := price(cost, h, tier, vms, lb, ip, disk, aks, diskPrefix); err != nil {
+		return &plan.Cost{Currency: currency, Region: region, Unknown: err.Error()}
+	}
+	var oldest time.Time
+	for _, q := range all {
+		if oldest.IsZero() || q.ans.Fetched.Before(oldest) {
+			oldest = q.ans.Fetched
+		}
+	}
+	cost.PricesOf = oldest.Format(time.DateOnly)
+	return cost
 }
 
 // price fills in cost's lines from the answers.

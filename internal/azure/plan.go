@@ -160,15 +160,16 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	}
 	// The prices are read while the plan reads Azure; cancelled if the
 	// plan fails.
-	var cost, running func() *plan.Cost
+	var costs func() []*plan.Cost
 	if c.o.Prices != nil {
 		ectx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		cost = c.estimate(ectx, h, clusterTier(cluster))
+		hubs := []*config.Hub{h}
 		if cluster != nil && deref(cluster.Properties.ProvisioningState) != "Deleting" {
 			// What the hub costs now, to warn when the plan raises its most.
-			running = c.estimate(ectx, runningHub(h, cluster, match), clusterTier(cluster))
+			hubs = append(hubs, runningHub(h, cluster, match))
 		}
+		costs = c.estimate(ectx, clusterTier(cluster), hubs...)
 	}
 
 	p.planGroup(group)
@@ -196,10 +197,11 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		return nil, err
 	}
 	p.PreflightGets = pf.gets
-	if cost != nil {
-		p.View.Cost = cost()
-		if running != nil {
-			if w := costRise(running(), p.View.Cost); w != "" {
+	if costs != nil {
+		got := costs()
+		p.View.Cost = got[0]
+		if len(got) > 1 {
+			if w := costRise(got[1], p.View.Cost); w != "" {
 				p.View.Warnings = append(p.View.Warnings, w)
 			}
 		}
