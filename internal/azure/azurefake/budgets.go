@@ -80,23 +80,25 @@ func budgetID(name string) string {
 	return "/subscriptions/" + Subscription + "/providers/Microsoft.Consumption/budgets/" + name
 }
 
-// budgetRefusal is the answer for a scope this World does not serve, or
-// the offer type's refusal; status 0 when the call may go on.
-func (w *World) budgetRefusal(scope string) (status int, code, msg string) {
-	if !strings.EqualFold(strings.Trim(scope, "/"), "subscriptions/"+Subscription) {
-		return http.StatusNotFound, "SubscriptionNotFound", fmt.Sprintf("The subscription in scope '%s' could not be found.", scope)
+// refuseBudgetCall answers a budget call for a scope this World does not
+// serve, or of a subscription whose offer type Cost Management refuses,
+// with Azure's error, and reports whether it did.
+func (w *World) refuseBudgetCall(e *azfake.ErrorResponder, scope string) bool {
+	switch {
+	case !strings.EqualFold(strings.Trim(scope, "/"), "subscriptions/"+Subscription):
+		w.refuse(e, http.StatusNotFound, "SubscriptionNotFound", fmt.Sprintf("The subscription in scope '%s' could not be found.", scope))
+	case w.budgetOffer != "":
+		w.refuse(e, http.StatusBadRequest, "400", fmt.Sprintf("Cost Management supports only Enterprise Agreement, Web direct and Microsoft Customer Agreement offer types. offerId: %s is associated with offerType: None (Request ID: 8d354889-ee54-46e8-a50f-7f2f80331b4a)", w.budgetOffer))
+	default:
+		return false
 	}
-	if w.budgetOffer != "" {
-		return http.StatusBadRequest, "400", fmt.Sprintf("Cost Management supports only Enterprise Agreement, Web direct and Microsoft Customer Agreement offer types. offerId: %s is associated with offerType: None (Request ID: 8d354889-ee54-46e8-a50f-7f2f80331b4a)", w.budgetOffer)
-	}
-	return 0, "", ""
+	return true
 }
 
 func (w *World) getBudget(_ context.Context, scope, name string, _ *armconsumption.BudgetsClientGetOptions) (resp azfake.Responder[armconsumption.BudgetsClientGetResponse], errResp azfake.ErrorResponder) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if status, code, msg := w.budgetRefusal(scope); status != 0 {
-		w.refuse(&errResp, status, code, msg)
+	if w.refuseBudgetCall(&errResp, scope) {
 		return
 	}
 	b := w.budgets[strings.ToLower(name)]
@@ -123,8 +125,7 @@ func (b *budget) view() *armconsumption.Budget {
 func (w *World) putBudget(_ context.Context, scope, name string, in armconsumption.Budget, _ *armconsumption.BudgetsClientCreateOrUpdateOptions) (resp azfake.Responder[armconsumption.BudgetsClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if status, code, msg := w.budgetRefusal(scope); status != 0 {
-		w.refuse(&errResp, status, code, msg)
+	if w.refuseBudgetCall(&errResp, scope) {
 		return
 	}
 	old := w.budgets[strings.ToLower(name)]
@@ -162,8 +163,7 @@ func (w *World) putBudget(_ context.Context, scope, name string, in armconsumpti
 func (w *World) deleteBudget(_ context.Context, scope, name string, _ *armconsumption.BudgetsClientDeleteOptions) (resp azfake.Responder[armconsumption.BudgetsClientDeleteResponse], errResp azfake.ErrorResponder) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if status, code, msg := w.budgetRefusal(scope); status != 0 {
-		w.refuse(&errResp, status, code, msg)
+	if w.refuseBudgetCall(&errResp, scope) {
 		return
 	}
 	if w.budgets[strings.ToLower(name)] == nil {
