@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"dhub/internal/plan"
+	"dhub/internal/render"
 )
 
 // Operation is one write dhub made to Azure, or one wait for an operation
@@ -121,6 +122,18 @@ func (c *Client) run(ctx context.Context, p *Plan, res *Result, depth int) (*Pla
 			err = c.putBudget(ctx, h, res)
 		case stepDeleteBudget:
 			err = c.deleteBudget(ctx, h, res)
+		case stepCreateStorage:
+			err = c.createStorage(ctx, h, res)
+		case stepCreateContainer:
+			err = c.createContainer(ctx, h, res)
+		case stepPutLifecycle:
+			err = c.putLifecycle(ctx, h, res)
+		case stepCreateIdentity:
+			err = c.createIdentity(ctx, h, res)
+		case stepPutCredential:
+			err = c.putCredential(ctx, h, res)
+		case stepAssignRole:
+			err = c.assignRole(ctx, h, res)
 		}
 		if err != nil {
 			return p, p.failedAt(i, err)
@@ -196,6 +209,18 @@ func (p *Plan) describe(s step) string {
 		return "create or update budget " + BudgetName(p.hub)
 	case stepDeleteBudget:
 		return "delete budget " + BudgetName(p.hub)
+	case stepCreateStorage:
+		return "create storage account " + a.Storage.Scratch.AccountName
+	case stepCreateContainer:
+		return "create blob container " + render.ScratchContainer
+	case stepPutLifecycle:
+		return "write lifecycle rule " + lifecycleRule
+	case stepCreateIdentity:
+		return "create managed identity " + IdentityName(p.hub)
+	case stepPutCredential:
+		return "write federated credential " + credentialName
+	case stepAssignRole:
+		return "assign role Storage Blob Data Contributor on container " + render.ScratchContainer
 	}
 	return ""
 }

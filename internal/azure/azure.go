@@ -1,6 +1,8 @@
 // Package azure is dhub's Azure target: the resource group, the AKS managed
 // cluster with its node pools, the cluster's user credentials, the hub's
-// cost budget, and their deletion, through the Azure SDK for Go (Azure Resource Manager).
+// cost budget, its scratch storage with the workload identity that reaches
+// it, and their deletion, through the Azure SDK for Go (Azure Resource
+// Manager).
 //
 // Everything here is a value first: Plan reads what exists (GETs only) and
 // returns a typed plan; Apply executes it, waiting for long-running
@@ -21,11 +23,14 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/consumption/armconsumption"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 
 	"dhub/internal/azure/prices"
 )
@@ -115,7 +120,15 @@ type Client struct {
 	dns       *armnetwork.ManagementClient
 	publicIPs *armnetwork.PublicIPAddressesClient
 	budgets   *armconsumption.BudgetsClient
-	graph     *graph
+	// The scratch container's: its account, container and lifecycle
+	// policy; the identity, its federated credential and role.
+	accounts    *armstorage.AccountsClient
+	containers  *armstorage.BlobContainersClient
+	policies    *armstorage.ManagementPoliciesClient
+	identities  *armmsi.UserAssignedIdentitiesClient
+	credentials *armmsi.FederatedIdentityCredentialsClient
+	assignments *armauthorization.RoleAssignmentsClient
+	graph       *graph
 }
 
 // New returns a Client; it makes no request.
@@ -189,6 +202,24 @@ func New(o Options) (*Client, error) {
 		return nil, err
 	}
 	if c.budgets, err = armconsumption.NewBudgetsClient(o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.accounts, err = armstorage.NewAccountsClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.containers, err = armstorage.NewBlobContainersClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.policies, err = armstorage.NewManagementPoliciesClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.identities, err = armmsi.NewUserAssignedIdentitiesClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.credentials, err = armmsi.NewFederatedIdentityCredentialsClient(o.Subscription, o.Credential, &co); err != nil {
+		return nil, err
+	}
+	if c.assignments, err = armauthorization.NewRoleAssignmentsClient(o.Subscription, o.Credential, &co); err != nil {
 		return nil, err
 	}
 	c.graph = newGraph(o)

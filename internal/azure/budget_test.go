@@ -222,7 +222,7 @@ func TestBudgetDhubDidNotMakeIsLeftAlone(t *testing.T) {
 	if w := strings.Join(p.View.Warnings, "\n"); !strings.Contains(w, "budget dhub-pangeo-hub exists in subscription "+azurefake.Subscription+" but its filter is not dhub's") {
 		t.Errorf("warnings: %s", w)
 	}
-	d, err := e.c.PlanDown(context.Background(), withBudget(t))
+	d, err := e.c.PlanDown(context.Background(), withBudget(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestBudgetInStatusAndGoneWithDown(t *testing.T) {
 		t.Fatalf("status's budget: %+v", b)
 	}
 
-	d, err := e.c.PlanDown(context.Background(), h)
+	d, err := e.c.PlanDown(context.Background(), h, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestDownGoesOnWhenTheBudgetIsRefused(t *testing.T) {
 	e.up(t, h)
 	e.w.AddFault(&azurefake.Fault{Method: http.MethodDelete, Path: "/budgets/dhub-pangeo-hub", Status: http.StatusForbidden, Code: "AuthorizationFailed",
 		Message: "The client 'ops@example.org' does not have authorization to perform action 'Microsoft.Consumption/budgets/delete'."})
-	d, err := e.c.PlanDown(context.Background(), h)
+	d, err := e.c.PlanDown(context.Background(), h, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,9 @@ func desiredCluster(h *config.Hub) armcontainerservice.ManagedCluster {
 		pp := desiredPool(h, p)
 		props.AgentPoolProfiles = append(props.AgentPoolProfiles, profileOf(p.Name, pp))
 	}
+	if a.Storage.Scratch.On() {
+		setWorkloadIdentity(props)
+	}
 	return armcontainerservice.ManagedCluster{
 		Location:   to.Ptr(a.Location),
 		Tags:       tags(h, false),

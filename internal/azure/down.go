@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -23,15 +24,24 @@ type Deletion struct {
 	// Budget is set when the hub's budget goes: dhub made it (budgets
 	// live in the subscription, so the group's deletion leaves them).
 	Budget string `json:"budget,omitempty"`
+	// Identity and Account are set when the scratch container's identity
+	// and storage account go one by one: the group stays (it is not
+	// dhub's, or --keep-data keeps the account in it).
+	Identity string `json:"identity,omitempty"`
+	Account  string `json:"storageAccount,omitempty"`
 	// Contents lists what is in the group that goes with it.
 	Contents []string `json:"contents,omitempty"`
 	// Kept says what stays and why.
 	Kept []string `json:"kept,omitempty"`
 	hub  *config.Hub
+	// keptIDs are the resources --keep-data keeps: not left over.
+	keptIDs []string
 }
 
 // Empty reports whether there is nothing to delete.
-func (d *Deletion) Empty() bool { return d.Group == "" && d.Cluster == "" && d.Budget == "" }
+func (d *Deletion) Empty() bool {
+	return d.Group == "" && d.Cluster == "" && d.Budget == "" && d.Identity == "" && d.Account == ""
+}
 
 // Leftover is a resource still tagged with the hub's name after Down.
 type Leftover struct {
@@ -48,10 +58,12 @@ type DownResult struct {
 
 // PlanDown reads what exists and decides what Down deletes: the resource
 // group when dhub created it for this hub and it holds nothing else;
-// otherwise only the managed cluster, and only when dhub's tags say it is
-// this hub's. A cluster without them is an error: dhub refuses to delete
-// what it did not create.
-func (c *Client) PlanDown(ctx context.Context, h *config.Hub) (*Deletion, error) {
+// otherwise the managed cluster, the scratch container's identity and
+// storage account, each only when dhub's tags say it is this hub's. A
+// cluster without them is an error: dhub refuses to delete what it did not
+// create. keepData keeps the scratch storage account (users' results), and
+// so its group.
+func (c *Client) PlanDown(ctx context.Context, h *config.Hub, keepData bool) (*Deletion, error) {
 	a := h.Azure
 	d := &Deletion{hub: h}
 	d.planBudget(ctx, c)
@@ -80,6 +92,20 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub) (*Deletion, error)
 		cluster = a.ClusterName
 	}
 
+	account, identity, err := c.scratchParts(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if keepData && account != "" {
+		d.Kept = append(d.Kept, fmt.Sprintf("%s %s: holds users' results in its scratch container; kept with --keep-data, and so is %s (run 'dhub down' without --keep-data to delete them)",
+			KindStorage, account, groupName))
+		d.keptIDs = append(d.keptIDs, storageID(c.o.Subscription, a.ResourceGroup, account), "/subscriptions/"+c.o.Subscription+"/resourceGroups/"+a.ResourceGroup)
+		d.Identity = identity
+		if cluster != "" {
+			d.Cluster = cluster
+		}
+		return d, nil
+	}
 	if ourGroup {
 		var foreign []string
 		pager := c.resources.NewListByResourceGroupPager(a.ResourceGroup, nil)
@@ -113,7 +139,42 @@ func (c *Client) PlanDown(ctx context.Context, h *config.Hub) (*Deletion, error)
 	} else {
 		d.Kept = append(d.Kept, clusterName+" does not exist")
 	}
+	d.Identity, d.Account = identity, account
 	return d, nil
+}
+
+// storageID is a storage account's resource ID.
+func storageID(subscription, group, name string) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/storageAccounts/%s", subscription, group, name)
+}
+
+// scratchParts returns the names of the scratch container's storage
+// account and identity that exist and are this hub's ("" for one that
+// is not there). Those of a dhub.yaml with the scratch container off are
+// looked for too: turning it off leaves them for down.
+func (c *Client) scratchParts(ctx context.Context, h *config.Hub) (account, identity string, err error) {
+	a := h.Azure
+	name := a.Storage.Scratch.AccountName
+	if name == "" {
+		name = config.DefaultStorageAccount(h)
+	}
+	acct, err := c.accounts.GetProperties(ctx, a.ResourceGroup, name, nil)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return "", "", explain(err, KindStorage+" "+name, a.Location)
+	case owned(acct.Tags, h.Name) == nil:
+		account = name
+	}
+	id, err := c.identities.Get(ctx, a.ResourceGroup, IdentityName(h), nil)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return "", "", explain(err, KindIdentity+" "+IdentityName(h), a.Location)
+	case owned(id.Tags, h.Name) == nil:
+		identity = IdentityName(h)
+	}
+	return account, identity, nil
 }
 
 // planBudget adds the hub's budget to d when dhub made it, or says in
@@ -187,10 +248,45 @@ func (c *Client) Down(ctx context.Context, d *Deletion) (*DownResult, error) {
 		}
 		res.Deleted = append(res.Deleted, resource)
 	}
+	if err := c.deleteScratchParts(ctx, d, res); err != nil {
+		return res, err
+	}
 	left, err := c.Remaining(ctx, d.hub)
+	left = slices.DeleteFunc(left, func(l Leftover) bool {
+		return slices.ContainsFunc(d.keptIDs, func(id string) bool { return strings.EqualFold(id, l.ID) })
+	})
 	res.Remaining = left
 	res.Seconds = c.o.Now().Sub(start).Seconds()
 	return res, errors.Join(budgetErr, err)
+}
+
+// deleteScratchParts deletes the scratch container's identity (its role
+// on a kept container first, which Azure would otherwise keep for a
+// principal that is gone) and storage account, when d says so; neither is
+// a long-running operation.
+func (c *Client) deleteScratchParts(ctx context.Context, d *Deletion, res *DownResult) error {
+	h := d.hub
+	a := h.Azure
+	if d.Identity != "" {
+		if d.Account == "" && len(d.keptIDs) > 0 {
+			name := c.assignmentName(h)
+			if _, err := c.assignments.Delete(ctx, c.containerScope(h), name, nil); err != nil && !isNotFound(err) {
+				return explain(err, KindRole+" "+name, a.Location)
+			}
+			res.Deleted = append(res.Deleted, KindRole+" "+name)
+		}
+		if _, err := c.identities.Delete(ctx, a.ResourceGroup, d.Identity, nil); err != nil && !isNotFound(err) {
+			return explain(err, KindIdentity+" "+d.Identity, a.Location)
+		}
+		res.Deleted = append(res.Deleted, KindIdentity+" "+d.Identity)
+	}
+	if d.Account != "" {
+		if _, err := c.accounts.Delete(ctx, a.ResourceGroup, d.Account, nil); err != nil && !isNotFound(err) {
+			return explain(err, KindStorage+" "+d.Account, a.Location)
+		}
+		res.Deleted = append(res.Deleted, KindStorage+" "+d.Account)
+	}
+	return nil
 }
 
 // Remaining lists the resource groups and resources of the subscription

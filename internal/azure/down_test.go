@@ -17,7 +17,7 @@ func TestDownDeletesTheGroupDhubCreated(t *testing.T) {
 		t.Fatalf("before down, tagged: %+v, %v", left, err)
 	}
 	e.w.ResetLog()
-	d, err := e.c.PlanDown(context.Background(), h)
+	d, err := e.c.PlanDown(context.Background(), h, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestDownDeletesTheGroupDhubCreated(t *testing.T) {
 	}
 	// A second down finds nothing and deletes nothing.
 	e.w.ResetLog()
-	d, err = e.c.PlanDown(context.Background(), h)
+	d, err = e.c.PlanDown(context.Background(), h, false)
 	if err != nil || !d.Empty() {
 		t.Errorf("second down: %+v, %v", d, err)
 	}
@@ -53,7 +53,7 @@ func TestDownDeletesOnlyTheClusterInAGroupDhubDidNotCreate(t *testing.T) {
 	e.w.AddResource("pangeo", "Microsoft.Storage/storageAccounts", "labdata", nil)
 	e.up(t, h)
 	e.w.ResetLog()
-	d, err := e.c.PlanDown(context.Background(), h)
+	d, err := e.c.PlanDown(context.Background(), h, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestDownKeepsADhubGroupThatHoldsForeignResources(t *testing.T) {
 	h := hub(t, "azure-recommended.yaml")
 	e.up(t, h)
 	e.w.AddResource("pangeo", "Microsoft.Storage/storageAccounts", "labdata", nil)
-	d, err := e.c.PlanDown(context.Background(), h)
+	d, err := e.c.PlanDown(context.Background(), h, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestDownRefusesAClusterWithoutDhubTags(t *testing.T) {
 	e.up(t, h)
 	e.w.EditCluster("pangeo", "pangeoCluster", func(mc *armcontainerservice.ManagedCluster) { mc.Tags = map[string]*string{} })
 	e.w.ResetLog()
-	_, err := e.c.PlanDown(context.Background(), h)
+	_, err := e.c.PlanDown(context.Background(), h, false)
 	if err == nil || !strings.Contains(err.Error(), "managed cluster pangeoCluster has no dhub-managed tag") ||
 		!strings.Contains(err.Error(), "will not delete it") {
 		t.Errorf("err = %v", err)
@@ -114,7 +114,7 @@ func TestDownReportsWhatRemainsUnderTheTags(t *testing.T) {
 	e.up(t, h)
 	e.w.AddGroup("elsewhere", "westeurope", nil)
 	e.w.AddResource("elsewhere", "Microsoft.Network/publicIPAddresses", "hub-ip", map[string]string{"dhub-hub": "pangeo-hub"})
-	d, err := e.c.PlanDown(context.Background(), h)
+	d, err := e.c.PlanDown(context.Background(), h, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,18 @@ import (
 	"dhub/internal/config"
 )
 
-// hub loads and validates an example from examples/.
+// hub loads and validates an example from examples/, with the scratch
+// container off: scratch_test.go covers it, and every other test's plan
+// shows what that test is about.
 func hub(t testing.TB, example string) *config.Hub {
+	t.Helper()
+	h := scratchHub(t, example)
+	h.Azure.Storage.Scratch.Enabled = new(false)
+	return h
+}
+
+// scratchHub loads and validates an example from examples/ as it is.
+func scratchHub(t testing.TB, example string) *config.Hub {
 	t.Helper()
 	f, err := config.LoadFile(filepath.Join("..", "..", "examples", example))
 	if err != nil {

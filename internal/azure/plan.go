@@ -38,7 +38,14 @@ type Plan struct {
 	replacing []poolGrowth
 	// notApplied are the replaces the plan shows but never attempts.
 	notApplied []plan.Change
+	// identity is the scratch container's workload identity when it
+	// exists already.
+	identity *config.WorkloadIdentity
 }
+
+// Identity is the workload identity of the hub's scratch container when
+// Azure has it already; nil when up creates it (or the hub has none).
+func (p *Plan) Identity() *config.WorkloadIdentity { return p.identity }
 
 // Stopped reports whether the plan found the cluster stopped (its
 // control plane is not there to plan the hub on; up starts it first).
@@ -71,6 +78,12 @@ const (
 	stepReplacePool      // create pool with the settings of pool from, at version
 	stepPutBudget        // create or update the hub's budget (a refusal is a warning)
 	stepDeleteBudget     // delete the hub's budget (a refusal is a warning)
+	stepCreateStorage    // create or update the scratch storage account
+	stepCreateContainer  // create the scratch container
+	stepPutLifecycle     // write the retention rule into the account's policy
+	stepCreateIdentity   // create the workload identity
+	stepPutCredential    // make the identity trust the users' service account
+	stepAssignRole       // give the identity its role on the scratch container
 )
 
 type step struct {
@@ -193,6 +206,10 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 		p.planPools(match, up)
 	}
 	p.planBudget(ctx, c, cluster)
+	groupExists := group != nil && (group.Properties == nil || deref(group.Properties.ProvisioningState) != "Deleting")
+	if err := p.planScratch(ctx, c, groupExists, cluster); err != nil {
+		return nil, err
+	}
 	if err := p.preflight(ctx, pf, cluster); err != nil {
 		return nil, err
 	}
@@ -386,14 +403,23 @@ func (p *Plan) planNewCluster(why string) {
 	}
 	p.add(plan.Change{Kind: KindCluster, Name: a.ClusterName, Action: plan.Create,
 		Reason: fmt.Sprintf("%s; created with its %s in one request", why, plan.Count(len(a.NodePools), "node pool")),
-		Detail: fmt.Sprintf("location %s, Kubernetes version %s, network %s, identity SystemAssigned, DNS prefix %s",
-			a.Location, version, describeNetwork(want.Properties.NetworkProfile), deref(want.Properties.DNSPrefix)),
+		Detail: fmt.Sprintf("location %s, Kubernetes version %s, network %s, identity SystemAssigned, DNS prefix %s%s",
+			a.Location, version, describeNetwork(want.Properties.NetworkProfile), deref(want.Properties.DNSPrefix), workloadIdentityText(a)),
 	}, steps...)
 	for _, np := range a.NodePools {
 		p.add(plan.Change{Kind: KindPool, Name: np.Name, Action: plan.Create,
 			Reason: "created with the managed cluster, in the same request",
 			Detail: describePool(desiredPool(p.hub, np))})
 	}
+}
+
+// workloadIdentityText says that a new cluster has its OIDC issuer and
+// workload identity on, for the scratch container.
+func workloadIdentityText(a config.Azure) string {
+	if a.Storage.Scratch.On() {
+		return ", OIDC issuer and workload identity on"
+	}
+	return ""
 }
 
 func describeNetwork(np *armcontainerservice.NetworkProfile) string {
@@ -469,9 +495,21 @@ func (p *Plan) planCluster(mc *armcontainerservice.ManagedCluster, upgrading boo
 			Reason: "stopped (powerState Stopped, as after 'az aks stop'): up starts it first, then installs the hub",
 			Fields: []plan.FieldChange{{Field: "powerState", From: "Stopped", To: "Running"}}}, step{kind: stepStartCluster})
 	}
+	if a.Storage.Scratch.On() {
+		oidc, wi := workloadIdentityOn(props)
+		if !oidc {
+			ch.Fields = append(ch.Fields, plan.FieldChange{Field: "oidcIssuerProfile.enabled", From: "false", To: "true"})
+		}
+		if !wi {
+			ch.Fields = append(ch.Fields, plan.FieldChange{Field: "securityProfile.workloadIdentity.enabled", From: "false", To: "true"})
+		}
+	}
 	switch {
 	case strings.EqualFold(state, "Failed"):
 		ch.Action, ch.Reason = plan.Update, "provisioningState Failed: up sends the cluster's configuration again (at the version it has) to repair it"
+		p.add(ch, step{kind: stepUpdateCluster})
+	case len(ch.Fields) > 0:
+		ch.Action, ch.Reason = plan.Update, "the scratch container's workload identity needs the cluster's OIDC issuer and workload identity: AKS turns them on in place (the issuer stays on for good)"
 		p.add(ch, step{kind: stepUpdateCluster})
 	case !upgrading:
 		ch.Action, ch.Reason = plan.NoOp, "matches dhub.yaml"

@@ -21,6 +21,18 @@ import (
 // and AKS then refuses the cluster after the resource group exists.
 var Providers = []string{"Microsoft.ContainerService", "Microsoft.Network", "Microsoft.Compute"}
 
+// scratchProviders are the resource providers of the scratch container's
+// account and identity.
+var scratchProviders = []string{"Microsoft.Storage", "Microsoft.ManagedIdentity"}
+
+// providersFor are the providers hub h needs registered.
+func providersFor(h *config.Hub) []string {
+	if h.Azure.Storage.Scratch.On() {
+		return append(slices.Clip(Providers), scratchProviders...)
+	}
+	return Providers
+}
+
 // KindProvider is the kind of a resource provider registration in a plan.
 const KindProvider = "resource provider"
 
@@ -157,7 +169,7 @@ func (f *preflight) providers(ctx context.Context) ([]plan.Change, []step, error
 	var changes []plan.Change
 	var steps []step
 	var ok []string
-	for _, ns := range Providers {
+	for _, ns := range providersFor(f.h) {
 		f.gets++
 		r, err := f.c.providers.Get(ctx, ns, nil)
 		if err != nil {

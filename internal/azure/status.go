@@ -33,6 +33,8 @@ type Status struct {
 	Pools             []PoolStatus `json:"pools"`
 	// Budget is the hub's budget, read when dhub.yaml has one.
 	Budget *BudgetStatus `json:"budget,omitempty"`
+	// Scratch is the hub's scratch container, when dhub.yaml has one.
+	Scratch *ScratchStatus `json:"scratch,omitempty"`
 }
 
 // Ready reports whether the cluster exists, its last operation succeeded
@@ -49,6 +51,9 @@ func (c *Client) Status(ctx context.Context, h *config.Hub) (*Status, error) {
 	st := &Status{ResourceGroup: a.ResourceGroup, Cluster: a.ClusterName, Pools: []PoolStatus{}}
 	if a.Budget != nil {
 		st.Budget = c.budgetStatus(ctx, h)
+	}
+	if a.Storage.Scratch.On() {
+		st.Scratch = c.scratchStatus(ctx, h)
 	}
 	mc, err := c.clusters.Get(ctx, a.ResourceGroup, a.ClusterName, nil)
 	if isNotFound(err) {

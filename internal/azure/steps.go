@@ -110,6 +110,9 @@ func (c *Client) updateCluster(ctx context.Context, h *config.Hub, version strin
 			mc.Tags = map[string]*string{}
 		}
 		maps.Copy(mc.Tags, tags(h, false))
+		if h.Azure.Storage.Scratch.On() {
+			setWorkloadIdentity(mc.Properties)
+		}
 		mc.Properties.ProvisioningState = nil
 		mc.Properties.PowerState = nil
 		return c.putCluster(ctx, a, action, mc)

@@ -14,6 +14,8 @@ type downOptions struct {
 	yes bool
 	// deleteData also deletes users' volumes (PVCs) on Kubernetes.
 	deleteData bool
+	// keepData keeps the scratch storage account on Azure.
+	keepData bool
 }
 
 func newDownCmd(e *env) *cobra.Command {
@@ -38,16 +40,21 @@ clusters, deletes the dhub-auth Secret; users' home volumes only with
 
 Target azure: deletes the resource group when dhub created it for this hub
 and it holds nothing else, otherwise only the managed cluster (the hub and
-users' volumes go with it); then lists what is still tagged with the hub.`,
+users' volumes go with it) and the scratch container's identity and storage
+account; then lists what is still tagged with the hub. --keep-data keeps the
+scratch storage account, with users' results in it, and its resource group.`,
 		Example: `  dhub down
   dhub down --target local        # the hub 'dhub up --target local' started
-  dhub down -f azure.yaml --yes   # unattended`,
+  dhub down -f azure.yaml --yes   # unattended
+  dhub down --keep-data           # azure: keep users' results in the scratch container`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDown(cmd.Context(), o, e) },
 	}
 	o.hubFlags.add(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "delete without asking (required when not interactive)")
 	cmd.Flags().BoolVar(&o.deleteData, "delete-data", false, "kubernetes: also delete users' home volumes")
+	cmd.Flags().BoolVar(&o.keepData, "keep-data", false, "azure: keep the scratch storage account (users' results) and its resource group")
+	cmd.MarkFlagsMutuallyExclusive("delete-data", "keep-data")
 	return cmd
 }
 
@@ -56,7 +63,7 @@ func runDown(ctx context.Context, o *downOptions, e *env) error {
 	if err != nil {
 		return err
 	}
-	p, err := t.PlanDown(ctx, deploy.DownOptions{DeleteData: o.deleteData})
+	p, err := t.PlanDown(ctx, deploy.DownOptions{DeleteData: o.deleteData, KeepData: o.keepData})
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,31 @@ func DefaultDNSLabel(h *Hub) string {
 	return name + "-" + suffix
 }
 
+// DefaultStorageAccount is the storage account name of an Azure hub's
+// scratch container: "dhub", the hub's letters and digits, and a suffix
+// derived as DefaultDNSLabel's is, at most 24 characters, since storage
+// account names are unique across all of Azure.
+func DefaultStorageAccount(h *Hub) string {
+	a := h.Azure
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.Join([]string{"storage", a.Subscription, a.ResourceGroup, a.Location, h.Name}, "/"))))
+	suffix := strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:6]
+	var name strings.Builder
+	for _, r := range strings.ToLower(h.Name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			name.WriteRune(r)
+		}
+	}
+	n := name.String()
+	if len(n) > 24-4-6 {
+		n = n[:24-4-6]
+	}
+	return "dhub" + n + suffix
+}
+
+// DefaultRetentionDays is how long scratch blobs live by default, as at
+// 2i2c's hubs.
+const DefaultRetentionDays = 7
+
 // ProfilePools returns the node pools a profile creates, as in the guide.
 func ProfilePools(p Profile) []NodePool {
 	if p == ProfileSimple {
@@ -118,6 +143,12 @@ func (h *Hub) setDefaults(set func(path string) bool) {
 		if b := a.Budget; b != nil && len(b.Actual) == 0 && len(b.Forecast) == 0 {
 			b.Actual, b.Forecast = []float64{80, 100}, []float64{100}
 		}
+		if sc := &a.Storage.Scratch; sc.Enabled == nil {
+			sc.Enabled = ptr(h.Profile == ProfileRecommended)
+		}
+		if a.Storage.Scratch.On() {
+			defUnset(set("azure.storage.scratch.retentionDays"), &a.Storage.Scratch.RetentionDays, DefaultRetentionDays)
+		}
 		if a.NodePools == nil {
 			a.NodePools = ProfilePools(h.Profile)
 		}
@@ -155,6 +186,9 @@ func (h *Hub) setDefaults(set func(path string) bool) {
 	if h.Target == TargetAzure && h.Name != "" {
 		def(&h.Azure.DNSLabel, DefaultDNSLabel(h))
 		def(&j.Host, h.Azure.DNSLabel+"."+h.Azure.Location+".cloudapp.azure.com")
+		if h.Azure.Storage.Scratch.On() {
+			def(&h.Azure.Storage.Scratch.AccountName, DefaultStorageAccount(h))
+		}
 	}
 	if j.HTTPS.Enabled == nil {
 		j.HTTPS.Enabled = ptr(h.Profile == ProfileRecommended && h.Target != TargetLocal)

@@ -49,6 +49,9 @@ func TestDefaultsRecommendedAzure(t *testing.T) {
 			{Name: "workers", Role: RoleWorker, Count: ptr(1), Autoscale: &Autoscale{Min: 0, Max: 50},
 				Spot: &Spot{MaxPrice: ptr(-1.0), Eviction: "Delete"}},
 		},
+		// The scratch container is on in the recommended profile, its
+		// account named like the DNS label.
+		Storage: AzureStorage{Scratch: AzureScratch{Enabled: ptr(true), RetentionDays: 7, AccountName: "dhubpangeohubk5t5bb"}},
 	}
 	if !reflect.DeepEqual(h.Azure, want) {
 		t.Errorf("azure\n got %s\nwant %s", dump(h.Azure), dump(want))
@@ -171,6 +174,7 @@ func userHub() *Hub {
 				{Name: "spot", Role: RoleWorker, VMSize: "Standard_F4s_v2", Count: ptr(2), Autoscale: &Autoscale{Min: 3, Max: 4},
 					Spot: &Spot{MaxPrice: ptr(0.5), Eviction: "Deallocate"}},
 			},
+			Storage: AzureStorage{Scratch: AzureScratch{Enabled: ptr(true), RetentionDays: 3, AccountName: "mydata1"}},
 		},
 		Local: Local{Host: "0.0.0.0", Port: 9000, Python: "/usr/bin/python3.12"},
 		JupyterHub: JupyterHub{

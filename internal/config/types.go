@@ -82,6 +82,41 @@ type Azure struct {
 	// groups: Azure e-mails its contacts when the month's cost, or the
 	// month's forecast, passes a threshold.
 	Budget *Budget `yaml:"budget"`
+	// Storage is what dhub makes in Azure Storage for the hub's users.
+	Storage AzureStorage `yaml:"storage"`
+}
+
+// AzureStorage is the hub's own Azure Storage.
+type AzureStorage struct {
+	Scratch AzureScratch `yaml:"scratch"`
+}
+
+// AzureScratch is a storage account with a "scratch" container that users'
+// servers and their Dask schedulers and workers reach through a workload
+// identity, with no key anywhere: SCRATCH_URL is az://scratch/<user>.
+type AzureScratch struct {
+	// Enabled defaults to true in the recommended profile.
+	Enabled *bool `yaml:"enabled"`
+	// RetentionDays: blobs not modified for longer are deleted by a
+	// lifecycle rule. Default 7.
+	RetentionDays int `yaml:"retentionDays"`
+	// AccountName is the storage account's name, unique across all of
+	// Azure: 3 to 24 lowercase letters and digits. Default: derived from
+	// the hub like the DNS label (DefaultStorageAccount).
+	AccountName string `yaml:"accountName"`
+	// Identity is the workload identity Azure made for the hub; up sets
+	// it once the identity exists, never dhub.yaml.
+	Identity *WorkloadIdentity `yaml:"-"`
+}
+
+// On reports whether the hub has an Azure scratch container.
+func (s AzureScratch) On() bool { return s.Enabled != nil && *s.Enabled }
+
+// WorkloadIdentity is the user-assigned managed identity pods present a
+// Kubernetes service account token for.
+type WorkloadIdentity struct {
+	ClientID string
+	TenantID string
 }
 
 // Budget is an Azure cost budget (Consumption Budgets API) for the hub.

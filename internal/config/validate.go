@@ -201,7 +201,23 @@ func (v *validator) azure(a *Azure) {
 	if a.Budget != nil {
 		v.budget("azure.budget", a.Budget)
 	}
+	if sc := a.Storage.Scratch; sc.On() {
+		const path = "azure.storage.scratch"
+		if sc.AccountName != "" && !storageAccountRE.MatchString(sc.AccountName) {
+			v.errf(path+".accountName", "%q is not a storage account name: 3 to 24 lowercase letters and digits", sc.AccountName)
+		}
+		if sc.RetentionDays < 1 || sc.RetentionDays > maxRetentionDays {
+			v.errf(path+".retentionDays", "%d: blobs are kept 1 to %d days after their last change (Azure's lifecycle rules)", sc.RetentionDays, maxRetentionDays)
+		}
+	}
 }
+
+// storageAccountRE is Azure's rule for storage account names.
+var storageAccountRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+
+// maxRetentionDays is the most daysAfterModificationGreaterThan Azure
+// takes in a lifecycle rule.
+const maxRetentionDays = 99999
 
 // budgetNotifications is how many notifications Azure allows a budget.
 const budgetNotifications = 5

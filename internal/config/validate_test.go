@@ -170,6 +170,8 @@ func validateRules() []ruleCase {
 		{"spot price six decimals", az, pool(2, func(p *NodePool) { p.Spot.MaxPrice = ptr(0.123456) }), "azure.nodePools[2].spot.maxPrice", "0.123456 has more than five decimals, which AKS refuses", false, false},
 		{"label reserved by AKS", az, pool(1, func(p *NodePool) { p.Labels = map[string]string{"kubernetes.azure.com/mode": "user"} }), "azure.nodePools[1].labels.kubernetes.azure.com/mode", "the prefix kubernetes.azure.com/ is reserved for AKS's own labels", false, false},
 		{"dns label", az, func(h *Hub) { h.Azure.DNSLabel = "Pangeo_Hub" }, "azure.dnsLabel", `"Pangeo_Hub" is not an Azure DNS label`, false, false},
+		{"storage account name", az, func(h *Hub) { h.Azure.Storage.Scratch.AccountName = "My-Data" }, "azure.storage.scratch.accountName", `"My-Data" is not a storage account name: 3 to 24 lowercase letters and digits`, false, false},
+		{"scratch retention", az, func(h *Hub) { h.Azure.Storage.Scratch.RetentionDays = 0 }, "azure.storage.scratch.retentionDays", "0: blobs are kept 1 to 99999 days", false, false},
 		{"label key", az, pool(1, func(p *NodePool) { p.Labels = map[string]string{"-team": "geo"} }), "azure.nodePools[1].labels.-team", `"-team" is not a Kubernetes label key`, false, true},
 		{"label value", az, pool(1, func(p *NodePool) { p.Labels = map[string]string{"team": "geo sciences"} }), "azure.nodePools[1].labels.team", `"geo sciences" is not a Kubernetes label value`, false, true},
 		{"label conflicts with role", az, pool(1, func(p *NodePool) { p.Labels = map[string]string{LabelNodePurpose: "core"} }), "azure.nodePools[1].labels." + LabelNodePurpose, "conflicts with role user, which sets hub.jupyter.org/node-purpose=user", false, true},

@@ -261,8 +261,8 @@ func (t *azureTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result
 // PlanDown deletes the resource group when dhub created it for this hub
 // and it holds nothing else, else only the managed cluster: the hub and
 // users' volumes go with the cluster.
-func (t *azureTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownResult], error) {
-	d, err := t.client.PlanDown(ctx, t.h)
+func (t *azureTarget) PlanDown(ctx context.Context, o DownOptions) (*Plan[*DownResult], error) {
+	d, err := t.client.PlanDown(ctx, t.h, o.KeepData)
 	if err != nil {
 		return nil, t.explain(err)
 	}
@@ -275,6 +275,14 @@ func (t *azureTarget) PlanDown(ctx context.Context, _ DownOptions) (*Plan[*DownR
 	case d.Cluster != "":
 		view.Add(plan.Change{Kind: azure.KindCluster, Name: d.Cluster, Action: plan.Delete,
 			Reason: fmt.Sprintf("in resource group %s; users' home volumes go with it", t.h.Azure.ResourceGroup)})
+	}
+	if d.Identity != "" {
+		view.Add(plan.Change{Kind: azure.KindIdentity, Name: d.Identity, Action: plan.Delete,
+			Reason: "made by dhub for this hub's scratch container; its federated credential goes with it"})
+	}
+	if d.Account != "" {
+		view.Add(plan.Change{Kind: azure.KindStorage, Name: d.Account, Action: plan.Delete,
+			Reason: "made by dhub for this hub's scratch container; users' results in it go with it ('dhub down --keep-data' keeps it)"})
 	}
 	if d.Budget != "" {
 		view.Add(plan.Change{Kind: azure.KindBudget, Name: d.Budget, Action: plan.Delete,

@@ -62,6 +62,9 @@ type Options struct {
 type DownOptions struct {
 	// DeleteData also deletes users' home volumes (Kubernetes).
 	DeleteData bool
+	// KeepData keeps the scratch storage account and its resource group
+	// (Azure), which otherwise go with the hub.
+	KeepData bool
 }
 
 // Plan is what Apply will do, shown before it is done.

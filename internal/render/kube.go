@@ -14,6 +14,14 @@ import (
 	"dhub/internal/config"
 )
 
+// The scratch container on Azure: its name, and the service account
+// users' servers and their Dask pods run as, which the workload identity's
+// federated credential trusts.
+const (
+	ScratchContainer      = "scratch"
+	StorageServiceAccount = "dhub-storage"
+)
+
 const (
 	// AuthSecretName is the Secret dhub creates for authentication secrets,
 	// so they never sit in Helm values.

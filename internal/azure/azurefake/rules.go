@@ -72,7 +72,8 @@ const DefaultKubernetesVersion = "1.33"
 type quota struct{ used, limit int }
 
 // Providers that a fresh subscription of a World has registered.
-var defaultProviders = []string{"Microsoft.ContainerService", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Resources"}
+var defaultProviders = []string{"Microsoft.ContainerService", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Resources",
+	"Microsoft.Storage", "Microsoft.ManagedIdentity", "Microsoft.Authorization"}
 
 // rules is the state behind the subscription's offer; a World embeds it.
 type rules struct {
@@ -252,6 +253,29 @@ func (w *World) unregistered() (code, msg string) {
 		return "MissingRegistrationForResourceProvider", fmt.Sprintf("The subscription registration is in '%s' state. The subscription must be registered to use namespace '%s'. See https://aka.ms/rps-not-found for how to register subscriptions.", w.providerState(ns), ns)
 	}
 	return "", ""
+}
+
+// identityRule returns why AKS refuses a cluster's OIDC issuer and
+// workload identity settings, or "": workload identity needs the issuer,
+// and an issuer once on stays on (its URL is in federated credentials).
+func identityRule(pr *armcontainerservice.ManagedClusterProperties, old *armcontainerservice.ManagedCluster) string {
+	oidc := pr.OidcIssuerProfile != nil && deref(pr.OidcIssuerProfile.Enabled)
+	if sp := pr.SecurityProfile; sp != nil && sp.WorkloadIdentity != nil && deref(sp.WorkloadIdentity.Enabled) && !oidc {
+		return "Enabling workload identity requires enabling the OIDC issuer profile (oidcIssuerProfile.enabled)."
+	}
+	if old != nil && old.Properties != nil && old.Properties.OidcIssuerProfile != nil && deref(old.Properties.OidcIssuerProfile.Enabled) && !oidc {
+		return "The OIDC issuer cannot be disabled once it has been enabled."
+	}
+	return ""
+}
+
+// unregisteredIn is Azure's refusal of a write to a provider's resources
+// while the subscription has not registered it, or "".
+func (w *World) unregisteredIn(ns string) (code, msg string) {
+	if w.providerState(ns) == "Registered" {
+		return "", ""
+	}
+	return "MissingSubscriptionRegistration", fmt.Sprintf("The subscription is not registered to use namespace '%s'. See https://aka.ms/rps-not-found for how to register subscriptions.", ns)
 }
 
 // --- VM sizes and quota -----------------------------------------------------
@@ -630,6 +654,9 @@ func (w *World) clusterRules(group, name string, mc *armcontainerservice.Managed
 				return versionsIncompatible(pv, to)
 			}
 		}
+	}
+	if msg := identityRule(pr, old); msg != "" {
+		return http.StatusBadRequest, "InvalidParameter", msg
 	}
 	if old != nil && len(pr.AgentPoolProfiles) == 0 {
 		return 0, "", "" // the pools stay as they are

@@ -30,13 +30,17 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
+	authfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2/fake"
 	computefake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7/fake"
 	consumptionfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/consumption/armconsumption/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9"
 	csfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v9/fake"
+	msifake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi/fake"
 	netfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 	rfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3/fake"
+	storagefake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage/fake"
 
 	"dhub/internal/azure"
 )
@@ -148,6 +152,13 @@ type World struct {
 	// budgetOffer, when set, is an offer id Cost Management refuses.
 	budgets     map[string]*budget
 	budgetOffer string
+	// storage are the storage accounts by name (unique across Azure);
+	// storageTaken are names others hold.
+	storage      map[string]*storageAccount
+	storageTaken map[string]bool
+	identities   map[string]*identity // by key(group, name)
+	// assignments are role assignments by lower-case scope/name.
+	assignments map[string]*armauthorization.RoleAssignment
 }
 
 // New returns an empty World.
@@ -161,6 +172,8 @@ func New() *World {
 		failLRO:  map[string]failure{},
 		rules:    newRules(),
 		budgets:  map[string]*budget{},
+		storage:  map[string]*storageAccount{}, storageTaken: map[string]bool{},
+		identities: map[string]*identity{}, assignments: map[string]*armauthorization.RoleAssignment{},
 	}
 }
 
@@ -419,6 +432,20 @@ func (w *World) serve(req *http.Request) (*http.Response, error) {
 			consumption: consumptionfake.NewServerFactoryTransport(&consumptionfake.ServerFactory{
 				BudgetsServer: consumptionfake.BudgetsServer{Get: w.getBudget, CreateOrUpdate: w.putBudget, Delete: w.deleteBudget},
 			}),
+			storage: storagefake.NewServerFactoryTransport(&storagefake.ServerFactory{
+				AccountsServer: storagefake.AccountsServer{
+					CheckNameAvailability: w.checkStorageName, GetProperties: w.getStorage, BeginCreate: w.createStorage, Delete: w.deleteStorage,
+				},
+				BlobContainersServer:     storagefake.BlobContainersServer{Create: w.createContainer, Get: w.getContainer},
+				ManagementPoliciesServer: storagefake.ManagementPoliciesServer{Get: w.getPolicy, CreateOrUpdate: w.putPolicy},
+			}),
+			msi: msifake.NewServerFactoryTransport(&msifake.ServerFactory{
+				UserAssignedIdentitiesServer:       msifake.UserAssignedIdentitiesServer{Get: w.getIdentity, CreateOrUpdate: w.putIdentity, Delete: w.deleteIdentity},
+				FederatedIdentityCredentialsServer: msifake.FederatedIdentityCredentialsServer{Get: w.getCredential, CreateOrUpdate: w.putCredential},
+			}),
+			authorization: authfake.NewServerFactoryTransport(&authfake.ServerFactory{
+				RoleAssignmentsServer: authfake.RoleAssignmentsServer{Get: w.getAssignment, Create: w.createAssignment, Delete: w.deleteAssignment},
+			}),
 			cs: csfake.NewServerFactoryTransport(&csfake.ServerFactory{
 				ManagedClustersServer: csfake.ManagedClustersServer{
 					Get: w.getCluster, BeginCreateOrUpdate: w.putCluster, BeginDelete: w.deleteCluster,
@@ -474,7 +501,9 @@ func (w *World) withBody(req *http.Request, resp *http.Response, err error) (*ht
 }
 
 // router sends ARM requests to the fake server factory of their module.
-type router struct{ rs, cs, compute, network, consumption policy.Transporter }
+type router struct {
+	rs, cs, compute, network, consumption, storage, msi, authorization policy.Transporter
+}
 
 // providerRE matches the resource providers API: a provider, or its
 // register action.
@@ -486,6 +515,14 @@ func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case providerRE.MatchString(p):
 		return r.rs.Do(req)
+	case strings.Contains(p, "/providers/Microsoft.Authorization/"):
+		// Before Microsoft.Storage: a role assignment's scope may be a
+		// storage container.
+		return r.authorization.Do(req)
+	case strings.Contains(p, "/providers/Microsoft.Storage/"):
+		return r.storage.Do(req)
+	case strings.Contains(p, "/providers/Microsoft.ManagedIdentity/"):
+		return r.msi.Do(req)
 	case strings.Contains(p, "/providers/Microsoft.ContainerService/"):
 		return r.cs.Do(req)
 	case strings.Contains(p, "/providers/Microsoft.Compute/"):
@@ -573,6 +610,17 @@ func (w *World) deleteGroup(_ context.Context, name string, _ *armresources.Reso
 		}
 	}
 	w.others = dropIn(w.others, name)
+	for n, s := range w.storage {
+		if strings.EqualFold(s.group, name) {
+			delete(w.storage, n)
+		}
+	}
+	for k := range w.identities {
+		if strings.HasPrefix(k, key(name)+"/") {
+			delete(w.identities, k)
+		}
+	}
+	w.dropAssignments(groupID(name))
 	w.lro(func(n int) { resp.AddNonTerminalResponse(n, nil) }, http.StatusAccepted)
 	resp.SetTerminalResponse(http.StatusOK, armresources.ResourceGroupsClientDeleteResponse{}, nil)
 	return
@@ -617,6 +665,8 @@ func (w *World) resources(group string, match func(map[string]*string) bool) []*
 			out = append(out, &armresources.GenericResourceExpanded{ID: mc.ID, Name: mc.Name, Type: mc.Type, Location: mc.Location, Tags: *clone(&mc.Tags)})
 		}
 	}
+	out = append(out, w.storageResources(group, match)...)
+	out = append(out, w.identityResources(group, match)...)
 	for _, r := range w.others {
 		if (group == "" || strings.HasPrefix(strings.ToLower(deref(r.ID)), strings.ToLower(groupID(group))+"/")) && match(r.Tags) {
 			out = append(out, clone(r))
@@ -680,6 +730,9 @@ func (w *World) putCluster(_ context.Context, group, name string, in armcontaine
 		pr.NetworkProfile.DNSServiceIP = to.Ptr("10.0.0.10")
 		pr.NetworkProfile.PodCidr = to.Ptr("10.244.0.0/16")
 		pr.NetworkProfile.OutboundType = to.Ptr(armcontainerservice.OutboundTypeLoadBalancer)
+	}
+	if o := pr.OidcIssuerProfile; o != nil && deref(o.Enabled) {
+		o.IssuerURL = to.Ptr(fmt.Sprintf("https://%s.oic.prod-aks.azure.com/%s/%s/", deref(mc.Location), Tenant, fakeUUID("issuer:"+deref(mc.ID))))
 	}
 	if mc.Identity != nil {
 		mc.Identity.PrincipalID = to.Ptr("11111111-2222-3333-4444-555555555555")
