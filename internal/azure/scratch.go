@@ -508,3 +508,16 @@ func (c *Client) scratchStatus(ctx context.Context, h *config.Hub) *ScratchStatu
 	}
 	return st
 }
+
+// ScratchIdentity reads the scratch container's identity (one GET), for
+// the hub's pods once up has made it.
+func (c *Client) ScratchIdentity(ctx context.Context, h *config.Hub) (*config.WorkloadIdentity, error) {
+	id, err := c.identities.Get(ctx, h.Azure.ResourceGroup, IdentityName(h), nil)
+	if err != nil {
+		return nil, explain(err, KindIdentity+" "+IdentityName(h), h.Azure.Location)
+	}
+	if id.Properties == nil {
+		return nil, fmt.Errorf("%s %s: Azure shows no client ID", KindIdentity, IdentityName(h))
+	}
+	return &config.WorkloadIdentity{ClientID: deref(id.Properties.ClientID), TenantID: deref(id.Properties.TenantID)}, nil
+}

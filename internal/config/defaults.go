@@ -74,18 +74,7 @@ func DefaultDNSLabel(h *Hub) string {
 func DefaultStorageAccount(h *Hub) string {
 	a := h.Azure
 	sum := sha256.Sum256([]byte(strings.ToLower(strings.Join([]string{"storage", a.Subscription, a.ResourceGroup, a.Location, h.Name}, "/"))))
-	suffix := strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:6]
-	var name strings.Builder
-	for _, r := range strings.ToLower(h.Name) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			name.WriteRune(r)
-		}
-	}
-	n := name.String()
-	if len(n) > 24-4-6 {
-		n = n[:24-4-6]
-	}
-	return "dhub" + n + suffix
+	return storageAccountFor(h.Name, strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:6])
 }
 
 // DefaultRetentionDays is how long scratch blobs live by default, as at

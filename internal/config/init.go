@@ -53,6 +53,9 @@ func Init(o InitOptions) ([]byte, error) {
 			return nil, err
 		}
 		h.Azure.DNSLabel = label
+		// The scratch storage account's name is unique across Azure too;
+		// the label's suffix keeps it so.
+		h.Azure.Storage.Scratch.AccountName = storageAccountFor(o.Name, label[len(label)-6:])
 	}
 	h.SetDefaults()
 	if err := o.check(h.JupyterHub.Auth.Type); err != nil {
@@ -75,6 +78,22 @@ func Init(o InitOptions) ([]byte, error) {
 
 // randomLabel is name, a dash and six random lowercase letters and
 // digits, within the 63 characters of a DNS label.
+// storageAccountFor is a storage account name for hub name: "dhub", the
+// name's letters and digits, and suffix, at most 24 characters.
+func storageAccountFor(name, suffix string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	n := b.String()
+	if len(n) > 24-4-len(suffix) {
+		n = n[:24-4-len(suffix)]
+	}
+	return "dhub" + n + suffix
+}
+
 func randomLabel(name string) (string, error) {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, 6)
@@ -232,6 +251,17 @@ azure:
   #   actual: [80, 100]
   #   forecast: [100]
   #   contactEmails: [{{if .Email}}{{.Email}}{{else}}you@example.org{{end}}]
+  # A scratch container in Azure Blob Storage: users' servers and their Dask
+  # workers reach az://scratch/<user> (SCRATCH_URL) with no key, through a
+  # workload identity; blobs go retentionDays after their last change
+  # (README.md#scratch). 'dhub down --keep-data' keeps it.
+  storage:
+    scratch:
+      enabled: {{.Hub.Azure.Storage.Scratch.On}}
+{{- if .Hub.Azure.Storage.Scratch.On}}
+      retentionDays: {{.Hub.Azure.Storage.Scratch.RetentionDays}}
+      accountName: {{.Hub.Azure.Storage.Scratch.AccountName}}   # unique across all of Azure: a random suffix, as the DNS label's
+{{- end}}
 {{- end}}
 {{- if eq .Hub.Target "kubernetes"}}
 

@@ -89,6 +89,10 @@ func initHub(o InitOptions, label string, allowed ...string) Hub {
 	h.SetDefaults()
 	want := Hub{Name: o.Name, Target: o.Target, Profile: o.Profile}
 	want.Azure.DNSLabel = label
+	if h.Azure.Storage.Scratch.On() {
+		// The scratch account carries the label's random suffix.
+		want.Azure.Storage.Scratch.AccountName = "dhubpangeohub" + label[len(label)-6:]
+	}
 	if h.HTTPSEnabled() {
 		want.JupyterHub.HTTPS.ContactEmail = o.Email
 	}
@@ -170,6 +174,7 @@ func TestInitRecommendedAzureValid(t *testing.T) {
 	// And that is the validation baseline, but for the label drawn.
 	base := azureHub()
 	base.Azure.DNSLabel, base.JupyterHub.Host = label, label+".westeurope.cloudapp.azure.com"
+	base.Azure.Storage.Scratch.AccountName = "dhubpangeohub" + label[len(label)-6:]
 	if !equalHubs(*f.Hub, *base) {
 		t.Errorf("loaded hub differs from the azure baseline\n got %s\nwant %s", dump(f.Hub), dump(azureHub()))
 	}

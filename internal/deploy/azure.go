@@ -89,14 +89,15 @@ func (t *azureTarget) Plan(ctx context.Context) (*Plan[*UpResult], error) {
 		return nil, t.explain(err)
 	}
 	// Without a clientId, dhub manages the hub's application: the hub is
-	// planned with its ids (none yet when up creates it).
-	hubCfg := t.h
+	// planned with its ids (none yet when up creates it). So with the
+	// scratch container's identity.
+	hubCfg := withIdentity(t.h, ap.Identity())
 	var app *azure.AppPlan
 	if azure.Managed(t.h) {
 		if app, err = t.client.PlanApp(ctx, t.h); err != nil {
 			return nil, err
 		}
-		hubCfg = withApp(t.h, app.TenantID, app.ClientID, nil)
+		hubCfg = withApp(hubCfg, app.TenantID, app.ClientID, nil)
 	}
 	view := *ap.View
 	view.Changes = append([]plan.Change(nil), ap.View.Changes...)
@@ -150,14 +151,22 @@ func (t *azureTarget) apply(ctx context.Context, ap *azure.Plan, app *azure.AppP
 	if err != nil {
 		return nil, t.explain(err)
 	}
-	hubCfg := t.h
+	hubCfg := withIdentity(t.h, ap.Identity())
+	if t.h.Azure.Storage.Scratch.On() && ap.Identity() == nil {
+		// up made the identity just now: the hub is planned again with it.
+		id, err := t.client.ScratchIdentity(ctx, t.h)
+		if err != nil {
+			return nil, t.explain(err)
+		}
+		hubCfg, hub = withIdentity(t.h, id), nil
+	}
 	if app != nil {
 		created := app.ClientID == ""
 		ar, err := t.client.ApplyApp(ctx, app)
 		if err != nil {
 			return nil, err
 		}
-		hubCfg = withApp(t.h, ar.TenantID, ar.ClientID, ar.Secret)
+		hubCfg = withApp(hubCfg, ar.TenantID, ar.ClientID, ar.Secret)
 		switch {
 		case created:
 			hub = nil // planned again below, with the new application's ids
@@ -247,6 +256,17 @@ func withApp(h *config.Hub, tenant, client string, secret []byte) *config.Hub {
 	if secret != nil {
 		ad.ClientSecret = config.InMemory(secret)
 	}
+	return &c
+}
+
+// withIdentity is h with the scratch container's workload identity, which
+// its pods present their token for; h itself when id is nil.
+func withIdentity(h *config.Hub, id *config.WorkloadIdentity) *config.Hub {
+	if id == nil {
+		return h
+	}
+	c := *h
+	c.Azure.Storage.Scratch.Identity = id
 	return &c
 }
 

@@ -113,6 +113,9 @@ func writeAzureStatus(w io.Writer, st *azure.Status) {
 	if b := st.Budget; b != nil {
 		writeBudget(w, b)
 	}
+	if s := st.Scratch; s != nil {
+		writeScratch(w, s)
+	}
 	if !st.Exists {
 		fmt.Fprintf(w, "managed cluster %s does not exist in resource group %s: 'dhub up' creates it\n", st.Cluster, st.ResourceGroup)
 		return
@@ -131,6 +134,16 @@ func writeAzureStatus(w io.Writer, st *azure.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.Mode, p.VMSize, p.Nodes, bound(p.Min), bound(p.Max), p.Priority, dash(p.State))
 	}
 	tw.Flush()
+}
+
+// writeScratch says where users' scratch is and what reaches it.
+func writeScratch(w io.Writer, s *azure.ScratchStatus) {
+	if s.Problem != "" {
+		fmt.Fprintf(w, "scratch %s/<user> (storage account %s): %s\n", s.URL, s.Account, s.Problem)
+		return
+	}
+	fmt.Fprintf(w, "scratch %s/<user> (storage account %s): blobs kept %d days after their last change; reached as managed identity %s\n",
+		s.URL, s.Account, s.RetentionDays, s.ClientID)
 }
 
 // writeBudget says what the month has cost against the budget.

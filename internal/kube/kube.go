@@ -36,6 +36,7 @@ type Plan struct {
 	rendered        *render.Kubernetes
 	createNamespace bool
 	secret          *secretPlan
+	serviceAccount  *serviceAccountPlan
 	releases        []releaseChangeOf
 }
 
@@ -83,6 +84,11 @@ func (c *Client) Plan(ctx context.Context, h *config.Hub) (*Plan, error) {
 	if err := p.planSecret(existing); err != nil {
 		return nil, err
 	}
+	sa, err := c.readServiceAccount(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	p.planServiceAccount(sa)
 	for _, r := range p.rendered.Releases {
 		have, err := deployed(cfg, r.Name)
 		if err != nil {
@@ -107,6 +113,7 @@ func planNew(h *config.Hub, names render.ReleaseNames) (*Plan, error) {
 	if err := p.planSecret(nil); err != nil {
 		return nil, err
 	}
+	p.planServiceAccount(nil)
 	for _, r := range p.rendered.Releases {
 		p.addRelease(releaseChangeOf{Change: releaseChange(r, nil), release: r})
 	}
@@ -144,6 +151,9 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*UpResult, error) {
 		}
 	}
 	if err := c.writeSecret(ctx, p.hub, p.secret); err != nil {
+		return nil, err
+	}
+	if err := c.writeServiceAccount(ctx, p); err != nil {
 		return nil, err
 	}
 	cfg, err := c.actionConfig()

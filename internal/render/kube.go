@@ -114,6 +114,9 @@ type Kubernetes struct {
 	Releases []Release
 	// Secret is nil when the hub needs none (auth type none).
 	Secret *Secret
+	// ServiceAccount is the one users' pods run as to reach the Azure
+	// scratch container; nil without one.
+	ServiceAccount *ServiceAccount
 }
 
 // ForKubernetes renders the releases and Secret of a validated Hub
@@ -125,7 +128,7 @@ func ForKubernetes(h *config.Hub) *Kubernetes {
 // ForReleases renders the releases and Secret of a validated Hub under the
 // given release names (those of a hub already installed).
 func ForReleases(h *config.Hub, names ReleaseNames) *Kubernetes {
-	k := &Kubernetes{Names: names}
+	k := &Kubernetes{Names: names, ServiceAccount: storageServiceAccount(h)}
 	secret := &Secret{Name: AuthSecretName, Namespace: h.Namespace, Data: map[string]SecretSource{}}
 	jh := jupyterHubValues(h, names, secret)
 	dg := daskGatewayValues(h)
@@ -191,7 +194,7 @@ func jupyterHubValues(h *config.Hub, names ReleaseNames, secret *Secret) map[str
 func singleuserValues(h *config.Hub, names ReleaseNames) map[string]any {
 	j := h.JupyterHub
 	name, tag := splitImage(j.Image)
-	return map[string]any{
+	v := map[string]any{
 		// With HTTPS, users reach the gateway through proxy-http, whose
 		// NetworkPolicy admits only pods with this label (merged with the
 		// chart's default extraLabels).
@@ -217,6 +220,14 @@ func singleuserValues(h *config.Hub, names ReleaseNames) map[string]any {
 			"ports": []any{map[string]any{"port": 8000, "protocol": "TCP"}},
 		}}},
 	}
+	if azureScratch(h) {
+		v["serviceAccountName"] = StorageServiceAccount
+		v["extraLabels"].(map[string]any)[WorkloadIdentityLabel] = "true"
+		storage := v["storage"].(map[string]any)
+		storage["extraVolumes"] = []any{tokenVolume()}
+		storage["extraVolumeMounts"] = []any{tokenMount()}
+	}
+	return v
 }
 
 // labPageConfig is the JupyterLab page config of users' servers: without
@@ -252,6 +263,12 @@ func singleuserEnv(h *config.Hub, names ReleaseNames) map[string]any {
 		// Each user's own place: KubeSpawner fills in the user's name as
 		// the hub knows it, which the gateway gives schedulers and workers.
 		env["SCRATCH_URL"] = escapeBraces(strings.TrimRight(sc.URL, "/")) + "/{unescaped_username}"
+	}
+	if azureScratch(h) {
+		for k, v := range scratchEnv(h) {
+			env[k] = escapeBraces(v)
+		}
+		env["SCRATCH_URL"] = "az://" + ScratchContainer + "/{unescaped_username}"
 	}
 	return env
 }
@@ -507,11 +524,32 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 	if sc := h.JupyterHub.Storage.Scratch; sc != nil {
 		scratchPrefix = pyString(strings.TrimRight(sc.URL, "/") + "/")
 	}
+	if azureScratch(h) {
+		scratchPrefix = pyString("az://" + ScratchContainer + "/")
+		for _, role := range []string{"scheduler", "worker"} {
+			r, _ := backend[role].(map[string]any)
+			if r == nil {
+				r = map[string]any{}
+				backend[role] = r
+			}
+			pod, _ := r["extraPodConfig"].(map[string]any)
+			if pod == nil {
+				pod = map[string]any{}
+				r["extraPodConfig"] = pod
+			}
+			pod["serviceAccountName"] = StorageServiceAccount
+			pod["volumes"] = []any{tokenVolume()}
+			r["extraContainerConfig"] = map[string]any{"env": envList(scratchEnv(h)), "volumeMounts": []any{tokenMount()}}
+		}
+	}
 	gateway := map[string]any{
 		"prefix":      GatewayPrefix,
 		"auth":        map[string]any{"type": "jupyterhub", "jupyterhub": jhAuth},
 		"backend":     backend,
 		"extraConfig": map[string]any{"dhub-cluster-options": clusterOptionsPython(h.Dask, true, scratchPrefix)},
+	}
+	if azureScratch(h) {
+		gateway["extraConfig"].(map[string]any)["dhub-workload-identity"] = identityPython
 	}
 	if *h.Dask.EndWithServer {
 		gateway["extraConfig"].(map[string]any)["dhub-end-with-server"] = "from dask_gateway_server.backends.kubernetes import KubeBackend\n\n" + endWithServerConfig("KubeBackend")

@@ -86,8 +86,17 @@ func hub(t *testing.T, name string) *config.Hub {
 	if errs := f.Hub.Validate().Errors(); len(errs) > 0 {
 		t.Fatalf("%s does not validate: %v", name, errs)
 	}
+	if f.Hub.Target == config.TargetAzure && f.Hub.Azure.Storage.Scratch.On() {
+		// The scratch container's identity, as up gives it the hub once
+		// Azure has made it.
+		f.Hub.Azure.Storage.Scratch.Identity = &testIdentity
+	}
 	return f.Hub
 }
+
+// testIdentity is the workload identity of the Azure examples' scratch
+// containers.
+var testIdentity = config.WorkloadIdentity{ClientID: "5b2c0a3e-1f4d-4c6b-9e8a-7d6c5b4a3f21", TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47"}
 
 // pod is a chart's rendering laid out as the hub and gateway pods see it.
 type pod struct {

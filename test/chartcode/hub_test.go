@@ -184,6 +184,7 @@ func TestUserPod(t *testing.T) {
 			}
 		}
 		checkScratch(t, h, "the user pod", ctr, "alice")
+		checkIdentity(t, h, "the user pod", r.Pod)
 		userPool := h.PoolRoles()[config.RoleUser]
 		required := spec.Affinity != nil && spec.Affinity.NodeAffinity != nil && spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil
 		if required != userPool {
@@ -211,8 +212,28 @@ func checkScratch(t *testing.T, h *config.Hub, what string, c corev1.Container, 
 	if sc := h.JupyterHub.Storage.Scratch; sc != nil {
 		want, secret = strings.TrimRight(sc.URL, "/")+"/"+user, sc.CredentialsSecret
 	}
-	if got := envOf(c)["SCRATCH_URL"]; got != want {
+	env := envOf(c)
+	azure := map[string]string{}
+	if h.Target == config.TargetAzure && h.Azure.Storage.Scratch.On() {
+		want = "az://scratch/" + user
+		azure = map[string]string{
+			"AZURE_STORAGE_ACCOUNT_NAME": h.Azure.Storage.Scratch.AccountName, "AZURE_STORAGE_ANON": "false",
+			"AZURE_CLIENT_ID": testIdentity.ClientID, "AZURE_TENANT_ID": testIdentity.TenantID,
+			"AZURE_FEDERATED_TOKEN_FILE": render.TokenDir + "/" + render.TokenFile, "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+		}
+	}
+	if got := env["SCRATCH_URL"]; got != want {
 		t.Errorf("%s: SCRATCH_URL %q, want %q", what, got, want)
+	}
+	for k, v := range env {
+		if strings.HasPrefix(k, "AZURE_") && azure[k] != v {
+			t.Errorf("%s: env %s = %q, want %q", what, k, v, azure[k])
+		}
+	}
+	for k, v := range azure {
+		if env[k] != v {
+			t.Errorf("%s: env %s = %q, want %q", what, k, env[k], v)
+		}
 	}
 	var from []string
 	for _, e := range c.EnvFrom {
@@ -222,6 +243,41 @@ func checkScratch(t *testing.T, h *config.Hub, what string, c corev1.Container, 
 	}
 	if got := strings.Join(from, ","); got != secret {
 		t.Errorf("%s: environment from Secrets %q, want %q", what, got, secret)
+	}
+}
+
+// checkIdentity checks a pod of a user's against azure.storage.scratch:
+// it runs as the service account the identity trusts, carries AKS's
+// workload identity label, and has a token for Azure AD mounted where
+// AZURE_FEDERATED_TOKEN_FILE says; without scratch, none of these.
+func checkIdentity(t *testing.T, h *config.Hub, what string, pod corev1.Pod) {
+	t.Helper()
+	on := h.Target == config.TargetAzure && h.Azure.Storage.Scratch.On()
+	if got := pod.Spec.ServiceAccountName == render.StorageServiceAccount; got != on {
+		t.Errorf("%s: service account %q (scratch %v)", what, pod.Spec.ServiceAccountName, on)
+	}
+	if got := pod.Labels[render.WorkloadIdentityLabel] == "true"; got != on {
+		t.Errorf("%s: label %s = %q (scratch %v)", what, render.WorkloadIdentityLabel, pod.Labels[render.WorkloadIdentityLabel], on)
+	}
+	volume := ""
+	for _, v := range pod.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ServiceAccountToken != nil && s.ServiceAccountToken.Audience == render.TokenAudience && s.ServiceAccountToken.Path == render.TokenFile {
+				volume = v.Name
+			}
+		}
+	}
+	mounted := false
+	for _, c := range pod.Spec.Containers {
+		for _, m := range c.VolumeMounts {
+			mounted = mounted || (m.Name == volume && m.MountPath == render.TokenDir)
+		}
+	}
+	if (volume != "" && mounted) != on {
+		t.Errorf("%s: Azure AD token volume %q mounted at %s: %v (scratch %v)", what, volume, render.TokenDir, mounted, on)
 	}
 }
 
@@ -394,6 +450,11 @@ func checkClusterPods(t *testing.T, h *config.Hub, name string, p clusterProbe, 
 			t.Errorf("%s options: %s image %q, want %q", name, c.Name, c.Image, image)
 		}
 		checkScratch(t, h, name+" options: "+c.Name, *c, "alice")
+		pod := p.SchedulerPod
+		if c == worker {
+			pod = p.WorkerPod
+		}
+		checkIdentity(t, h, name+" options: "+c.Name+" pod", pod)
 		env := envOf(*c)
 		for k, v := range d.Environment {
 			if env[k] != v {

@@ -44,13 +44,20 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("up --yes: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
-	for _, want := range []string{"10 to create.", "Azure matches dhub.yaml: resource group pangeo, managed cluster pangeoCluster with 3 node pools (3 write(s), 1 long-running operation(s)"} {
+	for _, want := range []string{"17 to create.", "Azure matches dhub.yaml: resource group pangeo, managed cluster pangeoCluster with 3 node pools (9 write(s), 2 long-running operation(s)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("up stdout lacks %q:\n%s", want, stdout)
 		}
 	}
 	if !strings.Contains(stdout, "DaskHub is up at https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/") {
 		t.Errorf("up did not install the hub on the cluster:\n%s", stdout)
+	}
+	// The users' service account names the identity up made after the
+	// hub's first plan.
+	id := w.Identity("pangeo", "dhub-pangeo-hub-storage")
+	sa, err := cluster.Client().CoreV1().ServiceAccounts(ns).Get(context.Background(), "dhub-storage", metav1.GetOptions{})
+	if err != nil || id == nil || sa.Annotations["azure.workload.identity/client-id"] != *id.Properties.ClientID {
+		t.Errorf("service account dhub-storage: %v %v, identity %v", err, sa.Annotations, id)
 	}
 	for _, want := range []string{"managed cluster pangeoCluster: create accepted by Azure", "create done in", "release " + ns + "-jupyterhub: installing", "components ready"} {
 		if !strings.Contains(stderr, want) {
@@ -84,6 +91,7 @@ func TestAzureUpStatusKubeconfigDownEndToEnd(t *testing.T) {
 	w.SetBudgetSpend("dhub-pangeo-hub", 312.5, 841, "USD")
 	code, stdout, _ = run(t, o, "status", "-f", file)
 	if code != 0 || !strings.Contains(stdout, "workers  User    Standard_D2s_v3  1      0    50   Spot") || !strings.Contains(stdout, "hub URL:       https://pangeo-hub-r2crrr.westeurope.cloudapp.azure.com/ answers") ||
+		!strings.Contains(stdout, "scratch az://scratch/<user> (storage account dhubpangeohubk5t5bb): blobs kept 7 days after their last change; reached as managed identity "+*id.Properties.ClientID) ||
 		!strings.Contains(stdout, "budget dhub-pangeo-hub: 900 USD a month; this month 312.50 USD spent (35%), 841.00 USD forecast for the month; mails at actual 80%, 100%; forecast 100%; to ops@example.org") {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}

@@ -155,6 +155,9 @@ func kubeState(t *testing.T, ns string) map[string]string {
 	if s, err := core.Secrets(ns).Get(ctx, "dhub-auth", metav1.GetOptions{}); err == nil {
 		st["secret dhub-auth"] = s.ResourceVersion
 	}
+	if sa, err := core.ServiceAccounts(ns).Get(ctx, "dhub-storage", metav1.GetOptions{}); err == nil {
+		st["service account dhub-storage"] = sa.ResourceVersion
+	}
 	// Helm keeps one Secret per release revision.
 	revs, err := core.Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
 	if err != nil {

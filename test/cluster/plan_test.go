@@ -128,7 +128,9 @@ func TestAzureUpDoesWhatThePlanSays(t *testing.T) {
 	}
 	h := loadHub(t, file)
 	applyPlan(t, h, o, state, "resource group pangeo", "managed cluster pangeoCluster", "node pool core", "node pool users", "node pool workers",
-		"namespace "+ns, "secret dhub-auth", "helm release "+ns+"-jupyterhub", "helm release "+ns+"-dask-gateway")
+		"storage account "+h.Azure.Storage.Scratch.AccountName, "blob container scratch", "lifecycle rule dhubScratchRetention",
+		"managed identity dhub-pangeo-hub-storage", "federated credential dhub-storage", "role assignment Storage Blob Data Contributor on container scratch",
+		"namespace "+ns, "secret dhub-auth", "service account dhub-storage", "helm release "+ns+"-jupyterhub", "helm release "+ns+"-dask-gateway")
 
 	w.ResetLog()
 	applyPlan(t, h, o, state)

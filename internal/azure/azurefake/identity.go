@@ -98,14 +98,10 @@ func fakeUUID(name string) string {
 func (w *World) putIdentity(_ context.Context, group, name string, in armmsi.Identity, _ *armmsi.UserAssignedIdentitiesClientCreateOrUpdateOptions) (resp azfake.Responder[armmsi.UserAssignedIdentitiesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if code, msg := w.unregisteredIn("Microsoft.ManagedIdentity"); code != "" {
-		w.refuse(&errResp, http.StatusConflict, code, msg)
+	if w.refuseInGroup(&errResp, "Microsoft.ManagedIdentity", group) {
 		return
 	}
 	switch {
-	case w.groups[key(group)] == nil:
-		w.refuse(&errResp, http.StatusNotFound, "ResourceGroupNotFound", fmt.Sprintf("Resource group '%s' could not be found.", group))
-		return
 	case !identityNameRE.MatchString(name):
 		w.refuse(&errResp, http.StatusBadRequest, "InvalidResourceName", fmt.Sprintf("Resource name %s is invalid. The name can be up to 128 characters long. Valid characters are letters, digits, '-' and '_', starting with a letter or digit.", name))
 		return

@@ -269,13 +269,19 @@ func identityRule(pr *armcontainerservice.ManagedClusterProperties, old *armcont
 	return ""
 }
 
-// unregisteredIn is Azure's refusal of a write to a provider's resources
-// while the subscription has not registered it, or "".
-func (w *World) unregisteredIn(ns string) (code, msg string) {
-	if w.providerState(ns) == "Registered" {
-		return "", ""
+// refuseInGroup answers the creation of a resource of provider ns in
+// group with Azure's refusal while the subscription has not registered ns
+// or the group does not exist, and reports whether it did.
+func (w *World) refuseInGroup(e *azfake.ErrorResponder, ns, group string) bool {
+	switch {
+	case w.providerState(ns) != "Registered":
+		w.refuse(e, http.StatusConflict, "MissingSubscriptionRegistration", fmt.Sprintf("The subscription is not registered to use namespace '%s'. See https://aka.ms/rps-not-found for how to register subscriptions.", ns))
+	case w.groups[key(group)] == nil:
+		w.refuse(e, http.StatusNotFound, "ResourceGroupNotFound", fmt.Sprintf("Resource group '%s' could not be found.", group))
+	default:
+		return false
 	}
-	return "MissingSubscriptionRegistration", fmt.Sprintf("The subscription is not registered to use namespace '%s'. See https://aka.ms/rps-not-found for how to register subscriptions.", ns)
+	return true
 }
 
 // --- VM sizes and quota -----------------------------------------------------

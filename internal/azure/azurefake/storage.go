@@ -125,14 +125,10 @@ func (w *World) getStorage(_ context.Context, group, name string, _ *armstorage.
 func (w *World) createStorage(_ context.Context, group, name string, in armstorage.AccountCreateParameters, _ *armstorage.AccountsClientBeginCreateOptions) (resp azfake.PollerResponder[armstorage.AccountsClientCreateResponse], errResp azfake.ErrorResponder) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if code, msg := w.unregisteredIn("Microsoft.Storage"); code != "" {
-		w.refuse(&errResp, http.StatusConflict, code, msg)
+	if w.refuseInGroup(&errResp, "Microsoft.Storage", group) {
 		return
 	}
 	switch {
-	case w.groups[key(group)] == nil:
-		w.refuse(&errResp, http.StatusNotFound, "ResourceGroupNotFound", fmt.Sprintf("Resource group '%s' could not be found.", group))
-		return
 	case !storageNameRE.MatchString(name):
 		w.refuse(&errResp, http.StatusBadRequest, "AccountNameInvalid", fmt.Sprintf("%s is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", name))
 		return

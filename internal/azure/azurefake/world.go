@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -273,6 +274,29 @@ func (w *World) Versions() map[string]string {
 		for _, p := range w.pools[k] {
 			out["node pool "+deref(p.Name)] = version(p)
 		}
+	}
+	for name, s := range w.storage {
+		out["storage account "+name] = version(s.a)
+		for c, bc := range s.containers {
+			out["blob container "+c] = version(bc)
+		}
+		if s.policy != nil {
+			for _, r := range s.policy.Properties.Policy.Rules {
+				out["lifecycle rule "+deref(r.Name)] = version(r)
+			}
+		}
+	}
+	for _, i := range w.identities {
+		out["managed identity "+deref(i.id.Name)] = version(i.id)
+		for n, c := range i.creds {
+			out["federated credential "+n] = version(c)
+		}
+	}
+	for _, a := range w.assignments {
+		// Named as dhub's plans name them: the role, and the container
+		// its scope ends with.
+		role := builtInRoles[strings.ToLower(path.Base(deref(a.Properties.RoleDefinitionID)))]
+		out["role assignment "+role+" on container "+path.Base(deref(a.Properties.Scope))] = version(a)
 	}
 	return out
 }
