@@ -40,6 +40,10 @@ var diskTiers = []struct {
 }{{"1", 4}, {"2", 8}, {"3", 16}, {"4", 32}, {"6", 64}, {"10", 128}, {"15", 256}, {"20", 512}, {"30", 1024},
 	{"40", 2048}, {"50", 4096}, {"60", 8192}, {"70", 16384}, {"80", 32767}}
 
+// scratchProduct is the Retail Prices product of a StorageV2 account's
+// block blobs.
+const scratchProduct = "General Block Blob v2"
+
 // diskKind is the managed disk product of the AKS StorageClasses dhub
 // knows: the default and managed-csi make Standard SSD disks, the
 // premium classes Premium SSD ones.
@@ -130,6 +134,11 @@ func (c *Client) estimate(ctx context.Context, tier string, hubs ...*config.Hub)
 		disk = query([2]string{"serviceName", "Storage"}, region, [2]string{"productName", product}, consumption)
 		all = append(all, disk)
 	}
+	var blob *priceQuery
+	if a.Storage.Scratch.On() {
+		blob = query([2]string{"serviceName", "Storage"}, region, [2]string{"productName", scratchProduct}, consumption)
+		all = append(all, blob)
+	}
 	if tier != "" && !strings.EqualFold(tier, "Free") {
 		aks = query([2]string{"serviceName", "Azure Kubernetes Service"}, region, consumption)
 		all = append(all, aks)
@@ -149,14 +158,14 @@ func (c *Client) estimate(ctx context.Context, tier string, hubs ...*config.Hub)
 		cancel()
 		costs := make([]*plan.Cost, len(hubs))
 		for i, hub := range hubs {
-			costs[i] = priceHub(hub, currency, tier, all, vms, lb, ip, disk, aks, prefix)
+			costs[i] = priceHub(hub, currency, tier, all, vms, lb, ip, disk, aks, blob, prefix)
 		}
 		return costs
 	}
 }
 
 // priceHub is hub's estimate from the answers of all, or why there is none.
-func priceHub(h *config.Hub, currency, tier string, all []*priceQuery, vms map[string]*priceQuery, lb, ip, disk, aks *priceQuery, diskPrefix string) *plan.Cost {
+func priceHub(h *config.Hub, currency, tier string, all []*priceQuery, vms map[string]*priceQuery, lb, ip, disk, aks, blob *priceQuery, diskPrefix string) *plan.Cost {
 	region := h.Azure.Location
 	for _, q := range all {
 		if q.err != nil {
@@ -165,7 +174,7 @@ func priceHub(h *config.Hub, currency, tier string, all []*priceQuery, vms map[s
 		}
 	}
 	cost := &plan.Cost{Currency: currency, Region: region, Source: "Azure Retail Prices API, pay-as-you-go"}
-	if err := price(cost, h, tier, vms, lb, ip, disk, aks, diskPrefix); err != nil {
+	if err := price(cost, h, tier, vms, lb, ip, disk, aks, blob, diskPrefix); err != nil {
 		return &plan.Cost{Currency: currency, Region: region, Unknown: err.Error()}
 	}
 	var oldest time.Time
@@ -179,7 +188,7 @@ func priceHub(h *config.Hub, currency, tier string, all []*priceQuery, vms map[s
 }
 
 // price fills in cost's lines from the answers.
-func price(cost *plan.Cost, h *config.Hub, tier string, vms map[string]*priceQuery, lb, ip, disk, aks *priceQuery, diskPrefix string) error {
+func price(cost *plan.Cost, h *config.Hub, tier string, vms map[string]*priceQuery, lb, ip, disk, aks, blob *priceQuery, diskPrefix string) error {
 	a := h.Azure
 	for i, np := range a.NodePools {
 		spot := np.Spot != nil
@@ -243,6 +252,18 @@ func price(cost *plan.Cost, h *config.Hub, tier string, vms map[string]*priceQue
 			l.IdleMonthly, l.MaxMonthly = l.Unit, l.Unit
 			cost.PerUser = &l
 		}
+	}
+	if blob != nil {
+		// The first tier of Hot LRS block blob storage: the first 50 TB.
+		it, err := pick(blob.ans.Items, func(i prices.Item) bool {
+			return i.SkuName == "Hot LRS" && i.MeterName == "Hot LRS Data Stored" && i.TierMinimumUnits == 0
+		})
+		if err != nil {
+			return fmt.Errorf("Hot LRS blob storage in %s: %w", a.Location, err)
+		}
+		cost.PerGB = &plan.CostLine{Name: "scratch container", What: fmt.Sprintf("Hot LRS blob data, kept at most %s after its last change", plan.Count(a.Storage.Scratch.RetentionDays, "day")),
+			Unit: it.RetailPrice, UnitOf: "GB-month"}
+		cost.Excluded = append(cost.Excluded, "scratch container requests")
 	}
 	cost.Excluded = append(cost.Excluded, "node OS disks", "data through the load balancer and out of Azure", "disk operations")
 	if slices.ContainsFunc(a.NodePools, func(np config.NodePool) bool { return np.Spot != nil }) {

@@ -202,3 +202,33 @@ func TestCostSimple(t *testing.T) {
 	}
 	golden.Check(t, "testdata/golden/plan-cost-simple.txt", text.Bytes())
 }
+
+// The scratch container is priced per GB kept, from the first volume tier
+// of Hot LRS block blobs: what users keep there is theirs to decide, so it
+// is not in the totals.
+func TestCostScratchPerGB(t *testing.T) {
+	e, _, _ := costEnv(t)
+	h := scratchHub(t, "azure-recommended.yaml")
+	p, err := e.c.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.View.Cost
+	if c.Unknown != "" || c.PerGB == nil || !near(c.PerGB.Unit, 0.0196) || c.PerGB.UnitOf != "GB-month" || !strings.Contains(c.PerGB.What, "7 days") {
+		t.Fatalf("per GB: %+v (unknown %q)", c.PerGB, c.Unknown)
+	}
+	off, err := e.c.Plan(context.Background(), hub(t, "azure-recommended.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.View.Cost.PerGB != nil || !near(off.View.Cost.MaxMonthly, c.MaxMonthly) {
+		t.Errorf("without scratch: per GB %+v, most %g (with: %g)", off.View.Cost.PerGB, off.View.Cost.MaxMonthly, c.MaxMonthly)
+	}
+	var b strings.Builder
+	if err := p.View.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "and per GB kept: 0.0196 a month (scratch container: Hot LRS blob data, kept at most 7 days after its last change)") {
+		t.Errorf("plan text:\n%s", b.String())
+	}
+}

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ type Cost struct {
 	MaxMonthly  float64 `json:"maxMonthly"`
 	// PerUser is each user's home volume, a month.
 	PerUser *CostLine `json:"perUser,omitempty"`
+	// PerGB is what each GiB users keep in the scratch container costs
+	// a month (Unit, UnitOf "GB-month").
+	PerGB *CostLine `json:"perGB,omitempty"`
 	// Excluded lists what the estimate does not count.
 	Excluded []string `json:"excluded,omitempty"`
 	// Bounds say what bounds the maximum beyond the lines' own: which
@@ -95,6 +99,9 @@ func (c *Cost) writeText(b *strings.Builder) {
 	fmt.Fprintf(b, "    %-*s  %12s  %12s\n", width, "total", money(c.IdleMonthly), money(c.MaxMonthly))
 	if u := c.PerUser; u != nil {
 		fmt.Fprintf(b, "    and per user: %s a month (%s: %s)\n", money(u.IdleMonthly), u.Name, u.What)
+	}
+	if g := c.PerGB; g != nil {
+		fmt.Fprintf(b, "    and per GB kept: %s a month (%s: %s)\n", strconv.FormatFloat(g.Unit, 'f', 4, 64), g.Name, g.What)
 	}
 	if len(c.Excluded) > 0 {
 		fmt.Fprintf(b, "    not counted: %s\n", strings.Join(c.Excluded, "; "))

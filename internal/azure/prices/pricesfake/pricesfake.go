@@ -190,6 +190,17 @@ func Westeurope() []prices.Item {
 	gb := hourly("Load Balancer", "Load Balancer", "Standard", "Standard Data Processed", 0.005)
 	gb.UnitOfMeasure = "1 GB"
 	out = append(out, gb)
+	// Hot LRS block blob storage is priced in tiers of volume; Cool is
+	// another SKU, and write operations another meter.
+	for _, b := range []struct {
+		sku, meter, unit string
+		from, price      float64
+	}{{"Hot LRS", "Hot LRS Data Stored", "1 GB/Month", 0, 0.0196}, {"Hot LRS", "Hot LRS Data Stored", "1 GB/Month", 51200, 0.0188},
+		{"Cool LRS", "Cool LRS Data Stored", "1 GB/Month", 0, 0.01}, {"Hot LRS", "Hot LRS Write Operations", "10K", 0, 0.0594}} {
+		it := hourly("Storage", "General Block Blob v2", b.sku, b.meter, b.price)
+		it.UnitOfMeasure, it.TierMinimumUnits = b.unit, b.from
+		out = append(out, it)
+	}
 	for i, tier := range []string{"1", "2", "3", "4", "6", "10"} {
 		for _, d := range []struct {
 			product, prefix string
