@@ -86,7 +86,13 @@ func TestScratchComesWithTheHubReachedThroughWorkloadIdentity(t *testing.T) {
 	if len(lro) != 1 || lro[0] != azure.KindStorage+" "+account {
 		t.Errorf("long-running operations of the scratch container: %v", lro)
 	}
-	t.Logf("MEASURE a fresh deploy's scratch container adds %d ARM writes (%s), %d of them long-running, and one name check before them; 0 Graph calls", len(writes), strings.Join(writes, "; "), len(lro))
+	byMethod := map[string]int{}
+	for _, r := range e.w.Requests() {
+		if strings.Contains(r.Path, "/providers/Microsoft.Storage/") || strings.Contains(r.Path, "/providers/Microsoft.ManagedIdentity/") || strings.Contains(r.Path, "/providers/Microsoft.Authorization/") {
+			byMethod[r.Method]++
+		}
+	}
+	t.Logf("MEASURE a fresh deploy's scratch container adds %d ARM writes (%s), %d of them long-running; its requests by method, polls included: %v; 0 Graph calls", len(writes), strings.Join(writes, "; "), len(lro), byMethod)
 
 	// Converged: reads only, and the plan now knows the identity.
 	e.w.ResetLog()
