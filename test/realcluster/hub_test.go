@@ -110,7 +110,7 @@ func TestDaskHubOnRealNodes(t *testing.T) {
 	})
 	waitDaskClustersStopped(t, "after the notebook shut its cluster down")
 
-	people := usersApart(t, smokeTarget(t, url))
+	people := usersApart(t, smokeTarget(t, hubNamespace, url))
 	secondRevisions := readStatus(t, second).revisions()
 	upgradeWhilePeopleWork(t, file, people)
 	if after := readStatus(t, second).revisions(); !maps.Equal(after, secondRevisions) || len(after) != 2 {

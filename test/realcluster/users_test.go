@@ -33,9 +33,9 @@ type people struct {
 
 // smokeTarget is the hub as the tests reach it: its URL and dhub's own
 // service token from the chart's hub Secret.
-func smokeTarget(t *testing.T, url string) smoke.Target {
+func smokeTarget(t *testing.T, ns, url string) smoke.Target {
 	t.Helper()
-	secret, err := cluster.Client().CoreV1().Secrets(hubNamespace).Get(t.Context(), "hub", metav1.GetOptions{})
+	secret, err := cluster.Client().CoreV1().Secrets(ns).Get(t.Context(), "hub", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
