@@ -64,6 +64,13 @@ type DownResult struct {
 // create. keepData keeps the scratch storage account (users' results), and
 // so its group.
 func (c *Client) PlanDown(ctx context.Context, h *config.Hub, keepData bool) (*Deletion, error) {
+	if h.Azure.Storage.Scratch.AccountName == "" {
+		// The scratch container is off in dhub.yaml: the account it had
+		// when on is looked for by its default name.
+		hc := *h
+		hc.Azure.Storage.Scratch.AccountName = config.DefaultStorageAccount(h)
+		h = &hc
+	}
 	a := h.Azure
 	d := &Deletion{hub: h}
 	d.planBudget(ctx, c)
@@ -151,13 +158,11 @@ func storageID(subscription, group, name string) string {
 // scratchParts returns the names of the scratch container's storage
 // account and identity that exist and are this hub's ("" for one that
 // is not there). Those of a dhub.yaml with the scratch container off are
-// looked for too: turning it off leaves them for down.
+// looked for too (PlanDown names the account): turning it off leaves them
+// for down.
 func (c *Client) scratchParts(ctx context.Context, h *config.Hub) (account, identity string, err error) {
 	a := h.Azure
 	name := a.Storage.Scratch.AccountName
-	if name == "" {
-		name = config.DefaultStorageAccount(h)
-	}
 	acct, err := c.accounts.GetProperties(ctx, a.ResourceGroup, name, nil)
 	switch {
 	case isNotFound(err):

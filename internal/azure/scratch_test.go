@@ -203,3 +203,29 @@ func TestDownWithAndWithoutKeepData(t *testing.T) {
 		}
 	}
 }
+
+// A dhub.yaml that turned the scratch container off still finds the
+// account up made under its default name: --keep-data keeps it, and the
+// identity's role on it goes with the identity.
+func TestKeepDataAfterScratchTurnedOff(t *testing.T) {
+	e := newEnv(t)
+	h := scratchHub(t, "azure-recommended.yaml")
+	account := h.Azure.Storage.Scratch.AccountName
+	e.up(t, h)
+	off := hub(t, "azure-recommended.yaml")
+	off.Azure.Storage.Scratch.AccountName = ""
+	d, err := e.c.PlanDown(context.Background(), off, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Identity != "dhub-pangeo-hub-storage" || d.Account != "" || d.Group != "" {
+		t.Fatalf("deletion: %+v", d)
+	}
+	res, err := e.c.Down(context.Background(), d)
+	if err != nil || len(res.Remaining) != 0 {
+		t.Fatalf("down: %v, remaining %+v", err, res.Remaining)
+	}
+	if e.w.StorageAccount(account) == nil || len(e.w.RoleAssignments(scratchScope(account))) != 0 {
+		t.Errorf("account kept %v, roles left %+v", e.w.StorageAccount(account) != nil, e.w.RoleAssignments(scratchScope(account)))
+	}
+}

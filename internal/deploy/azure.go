@@ -279,8 +279,9 @@ func (t *azureTarget) Smoke(ctx context.Context, o smoke.Options) (*smoke.Result
 }
 
 // PlanDown deletes the resource group when dhub created it for this hub
-// and it holds nothing else, else only the managed cluster: the hub and
-// users' volumes go with the cluster.
+// and it holds nothing else, else the managed cluster (the hub and users'
+// volumes go with it) and the scratch container's identity and storage
+// account; o.KeepData keeps the account and its group.
 func (t *azureTarget) PlanDown(ctx context.Context, o DownOptions) (*Plan[*DownResult], error) {
 	d, err := t.client.PlanDown(ctx, t.h, o.KeepData)
 	if err != nil {
