@@ -115,7 +115,9 @@ func (s AzureScratch) On() bool { return s.Enabled != nil && *s.Enabled }
 // WorkloadIdentity is the user-assigned managed identity pods present a
 // Kubernetes service account token for.
 type WorkloadIdentity struct {
+	// ClientID is the identity's application (client) id.
 	ClientID string
+	// TenantID is the directory the identity belongs to.
 	TenantID string
 }
 
