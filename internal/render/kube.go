@@ -512,12 +512,7 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 	}
 	if creds := scratchCredentials(h); creds != nil {
 		for _, role := range []string{"scheduler", "worker"} {
-			r, _ := backend[role].(map[string]any)
-			if r == nil {
-				r = map[string]any{}
-				backend[role] = r
-			}
-			r["extraContainerConfig"] = creds
+			child(backend, role)["extraContainerConfig"] = creds
 		}
 	}
 	scratchPrefix := ""
@@ -527,16 +522,8 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 	if azureScratch(h) {
 		scratchPrefix = pyString("az://" + ScratchContainer + "/")
 		for _, role := range []string{"scheduler", "worker"} {
-			r, _ := backend[role].(map[string]any)
-			if r == nil {
-				r = map[string]any{}
-				backend[role] = r
-			}
-			pod, _ := r["extraPodConfig"].(map[string]any)
-			if pod == nil {
-				pod = map[string]any{}
-				r["extraPodConfig"] = pod
-			}
+			r := child(backend, role)
+			pod := child(r, "extraPodConfig")
 			pod["serviceAccountName"] = StorageServiceAccount
 			pod["volumes"] = []any{tokenVolume()}
 			r["extraContainerConfig"] = map[string]any{"env": envList(scratchEnv(h)), "volumeMounts": []any{tokenMount()}}
@@ -566,6 +553,16 @@ func daskGatewayValues(h *config.Hub) map[string]any {
 		v["traefik"].(map[string]any)["nodeSelector"] = core
 	}
 	return v
+}
+
+// child is m[key] as a map, made empty first when m has none.
+func child(m map[string]any, key string) map[string]any {
+	c, _ := m[key].(map[string]any)
+	if c == nil {
+		c = map[string]any{}
+		m[key] = c
+	}
+	return c
 }
 
 func nodeAffinity(key, value string) map[string]any {
