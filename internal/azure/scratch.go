@@ -53,8 +53,7 @@ func subject(h *config.Hub) string {
 // containerScope is the scratch container's resource ID, where the role is
 // assigned.
 func (c *Client) containerScope(h *config.Hub) string {
-	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/storageAccounts/%s/blobServices/default/containers/%s",
-		c.o.Subscription, h.Azure.ResourceGroup, h.Azure.Storage.Scratch.AccountName, render.ScratchContainer)
+	return storageID(c.o.Subscription, h.Azure.ResourceGroup, h.Azure.Storage.Scratch.AccountName) + "/blobServices/default/containers/" + render.ScratchContainer
 }
 
 // identityID is the identity's resource ID.
