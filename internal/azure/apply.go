@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"dhub/internal/config"
 	"dhub/internal/plan"
 	"dhub/internal/render"
 )
@@ -34,6 +35,9 @@ type Result struct {
 	// Warnings are what Azure refused that does not stop the hub: the
 	// budget's create, update or delete.
 	Warnings []string `json:"warnings,omitempty"`
+	// Identity is the scratch container's workload identity: the one
+	// Apply created, or the one its last plan found; nil without one.
+	Identity *config.WorkloadIdentity `json:"-"`
 	// Seconds is how long Apply took.
 	Seconds float64 `json:"seconds"`
 }
@@ -75,6 +79,9 @@ func (c *Client) Apply(ctx context.Context, p *Plan) (*Result, error) {
 	res := &Result{}
 	final, err := c.run(ctx, p, res, 0)
 	res.NotApplied = final.notApplied
+	if res.Identity == nil {
+		res.Identity = final.identity
+	}
 	res.Seconds = c.o.Now().Sub(start).Seconds()
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w (%v)", ErrInterrupted, err)

@@ -411,13 +411,21 @@ func (c *Client) putLifecycle(ctx context.Context, h *config.Hub, res *Result) e
 	})
 }
 
-// createIdentity creates the user-assigned identity.
+// createIdentity creates the user-assigned identity, and keeps its ids in
+// res for the hub's pods.
 func (c *Client) createIdentity(ctx context.Context, h *config.Hub, res *Result) error {
 	a := h.Azure
 	resource := KindIdentity + " " + IdentityName(h)
 	return c.record(res, Operation{Resource: resource, Action: "create"}, a.Location, func() error {
-		_, err := c.identities.CreateOrUpdate(ctx, a.ResourceGroup, IdentityName(h), armmsi.Identity{Location: to.Ptr(a.Location), Tags: tags(h, false)}, nil)
-		return err
+		r, err := c.identities.CreateOrUpdate(ctx, a.ResourceGroup, IdentityName(h), armmsi.Identity{Location: to.Ptr(a.Location), Tags: tags(h, false)}, nil)
+		if err != nil {
+			return err
+		}
+		if r.Properties == nil {
+			return fmt.Errorf("Azure made %s but shows no client ID", resource)
+		}
+		res.Identity = &config.WorkloadIdentity{ClientID: deref(r.Properties.ClientID), TenantID: deref(r.Properties.TenantID)}
+		return nil
 	})
 }
 
@@ -506,17 +514,4 @@ func (c *Client) scratchStatus(ctx context.Context, h *config.Hub) *ScratchStatu
 		st.Problem = "missing: " + strings.Join(missing, "; ") + " ('dhub up' makes them)"
 	}
 	return st
-}
-
-// ScratchIdentity reads the scratch container's identity (one GET), for
-// the hub's pods once up has made it.
-func (c *Client) ScratchIdentity(ctx context.Context, h *config.Hub) (*config.WorkloadIdentity, error) {
-	id, err := c.identities.Get(ctx, h.Azure.ResourceGroup, IdentityName(h), nil)
-	if err != nil {
-		return nil, explain(err, KindIdentity+" "+IdentityName(h), h.Azure.Location)
-	}
-	if id.Properties == nil {
-		return nil, fmt.Errorf("%s %s: Azure shows no client ID", KindIdentity, IdentityName(h))
-	}
-	return &config.WorkloadIdentity{ClientID: deref(id.Properties.ClientID), TenantID: deref(id.Properties.TenantID)}, nil
 }

@@ -151,14 +151,10 @@ func (t *azureTarget) apply(ctx context.Context, ap *azure.Plan, app *azure.AppP
 	if err != nil {
 		return nil, t.explain(err)
 	}
-	hubCfg := withIdentity(t.h, ap.Identity())
-	if t.h.Azure.Storage.Scratch.On() && ap.Identity() == nil {
-		// up made the identity just now: the hub is planned again with it.
-		id, err := t.client.ScratchIdentity(ctx, t.h)
-		if err != nil {
-			return nil, t.explain(err)
-		}
-		hubCfg, hub = withIdentity(t.h, id), nil
+	hubCfg := withIdentity(t.h, res.Identity)
+	if ap.Identity() == nil && res.Identity != nil {
+		// The hub was planned without the identity, which Azure has now.
+		hub = nil
 	}
 	if app != nil {
 		created := app.ClientID == ""
